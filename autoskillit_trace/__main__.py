@@ -1,0 +1,54 @@
+"""Entry point: ``run`` takes a fast path that never imports click.
+
+Every other command, and ``run --help``, goes through the click CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "run":
+        from autoskillit_trace.runopts import HelpRequested
+
+        try:
+            return run_main(args[1:])
+        except HelpRequested:
+            pass
+    from autoskillit_trace.cli import main as cli_main
+
+    return cli_main(args)
+
+
+def run_main(args: list[str]) -> int:
+    """Parse, load settings, run.  Usage and configuration errors: one line, exit 2."""
+    from autoskillit_trace.config import ConfigError, load
+    from autoskillit_trace.log import make_logger
+    from autoskillit_trace.runopts import UsageError, parse_run_args
+
+    env = dict(os.environ)
+    try:
+        parsed = parse_run_args(args, env)
+        resolved = load(_cwd(), env, parsed.overrides)
+    except (UsageError, ConfigError) as exc:
+        sys.stderr.write(f"autoskillit-trace run: error: {exc}\n")
+        return 2
+    from autoskillit_trace.session import run
+
+    log = make_logger(parsed.log_format, parsed.quiet)
+    return run(parsed, resolved, log, env)
+
+
+def _cwd() -> Path:
+    try:
+        return Path.cwd()
+    except OSError:
+        return Path("/")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

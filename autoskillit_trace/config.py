@@ -1,0 +1,553 @@
+"""Load, validate and merge autoskillit-trace settings.
+
+Five layers, lowest to highest: built-in defaults < user file < project file <
+environment < command line.  Every effective value remembers the layer it came
+from so ``config show`` can explain it.
+
+This module runs on the start-up path of every wrapped command, so it imports
+only cheap stdlib modules: ``yaml`` is imported only when a config file exists,
+``platformdirs`` only off Linux, ``difflib`` only to word an error message.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, NamedTuple, cast
+
+APP_NAME = "autoskillit"
+CONFIG_NAME = "config.yaml"
+PROJECT_DIR = ".autoskillit"
+ENV_PREFIX = "AUTOSKILLIT_"
+
+DEFAULT = "default"
+USER_FILE = "user file"
+PROJECT_FILE = "project file"
+ENVIRONMENT = "environment"
+COMMAND_LINE = "command line"
+
+
+class ConfigError(Exception):
+    """A configuration problem; ``str(e)`` is one line for ``autoskillit-trace: error: ...``."""
+
+    def __init__(self, message: str) -> None:
+        # One line always: a path or value with a newline must not break the CLI's error format.
+        super().__init__(" ".join(message.splitlines()))
+
+
+# --- value types: how raw input becomes a typed value ------------------------
+# ``from_text`` reads strings from the environment or command line; ``from_value``
+# reads YAML values and already-typed option values.  Both raise ValueError or
+# TypeError on bad input; ``base`` is the directory relative paths resolve
+# against, or None where relative paths are not allowed (config files).
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def _bool_from_text(text: str, base: Path | None) -> bool:
+    word = text.strip().lower()
+    if word in _TRUE or word in _FALSE:
+        return word in _TRUE
+    raise ValueError(text)
+
+
+def _bool_from_value(value: object, base: Path | None) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise TypeError(value)
+
+
+def _int_from_text(text: str, base: Path | None) -> int:
+    return int(text, 0)  # Python int literals: 12, 0x1f, 1_000
+
+
+def _int_from_value(value: object, base: Path | None) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise TypeError(value)
+
+
+def _float_from_text(text: str, base: Path | None) -> float:
+    try:
+        return float(int(text, 0))
+    except ValueError:
+        return float(text)
+
+
+def _float_from_value(value: object, base: Path | None) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(value)
+
+
+def _is_anchored(path: str) -> bool:
+    """True for paths that do not depend on the working directory."""
+    return os.path.isabs(path) or path.startswith("~")
+
+
+def _path_from_value(value: object, base: Path | None) -> str:
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        raise TypeError(value)
+    if base is not None and value and not _is_anchored(value):
+        return os.path.abspath(os.path.join(base, value))
+    return value
+
+
+def _path_from_text(text: str, base: Path | None) -> str:
+    return _path_from_value(text, base)
+
+
+class ValueType(NamedTuple):
+    """How one kind of setting is read from text and from typed values.
+
+    A NamedTuple rather than a dataclass: it is built at import, on the hot path.
+    """
+
+    name: str
+    from_text: Callable[[str, Path | None], object]
+    from_value: Callable[[object, Path | None], object]
+    text_hint: str = ""  # appended to the expected-text when the input was a string
+
+
+BOOL = ValueType("bool", _bool_from_text, _bool_from_value, " (or yes/no, on/off, 1/0)")
+INT = ValueType("int", _int_from_text, _int_from_value)
+FLOAT = ValueType("float", _float_from_text, _float_from_value)
+PATH = ValueType("path", _path_from_text, _path_from_value)
+
+
+# --- the schema: one entry per setting ---------------------------------------
+
+
+def _always(value: Any) -> bool:
+    return True
+
+
+def _positive_finite(value: Any) -> bool:
+    return math.isfinite(value) and value > 0
+
+
+def _at_least_one(value: Any) -> bool:
+    return bool(value >= 1)
+
+
+def _anchored_or_empty(value: Any) -> bool:
+    return value == "" or _is_anchored(value)
+
+
+class Setting(NamedTuple):
+    """One schema entry; adding a setting means adding one of these (and its Settings field)."""
+
+    section: str
+    key: str
+    type: ValueType
+    default: object
+    valid: Callable[[Any], bool]  # range check on the typed value
+    expected: str  # completes "expected ..." in every error about this key
+    help: str
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.section}.{self.key}"
+
+    @property
+    def attr(self) -> str:
+        """The Settings field; keys are unique across sections."""
+        return self.key
+
+    @property
+    def env_var(self) -> str:
+        return f"{ENV_PREFIX}{self.section.upper()}__{self.key.upper()}"
+
+
+SCHEMA: tuple[Setting, ...] = (
+    Setting(
+        "linux_tracing", "enabled", BOOL, True, _always, "true or false",
+        "record process diagnostics for wrapped commands",
+    ),
+    Setting(
+        "linux_tracing", "proc_interval", FLOAT, 5.0, _positive_finite,
+        "a number of seconds greater than 0", "seconds between snapshots",
+    ),
+    Setting(
+        "linux_tracing", "log_dir", PATH, "", _anchored_or_empty,
+        "an absolute path or one starting with '~'",
+        "where session folders go; empty means the platform default",
+    ),
+    Setting(
+        "linux_tracing", "max_sessions", INT, 500, _at_least_one,
+        "a whole number of at least 1", "session folders kept",
+    ),
+)  # fmt: skip
+
+KEYS: tuple[str, ...] = tuple(s.dotted for s in SCHEMA)
+SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(s.section for s in SCHEMA))
+_BY_DOTTED: dict[str, Setting] = {s.dotted: s for s in SCHEMA}
+_BY_ENV: dict[str, Setting] = {s.env_var: s for s in SCHEMA}
+_ENV_PREFIXES: dict[str, str] = {f"{ENV_PREFIX}{s.upper()}__": s for s in SECTIONS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings; field defaults mirror SCHEMA."""
+
+    enabled: bool = True
+    proc_interval: float = 5.0
+    log_dir: str = ""
+    max_sessions: int = 500
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one effective value came from, for ``config show``."""
+
+    kind: str  # "default" | "user file" | "project file" | "environment" | "command line"
+    where: str | None = None  # file path, variable name or option as typed
+
+    def __str__(self) -> str:
+        return self.kind if self.where is None else f"{self.kind} {self.where}"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The merged settings plus the provenance of each value."""
+
+    settings: Settings
+    sources: dict[str, Source]
+    user_file: Path
+    project_file: Path | None
+
+
+_Layer = dict[str, tuple[object, Source]]
+_DEFAULT_SOURCE = Source(DEFAULT)
+_NO_OVERRIDES: Mapping[str, tuple[str, object]] = MappingProxyType({})
+
+
+# --- error wording ------------------------------------------------------------
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _got(value: object) -> str:
+    """Describe a bad value briefly and on one line."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return _short(repr(value))
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return f"a {type(value).__name__} ({_short(str(value), 40)})"
+
+
+def _closest(word: str, choices: tuple[str, ...] | list[str]) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=1)
+    return close[0] if close else None
+
+
+def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
+    """A ' (did you mean ...?)' hint, or '' when nothing is close."""
+    close = _closest(word, choices)
+    return "" if close is None else f" (did you mean {close!r}?)"
+
+
+def _invalid(setting: Setting, where: str, raw: object, *, text: bool) -> ConfigError:
+    expected = setting.expected + (setting.type.text_hint if text and isinstance(raw, str) else "")
+    return ConfigError(f"{where}: {setting.dotted}: expected {expected}, got {_got(raw)}")
+
+
+def _convert(setting: Setting, raw: object, where: str, base: Path | None, *, text: bool) -> object:
+    """Turn a raw value into the setting's type, or raise ConfigError naming ``where``.
+
+    ``text`` marks environment and command-line input, where strings are parsed
+    and relative paths resolve against ``base``; file values must already have
+    the right YAML type.
+    """
+    try:
+        if text and isinstance(raw, str):
+            value = setting.type.from_text(raw, base)
+        else:
+            value = setting.type.from_value(raw, base)
+        if setting.valid(value):
+            return value
+    except (ValueError, TypeError, OverflowError):
+        pass
+    raise _invalid(setting, where, raw, text=text)
+
+
+# --- files ----------------------------------------------------------------------
+
+_loader: Any = None
+
+
+def _yaml_loader() -> Any:
+    """A safe loader (C when available) that also reads YAML 1.2 floats like ``1e-3``.
+
+    PyYAML follows YAML 1.1, where ``1e-3`` is a string; users writing an interval
+    that way would otherwise get a baffling type error.
+    """
+    global _loader
+    if _loader is None:
+        import re
+
+        import yaml
+
+        base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        loader: Any = type("_AutoskillitLoader", (base,), {})
+        exponent = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+        loader.add_implicit_resolver("tag:yaml.org,2002:float", exponent, list("-+.0123456789"))
+        _loader = loader
+    return _loader
+
+
+def _read_text(path: Path) -> str | None:
+    """The file's text, or None when there is no file."""
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        problem = f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8"
+        raise ConfigError(f"{path}: line {line}: {problem}") from exc
+
+
+def _yaml_error(path: Path, text: str, exc: Exception) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    position = getattr(exc, "position", None)
+    if mark is not None:
+        where = f"line {mark.line + 1}: "
+    elif isinstance(position, int):
+        where = f"line {text.count(chr(10), 0, position) + 1}: "
+    else:
+        where = ""
+    lines = str(exc).splitlines()
+    problem = getattr(exc, "problem", None) or (lines[0] if lines else type(exc).__name__)
+    return ConfigError(f"{path}: {where}YAML does not parse: {' '.join(str(problem).split())}")
+
+
+def _parse_yaml(path: Path, text: str) -> object:
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=_yaml_loader())  # a SafeLoader subclass
+    except (yaml.YAMLError, ValueError, OverflowError, RecursionError) as exc:
+        # ValueError/OverflowError: e.g. an impossible date like 2020-13-45.
+        raise _yaml_error(path, text, exc) from exc
+
+
+def _document_layer(document: object, path: Path, source: Source) -> _Layer:
+    """Validate a parsed config document against SCHEMA."""
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        expected = f"a mapping of sections such as '{SECTIONS[0]}:'"
+        raise ConfigError(f"{path}: expected {expected}, got {_got(document)}")
+    layer: _Layer = {}
+    for section, body in document.items():
+        if not isinstance(section, str) or section not in SECTIONS:
+            name = _short(repr(section), 60)
+            raise ConfigError(
+                f"{path}: unknown section {name}{_suggest(str(section), SECTIONS)};"
+                f" known sections: {', '.join(SECTIONS)}"
+            )
+        if body is None:  # every key commented out
+            continue
+        if not isinstance(body, dict):
+            got = _got(body)
+            raise ConfigError(f"{path}: {section}: expected a mapping of settings, got {got}")
+        for key, value in body.items():
+            setting = _BY_DOTTED.get(f"{section}.{key}") if isinstance(key, str) else None
+            if setting is None:
+                raise _unknown_key(path, section, key)
+            layer[setting.dotted] = (_convert(setting, value, str(path), None, text=False), source)
+    return layer
+
+
+def _unknown_key(path: Path, section: str, key: object) -> ConfigError:
+    known = [s.key for s in SCHEMA if s.section == section]
+    name = _short(repr(f"{section}.{key}"), 60)
+    return ConfigError(
+        f"{path}: unknown key {name}{_suggest(str(key), known)}; known keys: {', '.join(known)}"
+    )
+
+
+def _file_layer(path: Path, kind: str) -> _Layer:
+    text = _read_text(path)
+    if text is None:
+        return {}
+    return _document_layer(_parse_yaml(path, text), path, Source(kind, str(path)))
+
+
+# --- environment and command line -------------------------------------------------
+
+
+def _env_layer(env: Mapping[str, str], base: Path) -> _Layer:
+    layer: _Layer = {}
+    for name in sorted(env):
+        section = next((s for p, s in _ENV_PREFIXES.items() if name.startswith(p)), None)
+        if section is None:
+            continue
+        setting = _BY_ENV.get(name)
+        if setting is None:
+            raise _unknown_env(name, section)
+        value = _convert(setting, env[name], name, base, text=True)
+        layer[setting.dotted] = (value, Source(ENVIRONMENT, name))
+    return layer
+
+
+def _unknown_env(name: str, section: str) -> ConfigError:
+    settings = [s for s in SCHEMA if s.section == section]
+    key = name[len(ENV_PREFIX) + len(section) + 2 :].lower()
+    # Match on the key part: the shared prefix would make every variable look close.
+    close = _closest(key, [s.key for s in settings])
+    hint = "" if close is None else f" (did you mean {_BY_DOTTED[f'{section}.{close}'].env_var!r}?)"
+    known = ", ".join(s.env_var for s in settings)
+    shown = _short(repr(f"{section}.{key}"), 60)
+    return ConfigError(f"{name}: unknown key {shown}{hint}; known variables: {known}")
+
+
+def _override_layer(overrides: Mapping[str, tuple[str, object]], base: Path) -> _Layer:
+    layer: _Layer = {}
+    for dotted, (option, raw) in overrides.items():
+        setting = _BY_DOTTED.get(dotted)
+        if setting is None:
+            hint = _suggest(dotted, KEYS)
+            raise ConfigError(
+                f"{option}: unknown key {dotted!r}{hint}; known keys: {', '.join(KEYS)}"
+            )
+        value = _convert(setting, raw, option, base, text=True)
+        layer[dotted] = (value, Source(COMMAND_LINE, option))
+    return layer
+
+
+# --- locations -----------------------------------------------------------------------
+
+
+def _is_linux() -> bool:
+    return sys.platform.startswith("linux")
+
+
+def _home(env: Mapping[str, str]) -> Path:
+    """The home directory as platformdirs finds it: an absolute $HOME, else the passwd entry."""
+    home = env.get("HOME", "")
+    if os.path.isabs(home):
+        return Path(home)
+    try:
+        import pwd
+
+        return Path(pwd.getpwuid(os.getuid()).pw_dir)
+    except (ImportError, KeyError):
+        return Path.home()
+
+
+def _xdg_dir(env: Mapping[str, str], variable: str, fallback: str) -> Path:
+    """An XDG base directory: the variable when absolute, else ~/<fallback> (XDG spec)."""
+    value = env.get(variable, "")
+    return Path(value) if os.path.isabs(value) else _home(env) / fallback
+
+
+def user_config_path(env: Mapping[str, str]) -> Path:
+    """The user config file, looked at whether or not it exists."""
+    if _is_linux():
+        return _xdg_dir(env, "XDG_CONFIG_HOME", ".config") / APP_NAME / CONFIG_NAME
+    import platformdirs
+
+    return platformdirs.user_config_path(APP_NAME) / CONFIG_NAME
+
+
+def find_project_file(cwd: Path) -> Path | None:
+    """The nearest ``.autoskillit/config.yaml`` from ``cwd`` upwards."""
+    start = cwd.absolute()
+    for directory in (start, *start.parents):
+        candidate = directory / PROJECT_DIR / CONFIG_NAME
+        if os.path.exists(candidate):
+            return candidate
+    return None
+
+
+def default_log_root(env: Mapping[str, str]) -> Path:
+    """Where session folders go when ``log_dir`` is empty."""
+    if _is_linux():
+        return _xdg_dir(env, "XDG_DATA_HOME", os.path.join(".local", "share")) / APP_NAME / "logs"
+    import platformdirs
+
+    return platformdirs.user_data_path(APP_NAME) / "logs"
+
+
+def _expand_home(path: str, env: Mapping[str, str]) -> str:
+    if path == "~" or path[:2] in ("~/", "~" + os.sep):
+        return str(_home(env)) + path[1:]
+    return os.path.expanduser(path)  # ~user/...
+
+
+def log_root(settings: Settings, env: Mapping[str, str]) -> Path:
+    """The effective log directory: the expanded ``log_dir`` or the platform default."""
+    if settings.log_dir:
+        return Path(_expand_home(settings.log_dir, env))
+    return default_log_root(env)
+
+
+# --- loading -----------------------------------------------------------------------
+
+
+def load(
+    cwd: Path,
+    env: Mapping[str, str],
+    overrides: Mapping[str, tuple[str, object]] = _NO_OVERRIDES,
+) -> Resolved:
+    """Read every layer, validate it, and merge them (later layers win)."""
+    base = cwd.absolute()
+    user_file = user_config_path(env)
+    project_file = find_project_file(base)
+    layers = [_file_layer(user_file, USER_FILE)]
+    if project_file is not None:
+        layers.append(_file_layer(project_file, PROJECT_FILE))
+    layers.append(_env_layer(env, base))
+    layers.append(_override_layer(overrides, base))
+
+    values: dict[str, object] = {s.dotted: s.default for s in SCHEMA}
+    sources: dict[str, Source] = {s.dotted: _DEFAULT_SOURCE for s in SCHEMA}
+    for layer in layers:
+        for dotted, (value, source) in layer.items():
+            values[dotted] = value
+            sources[dotted] = source
+    fields = {_BY_DOTTED[dotted].attr: value for dotted, value in values.items()}
+    settings = Settings(**cast(dict[str, Any], fields))
+    return Resolved(settings, sources, user_file, project_file)
+
+
+def describe(resolved: Resolved) -> list[dict[str, object]]:
+    """Rows for ``config show``, in schema order."""
+    rows: list[dict[str, object]] = []
+    for setting in SCHEMA:
+        source = resolved.sources[setting.dotted]
+        rows.append(
+            {
+                "key": setting.dotted,
+                "value": getattr(resolved.settings, setting.attr),
+                "source": str(source),
+                "source_kind": source.kind,
+                "source_where": source.where,
+                "help": setting.help,
+            }
+        )
+    return rows

@@ -1,0 +1,122 @@
+"""Structured log lines on stderr, in structlog's style without its import cost.
+
+structlog takes ~60 ms to import here (it pulls in asyncio), more than the whole
+start-up budget of ``run``.  This module keeps structlog's shape: an event is a
+dict that flows through plain processor callables and ends in a renderer that
+produces one line (human key=value on a terminal, JSON lines otherwise).
+stdout belongs to the child; nothing here ever writes to it, and a broken
+stderr never raises into the caller.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, MutableMapping
+from typing import Any, TextIO
+
+EventDict = MutableMapping[str, Any]
+Processor = Callable[[EventDict], EventDict]
+
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+
+
+class DropEvent(Exception):
+    """Raised by a processor to drop the event (as in structlog)."""
+
+
+def add_timestamp(event: EventDict) -> EventDict:
+    """Add an ISO 8601 UTC timestamp with microseconds."""
+    from autoskillit_trace.timeutil import iso_utc
+
+    event["timestamp"] = iso_utc(time.time_ns() // 1000)
+    return event
+
+
+def filter_level(minimum: str) -> Processor:
+    """Drop events below ``minimum``."""
+    floor = LEVELS[minimum]
+
+    def _filter(event: EventDict) -> EventDict:
+        if LEVELS.get(event.get("level", "info"), 20) < floor:
+            raise DropEvent
+        return event
+
+    return _filter
+
+
+def render_json(event: EventDict) -> str:
+    import json
+
+    return json.dumps(event, default=str, separators=(", ", ": "))
+
+
+def _console_value(value: Any) -> str:
+    text = str(value)
+    if not text or any(c in text for c in " \t\n\"'="):
+        return repr(text)
+    return text
+
+
+def render_console(event: EventDict) -> str:
+    """``<timestamp> [level    ] event   key=value ...`` as structlog's ConsoleRenderer."""
+    fields = dict(event)
+    ts = fields.pop("timestamp", "")
+    level = fields.pop("level", "info")
+    message = fields.pop("event", "")
+    pairs = " ".join(f"{key}={_console_value(value)}" for key, value in fields.items())
+    return f"{ts} [{level:<9}] {message:<24} {pairs}".rstrip()
+
+
+class Logger:
+    """A bound logger: ``log.info("session started", pid=1)``."""
+
+    def __init__(
+        self,
+        processors: list[Processor],
+        renderer: Callable[[EventDict], str],
+        stream: TextIO | None = None,
+    ) -> None:
+        self._processors = processors
+        self._renderer = renderer
+        self._stream = stream
+
+    def _emit(self, level: str, message: str, fields: dict[str, Any]) -> None:
+        event: EventDict = {"event": message, "level": level, **fields}
+        try:
+            for processor in self._processors:
+                event = processor(event)
+        except DropEvent:
+            return
+        line = self._renderer(event) + "\n"
+        try:
+            stream = self._stream or sys.stderr
+            stream.write(line)
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # stderr closed or full: logging must never hurt the command
+
+    def debug(self, message: str, **fields: Any) -> None:
+        self._emit("debug", message, fields)
+
+    def info(self, message: str, **fields: Any) -> None:
+        self._emit("info", message, fields)
+
+    def warning(self, message: str, **fields: Any) -> None:
+        self._emit("warning", message, fields)
+
+    def error(self, message: str, **fields: Any) -> None:
+        self._emit("error", message, fields)
+
+
+def make_logger(fmt: str = "auto", quiet: bool = False, stream: TextIO | None = None) -> Logger:
+    """Console lines on a terminal, JSON lines otherwise; ``quiet`` keeps errors only."""
+    if fmt == "auto":
+        try:
+            fmt = "console" if os.isatty((stream or sys.stderr).fileno()) else "json"
+        except (OSError, ValueError, AttributeError):
+            fmt = "json"
+    processors: list[Processor] = [filter_level("error" if quiet else "info"), add_timestamp]
+    renderer = render_console if fmt == "console" else render_json
+    return Logger(processors, renderer, stream)

@@ -1,0 +1,81 @@
+"""Finalize a session whose wrapper died: its streamed trace becomes a summary.
+
+Called by the store while it holds the session's lock, so the wrapper is
+known to be gone.  Detection over the trace gives exactly what the live
+detector would have found, so anomalies.jsonl is rewritten whole.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from autoskillit_trace.detect import Detector
+from autoskillit_trace.jsonl import dumps_line, iter_file
+from autoskillit_trace.store import ANOMALIES, SUMMARY, TRACE, write_atomic
+from autoskillit_trace.summary import Outcome, Peaks, build_summary, index_record
+
+
+def read_boot_id() -> str | None:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as handle:
+            return handle.read().strip()
+    except OSError:
+        return None
+
+
+def process_start_ticks(pid: int) -> int | None:
+    from autoskillit_trace.sampler import read_stat
+
+    stat = read_stat(pid)
+    return stat.start_ticks if stat is not None else None
+
+
+def why_lost(start: dict[str, Any]) -> str:
+    """Tell a reboot, a reused pid and a plain death apart, from the start record."""
+    boot_id = start.get("boot_id")
+    if boot_id and boot_id != read_boot_id():
+        return "wrapper_lost: the machine rebooted during the session"
+    pid = start.get("wrapper_pid")
+    if isinstance(pid, int) and pid > 0:
+        ticks = process_start_ticks(pid)
+        if ticks is not None and ticks != start.get("wrapper_start_ticks"):
+            return f"wrapper_lost: wrapper pid {pid} now belongs to another process"
+        return f"wrapper_lost: wrapper process {pid} ended without finishing the session"
+    return "wrapper_lost: the wrapper ended without finishing the session"
+
+
+def finalize_crashed(folder: Path) -> dict[str, Any]:
+    """Write anomalies.jsonl and summary.json for a crashed session; return its index line."""
+    start: dict[str, Any] = {"dir_name": folder.name, "session_id": folder.name}
+    peaks = Peaks()
+    detector = Detector()
+    anomaly_lines: list[bytes] = []
+    kinds: Counter[str] = Counter()
+    trace = folder / TRACE
+    records = iter_file(trace) if trace.exists() else iter(())
+    for record in records:
+        if record is None:
+            continue  # a line cut by the crash
+        event = record.get("event")
+        if event == "session_start":
+            start.update(record)
+        elif event == "snapshot":
+            peaks.feed(record)
+            for anomaly in detector.feed(record):
+                anomaly_lines.append(dumps_line(anomaly.to_record()))
+                kinds[anomaly.kind] += 1
+    if anomaly_lines:
+        write_atomic(folder / ANOMALIES, b"".join(anomaly_lines))
+    outcome = Outcome(
+        exit_code=None,
+        subtype="crashed",
+        termination_reason=why_lost(start),
+        end_ts=peaks.last_ts,
+        duration_seconds=peaks.last_elapsed_s,
+    )
+    summary = build_summary(start, peaks, outcome, dict(kinds))
+    write_atomic(folder / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
+    return index_record(summary)

@@ -1,0 +1,166 @@
+"""The options of ``run``: one table, one stdlib parser.
+
+``run`` sits in front of every CI step, so it does not import click (~30 ms
+here, most of the start-up budget).  The table below drives this parser and
+also builds the click command that renders ``run --help``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from autoskillit_trace.store import session_id_problem
+
+USAGE = "autoskillit-trace run [OPTIONS] -- CMD [ARGS...]"
+
+
+class UsageError(Exception):
+    """A mistake on the command line; the message is one line, exit status 2."""
+
+
+class HelpRequested(Exception):
+    """``-h``/``--help`` before ``--``: click renders the help."""
+
+
+@dataclass(frozen=True)
+class RunOption:
+    flags: tuple[str, ...]
+    dest: str
+    help: str
+    metavar: str | None = None  # None: a flag that takes no value
+    config_key: str | None = None  # the setting it overrides
+    flag_value: object = True
+    choices: tuple[str, ...] | None = None
+
+
+RUN_OPTIONS: tuple[RunOption, ...] = (
+    RunOption(
+        ("--interval",),
+        "interval",
+        "Seconds between snapshots (default 5.0).",
+        metavar="SECONDS",
+        config_key="linux_tracing.proc_interval",
+    ),
+    RunOption(
+        ("--log-dir",),
+        "log_dir",
+        "Log root (default: the platform's data folder).",
+        metavar="PATH",
+        config_key="linux_tracing.log_dir",
+    ),
+    RunOption(
+        ("--session-id",),
+        "session_id",
+        "Name of the session folder ([A-Za-z0-9][A-Za-z0-9._-]{0,127}); "
+        "default: $AUTOSKILLIT_SESSION_ID, else pid-<pid>-<UTC time>.",
+        metavar="ID",
+    ),
+    RunOption(
+        ("--no-trace",),
+        "no_trace",
+        "Run the command without recording anything.",
+        config_key="linux_tracing.enabled",
+        flag_value=False,
+    ),
+    RunOption(
+        ("--log-format",),
+        "log_format",
+        "Log lines on stderr: console, json, or auto (console on a terminal).",
+        metavar="FORMAT",
+        choices=("auto", "console", "json"),
+    ),
+    RunOption(("-q", "--quiet"), "quiet", "Log errors only."),
+)
+
+_BY_FLAG = {flag: option for option in RUN_OPTIONS for flag in option.flags}
+
+
+@dataclass
+class RunArgs:
+    argv: list[str]
+    session_id: str | None = None
+    log_format: str = "auto"
+    quiet: bool = False
+    overrides: dict[str, tuple[str, object]] = field(default_factory=dict)
+
+
+def parse_run_args(args: list[str], env: Mapping[str, str]) -> RunArgs:
+    """Options up to ``--``, the command after it.  Raises UsageError or HelpRequested."""
+    try:
+        split = args.index("--")
+    except ValueError:
+        if any(a in ("-h", "--help") for a in args):
+            raise HelpRequested from None
+        if not args or all(a.startswith("-") for a in args):
+            raise UsageError(f"no command given; usage: {USAGE}") from None
+        raise UsageError(
+            f"missing '--' before the command; usage: {USAGE} "
+            f"(for example: autoskillit-trace run -- {args[-1]})"
+        ) from None
+    options, command = args[:split], args[split + 1 :]
+    result = RunArgs(argv=command)
+    i = 0
+    while i < len(options):
+        word = options[i]
+        name, has_value, inline = word.partition("=")
+        if word in ("-h", "--help"):
+            raise HelpRequested
+        option = _BY_FLAG.get(name if name.startswith("--") else word)
+        if option is None:
+            raise UsageError(
+                f"no such option: {word!r} (see 'autoskillit-trace run --help'); "
+                f"the command goes after '--'"
+            )
+        if option.metavar is None:
+            if has_value:
+                raise UsageError(f"option {name} takes no value")
+            value: object = option.flag_value
+        elif has_value:
+            value = inline
+        else:
+            i += 1
+            if i >= len(options):
+                raise UsageError(f"option {word} needs a value ({option.metavar})")
+            value = options[i]
+        _apply(result, option, option.flags[-1] if not name.startswith("--") else name, value)
+        i += 1
+    if not command:
+        raise UsageError(f"no command given after '--'; usage: {USAGE}")
+    if result.session_id is None and env.get("AUTOSKILLIT_SESSION_ID"):
+        result.session_id = _checked_id(env["AUTOSKILLIT_SESSION_ID"], "AUTOSKILLIT_SESSION_ID")
+    return result
+
+
+def _apply(result: RunArgs, option: RunOption, typed: str, value: object) -> None:
+    if isinstance(value, str) and not _is_utf8(value):
+        raise UsageError(f"option {typed}: value is not valid UTF-8")
+    if option.choices is not None and value not in option.choices:
+        raise UsageError(f"option {typed}: {value!r} is not one of {', '.join(option.choices)}")
+    if option.config_key is not None:
+        result.overrides[option.config_key] = (typed, value)
+    elif option.dest == "session_id":
+        result.session_id = _checked_id(str(value), typed)
+    elif option.dest == "log_format":
+        result.log_format = str(value)
+    elif option.dest == "quiet":
+        result.quiet = True
+
+
+def _checked_id(session_id: str, where: str) -> str:
+    problem = session_id_problem(session_id)
+    if problem is not None:
+        shown = session_id if len(session_id) <= 40 else session_id[:40] + "..."
+        raise UsageError(
+            f"{where}: invalid session id {shown!r}: {problem}; expected "
+            "[A-Za-z0-9][A-Za-z0-9._-]{0,127} without '..'"
+        )
+    return session_id
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

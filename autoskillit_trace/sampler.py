@@ -1,0 +1,372 @@
+"""Process-tree snapshots read straight from /proc.
+
+The tree is every descendant of the wrapper (the command, what it spawns, and
+orphans re-parented to the wrapper).  Each /proc file is read once per process
+per snapshot, with raw ``os.read`` and byte parsing, because this runs every
+interval for the whole life of the command.  A process that vanishes while it
+is read is simply absent; a value that cannot be read is ``None``, never a
+made-up 0 or -1.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+from dataclasses import dataclass
+from typing import Any
+
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# /proc state letters, named as psutil names them.
+STATES = {
+    b"R": "running",
+    b"S": "sleeping",
+    b"D": "disk-sleep",
+    b"Z": "zombie",
+    b"T": "stopped",
+    b"t": "tracing-stop",
+    b"X": "dead",
+    b"x": "dead",
+    b"I": "idle",
+    b"P": "parked",
+    b"W": "waking",
+    b"K": "wake-kill",
+}
+
+_STATUS_KEYS = {
+    b"State": "state",
+    b"VmRSS": "vm_rss_kb",
+    b"Threads": "threads",
+    b"SigPnd": "sig_pnd",
+    b"ShdPnd": "shd_pnd",
+    b"SigBlk": "sig_blk",
+    b"SigCgt": "sig_cgt",
+    b"voluntary_ctxt_switches": "ctx_switches_voluntary",
+    b"nonvoluntary_ctxt_switches": "ctx_switches_involuntary",
+}
+
+
+def read_proc(path: str) -> bytes | None:
+    """The bytes of a small /proc file, or None when it cannot be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 65536)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+@dataclass(slots=True)
+class ProcStat:
+    """The fields of /proc/PID/stat that a snapshot uses."""
+
+    pid: int
+    comm: str
+    state: str | None
+    ppid: int
+    ticks: int  # utime + stime, in clock ticks
+    threads: int
+    rss_kb: int
+    start_ticks: int  # start time after boot, in clock ticks; tells reused pids apart
+
+
+def parse_stat(pid: int, data: bytes) -> ProcStat | None:
+    """Parse a /proc/PID/stat line; ``comm`` may itself hold spaces and parentheses."""
+    open_paren = data.find(b"(")
+    close_paren = data.rfind(b")")
+    if open_paren < 0 or close_paren < open_paren:
+        return None
+    fields = data[close_paren + 2 :].split()
+    try:
+        return ProcStat(
+            pid=pid,
+            comm=data[open_paren + 1 : close_paren].decode("utf-8", "replace"),
+            state=STATES.get(fields[0]),
+            ppid=int(fields[1]),
+            ticks=int(fields[11]) + int(fields[12]),
+            threads=int(fields[17]),
+            rss_kb=int(fields[21]) * PAGE_KB,
+            start_ticks=int(fields[19]),
+        )
+    except (IndexError, ValueError):
+        return None
+
+
+def read_stat(pid: int) -> ProcStat | None:
+    data = read_proc(f"/proc/{pid}/stat")
+    return parse_stat(pid, data) if data else None
+
+
+def parse_status(data: bytes) -> dict[str, Any]:
+    """The seed's fields from /proc/PID/status.
+
+    ``sig_pnd`` is the thread's and the process's pending sets together
+    (SigPnd | ShdPnd): a signal sent to the process with kill() waits in ShdPnd.
+    """
+    raw: dict[str, bytes] = {}
+    for line in data.split(b"\n"):
+        key, _, value = line.partition(b":")
+        name = _STATUS_KEYS.get(key)
+        if name is not None:
+            raw[name] = value.strip()
+    out: dict[str, Any] = {}
+    state = raw.get("state")
+    out["state"] = STATES.get(state[:1]) if state else None
+    rss = raw.get("vm_rss_kb")
+    out["vm_rss_kb"] = _int(rss.split()[0]) if rss else None
+    out["threads"] = _int(raw.get("threads"))
+    pending = _hex(raw.get("sig_pnd"))
+    shared = _hex(raw.get("shd_pnd"))
+    out["sig_pnd"] = (
+        f"{pending | shared:016x}" if pending is not None and shared is not None else None
+    )
+    for name in ("sig_blk", "sig_cgt"):
+        mask = raw.get(name)
+        out[name] = mask.decode("ascii", "replace") if mask else None
+    out["ctx_switches_voluntary"] = _int(raw.get("ctx_switches_voluntary"))
+    out["ctx_switches_involuntary"] = _int(raw.get("ctx_switches_involuntary"))
+    return out
+
+
+def _int(value: bytes | None) -> int | None:
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _hex(value: bytes | None) -> int | None:
+    if not value:
+        return None
+    try:
+        return int(value, 16)
+    except ValueError:
+        return None
+
+
+def _fd_count_by_size() -> bool:
+    """Linux 6.2+ reports the number of open fds as the size of /proc/PID/fd."""
+    try:
+        return os.stat("/proc/self/fd").st_size > 0
+    except OSError:
+        return False
+
+
+def _has_children_files() -> bool:
+    pid = os.getpid()
+    return os.path.exists(f"/proc/{pid}/task/{pid}/children")
+
+
+_FD_BY_SIZE = _fd_count_by_size()
+_CHILDREN_FILES = _has_children_files()
+
+
+def fd_count(pid: int) -> int | None:
+    """Open file descriptors of ``pid``, None when not permitted or gone."""
+    try:
+        if _FD_BY_SIZE:
+            return os.stat(f"/proc/{pid}/fd").st_size
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+
+
+def fd_soft_limit(pid: int) -> int | None:
+    try:
+        soft = resource.prlimit(pid, resource.RLIMIT_NOFILE)[0]
+    except (OSError, ValueError):
+        return None
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def _read_small(path: str) -> str | None:
+    data = read_proc(path)
+    return data.decode("ascii", "replace").strip() if data else None
+
+
+class TreeFinder:
+    """Finds every descendant of a process, as cheaply as the kernel allows.
+
+    With /proc/PID/task/TID/children it walks down from the root.  Without it
+    (kernels built without CONFIG_PROC_CHILDREN) it lists /proc and reads the
+    stat line of each pid once: a pid seen before outside the tree keeps its
+    parent, so later snapshots only read the stat of new pids and members.
+    """
+
+    def __init__(self, root: int, use_children_files: bool = _CHILDREN_FILES) -> None:
+        self.root = root
+        self._use_children = use_children_files
+        self._outside: dict[int, int] = {}  # pid -> ppid of pids known not to be in the tree
+
+    def members(self) -> dict[int, ProcStat]:
+        """Stat lines of all descendants of the root (the root excluded)."""
+        if self._use_children:
+            return self._walk_children()
+        return self._scan()
+
+    def _walk_children(self) -> dict[int, ProcStat]:
+        found: dict[int, ProcStat] = {}
+        frontier = [self.root]
+        while frontier:
+            parent = frontier.pop()
+            for child in _children_of(parent):
+                if child in found or child == self.root:
+                    continue
+                stat = read_stat(child)
+                if stat is not None:
+                    found[child] = stat
+                    frontier.append(child)
+        return found
+
+    def _scan(self) -> dict[int, ProcStat]:
+        try:
+            names = os.listdir("/proc")
+        except OSError:
+            return {}
+        parent_of: dict[int, int] = {}
+        stats: dict[int, ProcStat] = {}
+        outside = self._outside
+        for name in names:
+            if not name.isdigit():
+                continue
+            pid = int(name)
+            ppid = outside.get(pid)
+            if ppid is None:
+                stat = read_stat(pid)
+                if stat is None:
+                    continue
+                stats[pid] = stat
+                ppid = stat.ppid
+            parent_of[pid] = ppid
+        children: dict[int, list[int]] = {}
+        for pid, ppid in parent_of.items():
+            children.setdefault(ppid, []).append(pid)
+        found: dict[int, ProcStat] = {}
+        frontier = [self.root]
+        while frontier:
+            for pid in children.get(frontier.pop(), ()):
+                stat = stats.get(pid) or read_stat(pid)
+                if stat is not None and pid != self.root:
+                    found[pid] = stat
+                    frontier.append(pid)
+        self._outside = {pid: ppid for pid, ppid in parent_of.items() if pid not in found}
+        return found
+
+
+def _children_of(pid: int) -> list[int]:
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    out: list[int] = []
+    for tid in tids:
+        data = read_proc(f"/proc/{pid}/task/{tid}/children")
+        if data:
+            out.extend(int(x) for x in data.split())
+    return out
+
+
+class Sampler:
+    """Takes snapshots of the command (``child``) and of the wrapper's whole tree.
+
+    Keeps only the previous CPU ticks of live processes: memory does not grow
+    with the number of snapshots.
+    """
+
+    def __init__(self, child: int, root: int | None = None) -> None:
+        self.child = child
+        self._finder = TreeFinder(os.getpid() if root is None else root)
+        self._prev_ticks: dict[int, tuple[int, int]] = {}  # pid -> (start_ticks, ticks)
+        self._prev_mono: float | None = None
+
+    def sample(self, mono: float) -> dict[str, Any]:
+        """The snapshot fields (without ts, seq, event, pid, elapsed_s)."""
+        members = self._finder.members()
+        first = self._prev_mono is None
+        wall = 0.0 if self._prev_mono is None else mono - self._prev_mono
+        self._prev_mono = mono
+        ticks_now: dict[int, tuple[int, int]] = {}
+        tree_rss = tree_threads = tree_fds = 0
+        fds_known = False
+        tree_ticks = 0
+        zombies: list[int] = []
+        child_fds: int | None = None
+        child_cpu: float | None = None
+        for pid, stat in members.items():
+            tree_rss += stat.rss_kb
+            tree_threads += stat.threads
+            fds = fd_count(pid)
+            if fds is not None:
+                tree_fds += fds
+                fds_known = True
+            if stat.state == "zombie":
+                zombies.append(pid)
+            prev = self._prev_ticks.get(pid)
+            delta = stat.ticks - prev[1] if prev and prev[0] == stat.start_ticks else stat.ticks
+            tree_ticks += delta
+            ticks_now[pid] = (stat.start_ticks, stat.ticks)
+            if pid == self.child:
+                child_fds = fds
+                if not first and prev is not None and wall > 0:
+                    child_cpu = round(100.0 * delta / CLK_TCK / wall, 1)
+        self._prev_ticks = ticks_now
+        child_stat = members.get(self.child)
+        fields = self._child_fields(child_stat)
+        fields["fd_count"] = child_fds
+        fields["cpu_percent"] = child_cpu
+        tree_cpu = round(100.0 * tree_ticks / CLK_TCK / wall, 1) if not first and wall > 0 else None
+        fields.update(
+            tree_procs=len(members),
+            tree_rss_kb=tree_rss,
+            tree_threads=tree_threads,
+            tree_fd_count=tree_fds if fds_known else None,
+            tree_cpu_percent=tree_cpu,
+            zombie_pids=sorted(zombies),
+        )
+        return fields
+
+    def _child_fields(self, stat: ProcStat | None) -> dict[str, Any]:
+        pid = self.child
+        status: bytes | None = read_proc(f"/proc/{pid}/status") if stat is not None else None
+        fields: dict[str, Any] = (
+            parse_status(status)
+            if status
+            else dict.fromkeys(
+                (
+                    "state",
+                    "vm_rss_kb",
+                    "threads",
+                    "sig_pnd",
+                    "sig_blk",
+                    "sig_cgt",
+                    "ctx_switches_voluntary",
+                    "ctx_switches_involuntary",
+                )
+            )
+        )
+        oom = _read_small(f"/proc/{pid}/oom_score") if stat is not None else None
+        wchan = _read_small(f"/proc/{pid}/wchan") if stat is not None else None
+        return {
+            "state": fields["state"],
+            "vm_rss_kb": fields["vm_rss_kb"],
+            "threads": fields["threads"],
+            "fd_count": None,
+            "fd_soft_limit": fd_soft_limit(pid) if stat is not None else None,
+            "ctx_switches_voluntary": fields["ctx_switches_voluntary"],
+            "ctx_switches_involuntary": fields["ctx_switches_involuntary"],
+            "sig_pnd": fields["sig_pnd"],
+            "sig_blk": fields["sig_blk"],
+            "sig_cgt": fields["sig_cgt"],
+            "oom_score": int(oom) if oom and oom.isdigit() else None,
+            # "0" is what the kernel shows for a running task or a hidden symbol.
+            "wchan": wchan if wchan and wchan != "0" else None,
+            "comm": stat.comm if stat is not None else None,
+            "cpu_percent": None,
+        }

@@ -1,0 +1,497 @@
+"""The log store: session folders, the global index, retention and crash recovery.
+
+Layout (the seed's, exactly)::
+
+    <root>/sessions.jsonl            one JSON line per finished session
+    <root>/sessions/<dir_name>/      proc_trace.jsonl, summary.json, anomalies.jsonl
+
+Invariants:
+- A running session holds an exclusive ``flock`` on its ``proc_trace.jsonl``
+  from creation until its index line is written.  The kernel drops the lock
+  when the wrapper dies in any way (SIGKILL, OOM killer, reboot), so "lock
+  free and no summary.json" means crashed, without guessing from pids.
+- Every writer of ``sessions.jsonl`` holds ``<root>/.sessions.lock``: appends
+  are one ``write`` each, and a rewrite (retention) cannot drop a line that a
+  concurrent session appends.
+- summary.json is written to a temporary file and renamed: whole or absent.
+- Folders are 0700 and files 0600 whatever the umask: they hold command lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autoskillit_trace.jsonl import dumps_line, iter_file, write_all
+
+INDEX = "sessions.jsonl"
+SESSIONS = "sessions"
+LOCK = ".sessions.lock"
+TRACE = "proc_trace.jsonl"
+SUMMARY = "summary.json"
+ANOMALIES = "anomalies.jsonl"
+TRASH_PREFIX = ".trash-"
+# A folder with no trace file yet is a session being set up, for this long.
+STARTING_GRACE_S = 60.0
+
+_ID_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_ID_REST = _ID_FIRST | frozenset("._-")
+
+
+class StoreError(Exception):
+    """The store cannot be used; the message says what and why, on one line."""
+
+
+def session_id_problem(session_id: str) -> str | None:
+    """Why ``session_id`` cannot name a folder, or None when it can.
+
+    Allowed: ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}`` without ``..``.
+    """
+    if not session_id:
+        return "it is empty"
+    if len(session_id) > 128:
+        return f"it is {len(session_id)} characters long (at most 128)"
+    if session_id[0] not in _ID_FIRST:
+        return "it must start with a letter or a digit"
+    bad = sorted({c for c in session_id if c not in _ID_REST})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad[:5])
+        return f"it contains {shown} (allowed: letters, digits, '.', '_', '-')"
+    if ".." in session_id:
+        return "it contains '..'"
+    return None
+
+
+def _open_private(path: Path, flags: int) -> int:
+    """Open a file 0600 whatever the umask; never through a symlink."""
+    fd = os.open(path, flags | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, 0o600)
+    return fd
+
+
+def _mkdir_private(path: Path) -> None:
+    os.mkdir(path, 0o700)
+    os.chmod(path, 0o700)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = _open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        write_all(fd, data)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def try_lock(path: Path) -> int | None:
+    """An fd holding an exclusive lock on ``path``, or None if someone holds it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+class LogRoot:
+    """One log root: its session folders and its index."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sessions = path / SESSIONS
+        self.index = path / INDEX
+
+    def ensure(self) -> None:
+        """Create the root and ``sessions/``; refuse a root others could redirect."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            st = os.lstat(self.path)
+        except OSError as exc:
+            raise StoreError(f"cannot create log folder {self.path}: {exc.strerror}") from None
+        import stat as stat_mod
+
+        if not stat_mod.S_ISDIR(st.st_mode):
+            raise StoreError(f"log folder {self.path} is not a folder")
+        if st.st_uid != os.geteuid() and st.st_mode & 0o022:
+            raise StoreError(
+                f"log folder {self.path} belongs to another user and others can write to it"
+            )
+        try:
+            _mkdir_private(self.sessions)
+        except FileExistsError:
+            if self.sessions.is_symlink() or not self.sessions.is_dir():
+                raise StoreError(f"{self.sessions} is not a folder") from None
+        except OSError as exc:
+            raise StoreError(f"cannot create {self.sessions}: {exc.strerror}") from None
+
+    def create_session_dir(self, base: str) -> Path:
+        """A new folder named ``base``, or ``base-2``, ``base-3``... if taken."""
+        for n in range(1, 10_000):
+            name = base if n == 1 else f"{base}-{n}"
+            path = self.sessions / name
+            if path.is_symlink():
+                raise StoreError(f"session folder {path} is a symlink; refusing to write there")
+            try:
+                _mkdir_private(path)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise StoreError(f"cannot create session folder {path}: {exc.strerror}") from None
+            return path
+        raise StoreError(f"too many session folders named {base}")
+
+    @contextlib.contextmanager
+    def index_lock(self) -> Iterator[None]:
+        fd = _open_private(self.path / LOCK, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def append_index(self, record: dict[str, Any]) -> None:
+        """One line, one write, under the index lock."""
+        line = dumps_line(record)
+        with self.index_lock():
+            fd = _open_private(self.index, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            try:
+                write_all(fd, line)
+            finally:
+                os.close(fd)
+
+    def session_dirs(self) -> list[Path]:
+        """Session folders (hidden trash and temporary names excluded)."""
+        try:
+            with os.scandir(self.sessions) as entries:
+                return [
+                    Path(e.path)
+                    for e in entries
+                    if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+                ]
+        except FileNotFoundError:
+            return []
+
+    # -- recovery ---------------------------------------------------------
+
+    def recover_orphans(self, finalize: Callable[[Path], dict[str, Any] | None]) -> list[str]:
+        """Finalize sessions whose wrapper is gone; returns their folder names.
+
+        ``finalize(folder)`` builds and writes the crashed summary and returns
+        the index record; it runs while this process holds the folder's lock,
+        so two recoverers never finalize the same session.
+        """
+        recovered: list[str] = []
+        for folder in self.session_dirs():
+            if (folder / SUMMARY).exists():
+                continue
+            trace = folder / TRACE
+            if not trace.exists():
+                if _age(folder) < STARTING_GRACE_S:
+                    continue
+                # No trace ever written: lock the folder itself for exclusivity.
+                lock_fd = try_lock(folder)
+            else:
+                lock_fd = try_lock(trace)
+            if lock_fd is None:
+                continue  # alive
+            try:
+                if (folder / SUMMARY).exists():
+                    continue
+                record = finalize(folder)
+                if record is not None:
+                    self.append_index(record)
+                    recovered.append(folder.name)
+            finally:
+                os.close(lock_fd)
+        return recovered
+
+    # -- retention ----------------------------------------------------------
+
+    def prune(
+        self,
+        keep: int | None,
+        older_than_s: float | None = None,
+        dry_run: bool = False,
+        now: float | None = None,
+    ) -> PruneReport:
+        """Remove finished sessions beyond the newest ``keep`` or older than ``older_than_s``.
+
+        A session that is running (its trace is locked) or unfinished is never
+        removed.  Folders are first renamed to hidden trash names (atomic), the
+        index is rewritten without their lines under the index lock, then the
+        trash is deleted: no folder is ever seen half-removed.
+        """
+        now = time.time() if now is None else now
+        self._clear_trash()
+        folders = self.session_dirs()
+        report = PruneReport(dry_run=dry_run, sessions_before=len(folders))
+        if (keep is None or len(folders) <= keep) and older_than_s is None:
+            return report
+        starts = self._start_times()
+        infos = [
+            SessionInfo(
+                folder.name,
+                starts.get(folder.name) or _start_from_summary(folder) or _mtime(folder),
+                finished=(folder / SUMMARY).exists(),
+            )
+            for folder in folders
+        ]
+        victims = plan_prune(infos, keep, older_than_s, now)
+        if not victims:
+            return report
+        with self.index_lock():
+            removed: list[tuple[str, Path]] = []
+            for info in victims:
+                folder = self.sessions / info.dir_name
+                lock_fd = try_lock(folder / TRACE)
+                if lock_fd is None and (folder / TRACE).exists():
+                    continue  # still held by its wrapper
+                try:
+                    size = _tree_size(folder)
+                    if not dry_run:
+                        trash = self.sessions / f"{TRASH_PREFIX}{os.getpid()}-{info.dir_name}"
+                        os.rename(folder, trash)
+                        removed.append((info.dir_name, trash))
+                    report.removed.append(info.dir_name)
+                    report.bytes_freed += size
+                finally:
+                    if lock_fd is not None:
+                        os.close(lock_fd)
+            if removed:
+                self._rewrite_index_without({name for name, _ in removed})
+        for _, trash in removed:
+            shutil.rmtree(trash, ignore_errors=True)
+        return report
+
+    def _start_times(self) -> dict[str, float]:
+        from autoskillit_trace.timeutil import parse_iso
+
+        starts: dict[str, float] = {}
+        if not self.index.exists():
+            return starts
+        for record in iter_file(self.index):
+            if record is None:
+                continue
+            name, ts = record.get("dir_name"), record.get("start_ts")
+            if isinstance(name, str) and isinstance(ts, str):
+                parsed = parse_iso(ts)
+                if parsed is not None:
+                    starts[name] = parsed
+        return starts
+
+    def _rewrite_index_without(self, names: set[str]) -> None:
+        """Rewrite the index without ``names``' lines; caller holds the index lock.
+
+        Lines that are not valid JSON are kept as they are: never lose data.
+        """
+        try:
+            with open(self.index, "rb") as handle:
+                lines = handle.read().split(b"\n")
+        except FileNotFoundError:
+            return
+        kept: list[bytes] = []
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            if isinstance(record, dict) and record.get("dir_name") in names:
+                continue
+            kept.append(line + b"\n")
+        write_atomic(self.index, b"".join(kept))
+
+    def _clear_trash(self) -> None:
+        """Delete trash left by a prune that died midway (its pid is gone)."""
+        try:
+            names = [n for n in os.listdir(self.sessions) if n.startswith(TRASH_PREFIX)]
+        except FileNotFoundError:
+            return
+        for name in names:
+            owner = name[len(TRASH_PREFIX) :].split("-", 1)[0]
+            if owner.isdigit() and int(owner) != os.getpid() and _pid_alive(int(owner)):
+                continue
+            shutil.rmtree(self.sessions / name, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    dir_name: str
+    start: float  # seconds since the epoch
+    finished: bool
+
+
+@dataclass
+class PruneReport:
+    dry_run: bool
+    sessions_before: int = 0
+    removed: list[str] = field(default_factory=list)
+    bytes_freed: int = 0
+
+
+def plan_prune(
+    sessions: list[SessionInfo], keep: int | None, older_than_s: float | None, now: float
+) -> list[SessionInfo]:
+    """Which sessions go: beyond the newest ``keep``, or older than ``older_than_s``.
+
+    Unfinished sessions count toward ``keep`` but are never chosen.
+    """
+    newest_first = sorted(sessions, key=lambda s: (s.start, s.dir_name), reverse=True)
+    victims = []
+    for position, info in enumerate(newest_first):
+        too_many = keep is not None and position >= keep
+        too_old = older_than_s is not None and now - info.start > older_than_s
+        if info.finished and (too_many or too_old):
+            victims.append(info)
+    return victims
+
+
+def _start_from_summary(folder: Path) -> float | None:
+    from autoskillit_trace.timeutil import parse_iso
+
+    try:
+        summary = json.loads((folder / SUMMARY).read_bytes())
+    except (OSError, ValueError):
+        return None
+    ts = summary.get("start_ts") if isinstance(summary, dict) else None
+    return parse_iso(ts) if isinstance(ts, str) else None
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _age(path: Path) -> float:
+    return time.time() - _mtime(path)
+
+
+def _tree_size(folder: Path) -> int:
+    total = 0
+    for entry in os.scandir(folder):
+        with contextlib.suppress(OSError):
+            total += entry.stat(follow_symlinks=False).st_size
+    return total
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Faults:
+    """Reports tracing faults: the first as one warning, the rest silently.
+
+    A fault in tracing never reaches the command: callers catch OSError, tell
+    this object, and go on.
+    """
+
+    def __init__(self, warn: Callable[[str], None]) -> None:
+        self._warn = warn
+        self.count = 0
+
+    def report(self, what: str, exc: BaseException | str) -> None:
+        self.count += 1
+        if self.count == 1:
+            reason = exc if isinstance(exc, str) else getattr(exc, "strerror", None) or str(exc)
+            self._warn(f"{what}: {reason}; the command goes on")
+
+
+class SessionWriter:
+    """Writes one session folder.  Every method swallows OSError into ``faults``."""
+
+    def __init__(self, folder: Path, faults: Faults) -> None:
+        self.folder = folder
+        self.faults = faults
+        self._trace_fd: int | None = None  # also holds the session lock
+        self._trace_failed = False
+        self._anomaly_fd: int | None = None
+        self._anomalies_failed = False
+
+    def open_trace(self) -> bool:
+        """Create proc_trace.jsonl and lock it for the session's life."""
+        try:
+            fd = _open_private(
+                self.folder / TRACE, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
+            )
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            self.faults.report(f"cannot write {self.folder / TRACE}", exc)
+            return False
+        self._trace_fd = fd
+        return True
+
+    def append_trace(self, record: dict[str, Any]) -> None:
+        """One line per record, written at once; after a failed write, no more."""
+        if self._trace_fd is None or self._trace_failed:
+            return
+        try:
+            write_all(self._trace_fd, dumps_line(record))
+        except OSError as exc:
+            # A cut line may now end the file; readers skip it, and nothing follows it.
+            self._trace_failed = True
+            self.faults.report(f"cannot write {self.folder / TRACE}", exc)
+
+    def append_anomaly(self, record: dict[str, Any]) -> None:
+        if self._anomalies_failed:
+            return
+        try:
+            if self._anomaly_fd is None:
+                self._anomaly_fd = _open_private(
+                    self.folder / ANOMALIES, os.O_WRONLY | os.O_CREAT | os.O_APPEND
+                )
+            write_all(self._anomaly_fd, dumps_line(record))
+        except OSError as exc:
+            self._anomalies_failed = True
+            self.faults.report(f"cannot write {self.folder / ANOMALIES}", exc)
+
+    def write_summary(self, summary: dict[str, Any]) -> bool:
+        data = (json.dumps(summary, indent=2, default=str) + "\n").encode(
+            "utf-8", "backslashreplace"
+        )
+        try:
+            write_atomic(self.folder / SUMMARY, data)
+        except OSError as exc:
+            self.faults.report(f"cannot write {self.folder / SUMMARY}", exc)
+            return False
+        return True
+
+    def close(self) -> None:
+        """Release the session lock: after this, the session counts as finished."""
+        for fd in (self._anomaly_fd, self._trace_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._anomaly_fd = self._trace_fd = None

@@ -1,0 +1,117 @@
+"""What a session amounts to: peaks over its snapshots and the summary record.
+
+Pure code, shared by the live run and by crash recovery, which rebuilds the
+same figures from the streamed trace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+_PEAK_FIELDS = (
+    ("peak_rss_kb", "vm_rss_kb"),
+    ("peak_oom_score", "oom_score"),
+    ("peak_cpu_percent", "cpu_percent"),
+    ("peak_threads", "threads"),
+    ("peak_fd_count", "fd_count"),
+    ("peak_tree_procs", "tree_procs"),
+    ("peak_tree_rss_kb", "tree_rss_kb"),
+    ("peak_tree_threads", "tree_threads"),
+    ("peak_tree_fd_count", "tree_fd_count"),
+    ("peak_tree_cpu_percent", "tree_cpu_percent"),
+)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return None
+    return value
+
+
+@dataclass
+class Peaks:
+    """Running maxima of a snapshot series: constant memory, whatever its length."""
+
+    snapshot_count: int = 0
+    last_ts: str | None = None
+    last_elapsed_s: float | None = None
+    values: dict[str, float | None] = field(
+        default_factory=lambda: dict.fromkeys(name for name, _ in _PEAK_FIELDS)
+    )
+    peak_fd_ratio: float | None = None
+
+    def feed(self, snapshot: dict[str, Any]) -> None:
+        self.snapshot_count += 1
+        ts = snapshot.get("ts")
+        self.last_ts = ts if isinstance(ts, str) else self.last_ts
+        elapsed = _number(snapshot.get("elapsed_s"))
+        self.last_elapsed_s = elapsed if elapsed is not None else self.last_elapsed_s
+        values = self.values
+        for name, source in _PEAK_FIELDS:
+            value = _number(snapshot.get(source))
+            if value is not None:
+                current = values[name]
+                if current is None or value > current:
+                    values[name] = value
+        fds = _number(snapshot.get("fd_count"))
+        limit = _number(snapshot.get("fd_soft_limit"))
+        if fds is not None and limit:
+            ratio = round(fds / limit, 4)
+            if self.peak_fd_ratio is None or ratio > self.peak_fd_ratio:
+                self.peak_fd_ratio = ratio
+
+    def as_fields(self) -> dict[str, Any]:
+        return {
+            "snapshot_count": self.snapshot_count,
+            **self.values,
+            "peak_fd_ratio": self.peak_fd_ratio,
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the session ended."""
+
+    exit_code: int | None  # the wrapper's exit status: the child's code, or 128+N
+    subtype: str  # success | failed | signaled | spawn_failed | crashed
+    termination_reason: str
+    signal: str | None = None  # e.g. "SIGTERM" when a signal killed the child
+    end_ts: str | None = None
+    duration_seconds: float | None = None
+
+
+def build_summary(
+    start: dict[str, Any], peaks: Peaks, outcome: Outcome, anomalies: dict[str, int]
+) -> dict[str, Any]:
+    """summary.json: the seed's fields first, then ours."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "session_id": start.get("session_id"),
+        "dir_name": start.get("dir_name"),
+        "pid": start.get("pid"),
+        "cwd": start.get("cwd"),
+        "skill_command": start.get("skill_command"),
+        "success": outcome.exit_code == 0,
+        "subtype": outcome.subtype,
+        "exit_code": outcome.exit_code,
+        "start_ts": start.get("start_ts"),
+        **peaks.as_fields(),
+        "anomaly_count": sum(anomalies.values()),
+        "anomalies_by_kind": dict(sorted(anomalies.items())),
+        "end_ts": outcome.end_ts,
+        "duration_seconds": outcome.duration_seconds,
+        "termination_reason": outcome.termination_reason,
+        "signal": outcome.signal,
+        "snapshot_interval_seconds": start.get("snapshot_interval_seconds"),
+        "wrapper_pid": start.get("wrapper_pid"),
+        "hostname": start.get("hostname"),
+        "tracer_version": start.get("tracer_version"),
+    }
+
+
+def index_record(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary's scalar fields: one line of sessions.jsonl."""
+    return {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}

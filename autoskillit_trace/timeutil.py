@@ -1,0 +1,64 @@
+"""Timestamps and durations: ISO 8601 UTC text, strictly increasing capture times."""
+
+from __future__ import annotations
+
+import time
+
+
+def iso_utc(micros: int) -> str:
+    """``2026-11-22T10:44:00.123456+00:00`` for microseconds since the epoch."""
+    seconds, fraction = divmod(micros, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:06d}+00:00"
+
+
+def compact_utc(micros: int) -> str:
+    """``20261122T104400Z``: for folder names (hyphen-separated, no colons)."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(micros // 1_000_000))
+
+
+def parse_iso(text: str) -> float | None:
+    """Seconds since the epoch for an ISO 8601 text with offset, or None."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+class CaptureClock:
+    """Wall-clock capture times that never go backwards.
+
+    Snapshots are ordered by ``ts``; when the wall clock steps back (NTP), the
+    next ``ts`` is one microsecond after the previous one instead.
+    """
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def now(self) -> tuple[int, str]:
+        micros = max(time.time_ns() // 1000, self._last + 1)
+        self._last = micros
+        return micros, iso_utc(micros)
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds for ``30``, ``1.5s``, ``10m``, ``12h``, ``30d``, ``2w``.
+
+    Raises ValueError with a message that says what is expected.
+    """
+    raw = text.strip().lower()
+    number, unit = (raw[:-1], raw[-1]) if raw and raw[-1] in _UNITS else (raw, "s")
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a duration; expected a number with an optional unit s, m, h, d "
+            "or w (for example 30s, 10m, 12h, 30d)"
+        ) from None
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"{text!r} is not a duration; expected a finite number >= 0")
+    return value * _UNITS[unit]

@@ -1,0 +1,166 @@
+"""Start the wrapper and the test workloads, and read what a session wrote.
+
+The one place that knows how tests spawn processes; tests import from here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+WORKLOADS = Path(__file__).with_name("workloads.py")
+
+
+def workload(name: str, *args: object) -> list[str]:
+    """The argv of a test workload (see workloads.py)."""
+    return [sys.executable, str(WORKLOADS), name, *map(str, args)]
+
+
+def tracer(*args: object) -> list[str]:
+    """The argv of ``autoskillit-trace ARGS`` as a real process."""
+    return [sys.executable, "-m", "autoskillit_trace", *map(str, args)]
+
+
+def clean_env(tmp: Path, **extra: str) -> dict[str, str]:
+    """An environment that can never reach the user's real files or settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOSKILLIT")}
+    env.update(
+        XDG_CONFIG_HOME=str(tmp / "xdg-config"),
+        XDG_DATA_HOME=str(tmp / "xdg-data"),
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Session:
+    """One session folder, read back."""
+
+    folder: Path
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return json.loads((self.folder / "summary.json").read_text())
+
+    def records(self, name: str = "proc_trace.jsonl") -> list[dict[str, Any]]:
+        path = self.folder / name
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    @property
+    def snapshots(self) -> list[dict[str, Any]]:
+        return [r for r in self.records() if r.get("event") == "snapshot"]
+
+    @property
+    def anomalies(self) -> list[dict[str, Any]]:
+        return self.records("anomalies.jsonl")
+
+    @property
+    def kinds(self) -> list[str]:
+        return [a["kind"] for a in self.anomalies]
+
+
+@dataclass
+class Traced:
+    """A finished wrapper process and the log root it wrote to."""
+
+    proc: subprocess.CompletedProcess[bytes]
+    root: Path
+
+    @property
+    def stdout(self) -> str:
+        return self.proc.stdout.decode(errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.proc.stderr.decode(errors="replace")
+
+    def sessions(self) -> list[Session]:
+        base = self.root / "sessions"
+        if not base.exists():
+            return []
+        return [Session(p) for p in sorted(base.iterdir()) if not p.name.startswith(".")]
+
+    @property
+    def session(self) -> Session:
+        found = self.sessions()
+        assert len(found) == 1, f"expected one session, found {[s.folder.name for s in found]}"
+        return found[0]
+
+    def index(self) -> list[dict[str, Any]]:
+        path = self.root / "sessions.jsonl"
+        return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def run_args(root: Path, interval: float | None, extra: tuple[object, ...]) -> list[object]:
+    args: list[object] = ["run", "--log-dir", root, "--log-format", "json"]
+    if interval is not None:
+        args += ["--interval", interval]
+    return [*args, *extra]
+
+
+def run_traced(
+    root: Path,
+    command: list[str],
+    *,
+    interval: float | None = 0.1,
+    extra: tuple[object, ...] = (),
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
+) -> Traced:
+    """Run ``autoskillit-trace run ... -- command`` to its end."""
+    argv = tracer(*run_args(root, interval, extra), "--", *command)
+    proc = subprocess.run(
+        argv,
+        capture_output=True,
+        env=env or clean_env(root.parent),
+        cwd=cwd or root.parent,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    return Traced(proc, root)
+
+
+def start_traced(
+    root: Path,
+    command: list[str],
+    *,
+    interval: float | None = 0.1,
+    extra: tuple[object, ...] = (),
+    env: dict[str, str] | None = None,
+    **popen: Any,
+) -> subprocess.Popen[bytes]:
+    """Start the wrapper in the background (for signal and crash tests)."""
+    argv = tracer(*run_args(root, interval, extra), "--", *command)
+    popen.setdefault("stdout", subprocess.PIPE)
+    popen.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen(
+        argv, env=env or clean_env(root.parent), cwd=root.parent, stdin=subprocess.DEVNULL, **popen
+    )
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None

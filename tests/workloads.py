@@ -1,0 +1,131 @@
+"""Test workloads: real programs with real misbehaviour, run as ``python workloads.py NAME ...``.
+
+Every test that needs a process to grow, leak, hang or die starts one of these,
+so what each does is written down once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import sys
+import time
+
+
+def grow(seconds: str = "3", step_mb: str = "4", pause: str = "0.05") -> None:
+    """Resident memory that keeps growing (pages touched, not just reserved)."""
+    hoard = []
+    deadline = time.monotonic() + float(seconds)
+    while time.monotonic() < deadline:
+        hoard.append(b"x" * (int(step_mb) << 20))
+        time.sleep(float(pause))
+
+
+def fds(limit: str = "64", count: str = "60", hold: str = "1.0") -> None:
+    """Open files up to most of a lowered RLIMIT_NOFILE."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (int(limit), int(limit)))
+    handles = [open(os.devnull) for _ in range(int(count) - 3)]  # noqa: SIM115
+    time.sleep(float(hold))
+    del handles
+
+
+def zombie(hold: str = "1.5") -> None:
+    """Fork a child that exits at once, and do not reap it for a while."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    time.sleep(float(hold))
+    os.waitpid(pid, 0)
+
+
+def sigpending(before: str = "0.5", after: str = "1.0") -> None:
+    """Block SIGUSR1, then receive it: it stays pending."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    time.sleep(float(before))
+    os.kill(os.getpid(), signal.SIGUSR1)
+    time.sleep(float(after))
+
+
+def oom(before: str = "0.3", after: str = "1.0") -> None:
+    """Raise our own oom_score_adj to the maximum: the OOM killer's first pick."""
+    time.sleep(float(before))
+    with open("/proc/self/oom_score_adj", "w") as handle:
+        handle.write("1000")
+    time.sleep(float(after))
+
+
+def exit_with(code: str) -> None:
+    sys.exit(int(code))
+
+
+def die_by(signum: str) -> None:
+    """Die by a signal, the default action restored first."""
+    sig = int(signum)
+    if sig not in (signal.SIGKILL, signal.SIGSTOP):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
+    os.kill(os.getpid(), sig)
+    time.sleep(5)
+    sys.exit(99)
+
+
+def count_signals(out: str, settle: str = "0.5", timeout: str = "10", *names: str) -> None:
+    """Count each signal received; write {"ready": true} then the counts to ``out``.
+
+    After the first signal it waits ``settle`` seconds for duplicates, writes
+    the counts and exits 0.
+    """
+    counts: dict[str, int] = {}
+    first: list[float] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        counts[name] = counts.get(name, 0) + 1
+        if not first:
+            first.append(time.monotonic())
+
+    for name in names or ("SIGTERM",):
+        signal.signal(getattr(signal, name), handler)
+    _write_json(out, {"ready": True, "pid": os.getpid()})
+    deadline = time.monotonic() + float(timeout)
+    while time.monotonic() < deadline:
+        if first and time.monotonic() - first[0] >= float(settle):
+            break
+        time.sleep(0.01)
+    _write_json(out, {"ready": True, "counts": counts})
+
+
+def sleep(seconds: str = "1") -> None:
+    time.sleep(float(seconds))
+
+
+def echo(*words: str) -> None:
+    """Print to stdout and stderr, to check that both pass through untouched."""
+    print(" ".join(words), flush=True)
+    print("to stderr", file=sys.stderr, flush=True)
+
+
+def _write_json(path: str, value: object) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as handle:
+        json.dump(value, handle)
+    os.replace(tmp, path)
+
+
+WORKLOADS = {
+    "grow": grow,
+    "fds": fds,
+    "zombie": zombie,
+    "sigpending": sigpending,
+    "oom": oom,
+    "exit": exit_with,
+    "die-by": die_by,
+    "count-signals": count_signals,
+    "sleep": sleep,
+    "echo": echo,
+}
+
+if __name__ == "__main__":
+    WORKLOADS[sys.argv[1]](*sys.argv[2:])
