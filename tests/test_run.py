@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -322,3 +323,16 @@ def test_quiet_run_logs_nothing(log_root: Path) -> None:
     traced = run_traced(log_root, workload("sleep", 0.1), extra=("-q",))
     assert traced.stderr == ""
     assert traced.session.summary["success"] is True
+
+
+def test_run_imports_nothing_it_does_not_use(log_root: Path, env: dict[str, str]) -> None:
+    """`run` is on every CI step's path: no click, structlog, asyncio, psutil, yaml..."""
+    code = (
+        "import sys\n"
+        "from autoskillit_trace.__main__ import main\n"
+        f"status = main(['run', '--log-dir', {str(log_root)!r}, '-q', '--', 'true'])\n"
+        "heavy = {'click', 'structlog', 'asyncio', 'psutil', 'platformdirs', 'yaml', 'threading'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy), status)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.stdout.strip() == "[] 0", proc.stderr

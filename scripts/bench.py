@@ -1,0 +1,456 @@
+"""``make bench``: what the wrapper costs, side by side with what users would use instead.
+
+Every figure is taken from whole processes.  Comparisons alternate the two
+commands in one run and report ratios, because this machine is shared and
+absolute times drift.  Prints a table (figure, value, target, met) and writes
+the same as JSON to bench-results.json.  Not part of the test suite.
+
+    python scripts/bench.py [--quick] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+TRACE = [sys.executable, "-m", "autoskillit_trace"]
+TREE = [sys.executable, str(ROOT / "scripts" / "bench_tree.py")]
+
+
+def tool(name: str) -> list[str] | None:
+    path = BIN / name
+    if path.exists():
+        return [str(path)]
+    found = shutil.which(name)
+    return [found] if found else None
+
+
+PSRECORD = tool("psrecord")
+MPROF = tool("mprof")
+
+
+# Linux carries ru_maxrss over fork and exec from the parent's memory, so a
+# child of this (large) process would report at least our own RSS.  A small
+# launcher forks the measured command and reports its wait4 figures instead.
+LAUNCHER = """
+import json, os, sys, time
+out, argv = sys.argv[1], sys.argv[2:]
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(argv[0], argv)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+with open(out, "w") as handle:
+    json.dump([time.perf_counter() - started, usage.ru_utime + usage.ru_stime,
+               usage.ru_maxrss, os.waitstatus_to_exitcode(status)], handle)
+"""
+
+
+def wait4(argv: list[str], env: dict[str, str], **popen: object) -> tuple[float, float, int, int]:
+    """Run to completion: (wall s, cpu s of it and its waited-for children, maxrss KiB, status)."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        launcher = [sys.executable, "-S", "-c", LAUNCHER, out.name, *argv]
+        subprocess.run(launcher, env=env, stdin=subprocess.DEVNULL, **popen)  # type: ignore[call-overload]
+        wall, cpu, maxrss, status = json.loads(Path(out.name).read_text())
+    return wall, cpu, maxrss, status
+
+
+def quiet() -> dict[str, object]:
+    return {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+
+
+class Bench:
+    def __init__(self, work: Path, quick: bool) -> None:
+        self.work = work
+        self.quick = quick
+        self.rows: list[dict[str, object]] = []
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOSKILLIT")}
+        self.env.update(
+            AUTOSKILLIT_LINUX_TRACING__LOG_DIR=str(work / "logs"),
+            XDG_CONFIG_HOME=str(work / "config"),
+            MPLBACKEND="Agg",
+        )
+
+    def row(self, figure: str, value: str, target: str, met: bool | None, **data: object) -> None:
+        self.rows.append({"figure": figure, "value": value, "target": target, "met": met, **data})
+        mark = {True: "yes", False: "NO", None: "-"}[met]
+        print(f"{figure:<34} {value:<44} {target:<30} {mark}", flush=True)
+
+    def alternate(self, a: list[str], b: list[str], n: int) -> tuple[float, float]:
+        """Median wall times of ``a`` and ``b``, run alternately."""
+        ta: list[float] = []
+        tb: list[float] = []
+        for _ in range(n):
+            ta.append(wait4(a, self.env, **quiet())[0])
+            tb.append(wait4(b, self.env, **quiet())[0])
+        return statistics.median(ta), statistics.median(tb)
+
+    # -- figures ------------------------------------------------------------
+
+    def startup(self) -> None:
+        ours = [*TRACE, "run", "--", "true"]
+        n = 15 if self.quick else 40
+        if PSRECORD is None:
+            wall = statistics.median(wait4(ours, self.env, **quiet())[0] for _ in range(n))
+            self.row("start-up", f"{wall * 1000:.1f} ms (psrecord missing)", "ratio <= 0.8", None)
+            return
+        a, b = self.alternate(ours, [*PSRECORD, "true"], n)
+        self.row(
+            "start-up",
+            f"{a * 1000:.1f} ms vs psrecord {b * 1000:.1f} ms = {a / b:.2f}",
+            "ratio <= 0.8",
+            a / b <= 0.8,
+            ours_ms=a * 1000,
+            psrecord_ms=b * 1000,
+            ratio=a / b,
+        )
+
+    def exit_latency(self) -> None:
+        n = 5 if self.quick else 11
+        slow = [*TRACE, "run", "--interval", "5", "--", "sleep", "0.2"]
+        fast = [*TRACE, "run", "--interval", "0.05", "--", "sleep", "0.2"]
+        a, b = self.alternate(slow, fast, n)
+        peers = []
+        if PSRECORD is not None:
+            peers.append(
+                (
+                    "psrecord",
+                    wait4([*PSRECORD, "sleep 0.2", "--interval", "5"], self.env, **quiet())[0],
+                )
+            )
+        if MPROF is not None:
+            wall = wait4(
+                [*MPROF, "run", "-T", "5", "-o", str(self.work / "mprof.dat"), "sleep", "0.2"],
+                self.env,
+                **quiet(),
+            )[0]
+            peers.append(("mprof", wall))
+        peer_text = ", ".join(f"{name} {wall:.2f} s" for name, wall in peers)
+        self.row(
+            "exit latency (--interval 5)",
+            f"{a:.3f} s vs {b:.3f} s at 0.05 (+{a - b:.3f} s); {peer_text}",
+            "<= 0.2 s above --interval 0.05",
+            a - b <= 0.2,
+            interval5_s=a,
+            interval005_s=b,
+            peers=dict(peers),
+        )
+
+    def sample_cost(self) -> None:
+        seconds = 2.0 if self.quick else 4.0
+        interval = 0.05
+        for procs in (1, 20, 200):
+            tree = [*TREE, str(procs), str(seconds)]
+            bare_cpu = wait4(tree, self.env, **quiet())[1]
+            logs = self.work / f"tree-{procs}"
+            ours = [
+                *TRACE,
+                "run",
+                "--log-dir",
+                str(logs),
+                "--interval",
+                str(interval),
+                "-q",
+                "--",
+                *tree,
+            ]
+            _, cpu, _, _ = wait4(ours, self.env, **quiet())
+            summary = _newest_summary(logs)
+            snaps = summary["snapshot_count"]
+            our_per_snap = (cpu - bare_cpu) / snaps
+            text = f"{our_per_snap * 1e6:.0f} us/snapshot, {our_per_snap * 1e6 / procs:.0f} us/proc"
+            met_proc = our_per_snap / procs <= 70e-6 or procs == 1
+            data: dict[str, object] = {
+                "procs": procs,
+                "ours_us": our_per_snap * 1e6,
+                "snapshots": snaps,
+            }
+            met: bool | None = met_proc
+            if PSRECORD is not None:
+                log = self.work / f"psrecord-{procs}.txt"
+                cmd = " ".join(tree)
+                _, pcpu, _, _ = wait4(
+                    [
+                        *PSRECORD,
+                        cmd,
+                        "--include-children",
+                        "--interval",
+                        str(interval),
+                        "--log",
+                        str(log),
+                    ],
+                    self.env,
+                    **quiet(),
+                )
+                psnaps = max(
+                    1,
+                    sum(
+                        1
+                        for line in log.read_text().splitlines()
+                        if line.strip() and not line.startswith("#")
+                    ),
+                )
+                theirs = (pcpu - bare_cpu) / psnaps
+                ratio = our_per_snap / theirs
+                text += f"; psrecord {theirs * 1e6:.0f} us = {ratio:.2f}"
+                met = met_proc and ratio <= 0.25
+                data.update(psrecord_us=theirs * 1e6, ratio=ratio)
+            self.row(
+                f"sample cost, tree of {procs}", text, "<= 1/4 psrecord; <= 70 us/proc", met, **data
+            )
+
+    def long_session(self) -> None:
+        """20,000 snapshots against 200: memory flat, exit prompt."""
+        interval = 0.0005
+        wanted = (200, 5_000 if self.quick else 20_000)
+        rate = None
+        results = []
+        for snaps in wanted:
+            seconds = 0.3 if rate is None else snaps / rate
+            stamp = self.work / f"exit-{snaps}.txt"
+            logs = self.work / f"long-{snaps}"
+            child = [*TREE, "1", f"{seconds:.3f}", str(stamp)]
+            argv = [
+                *TRACE,
+                "run",
+                "--log-dir",
+                str(logs),
+                "--interval",
+                str(interval),
+                "-q",
+                "--",
+                *child,
+            ]
+            _, _, maxrss, _ = wait4(argv, self.env, **quiet())
+            latency = time.time() - float(stamp.read_text())
+            count = int(_newest_summary(logs)["snapshot_count"])  # type: ignore[call-overload]
+            rate = rate or count / seconds
+            results.append((count, maxrss, latency))
+        (c1, r1, l1), (c2, r2, l2) = results
+        met = abs(r2 - r1) <= 2048 and l1 <= 0.05 and l2 <= 0.05
+        self.row(
+            "long session",
+            f"{c1} snaps {r1 / 1024:.1f} MB, {c2} snaps {r2 / 1024:.1f} MB; "
+            f"exit {l1 * 1000:.0f}/{l2 * 1000:.0f} ms",
+            "RSS within 2 MB; exit <= 50 ms",
+            met,
+            snapshots=[c1, c2],
+            maxrss_kb=[r1, r2],
+            exit_latency_s=[l1, l2],
+        )
+
+    def memory(self) -> None:
+        ours = wait4([*TRACE, "run", "--", "sleep", "1"], self.env, **quiet())[2]
+        if PSRECORD is None:
+            self.row("memory (around sleep 1)", f"{ours / 1024:.1f} MB", "<= 2x psrecord", None)
+            return
+        theirs = wait4([*PSRECORD, "sleep 1"], self.env, **quiet())[2]
+        self.row(
+            "memory (around sleep 1)",
+            f"{ours / 1024:.1f} MB vs psrecord {theirs / 1024:.1f} MB = {ours / theirs:.2f}",
+            "<= 2x psrecord",
+            ours <= 2 * theirs,
+            ours_kb=ours,
+            psrecord_kb=theirs,
+        )
+
+    def prune(self) -> None:
+        count = 2_000 if self.quick else 10_000
+        root = self.work / "prune-root"
+        _make_store(root, count)
+        started = time.perf_counter()
+        env = {**self.env, "AUTOSKILLIT_LINUX_TRACING__LOG_DIR": str(root)}
+        proc = subprocess.run([*TRACE, "prune", "--keep", "500"], env=env, capture_output=True)
+        wall = time.perf_counter() - started
+        left = len(list((root / "sessions").iterdir()))
+        ok = proc.returncode == 0 and left == 500
+        self.row(
+            "prune",
+            f"{count} -> {left} folders in {wall:.2f} s",
+            "<= 2 s",
+            ok and wall <= 2.0,
+            seconds=wall,
+            remaining=left,
+            error=proc.stderr.decode()[-300:] if proc.returncode else None,
+        )
+
+    def ls(self) -> None:
+        root = self.work / "ls-root"
+        _make_index(root, 100_000)
+        times = []
+        ok = True
+        for _ in range(5):
+            started = time.perf_counter()
+            proc = subprocess.run(
+                [*TRACE, "ls", "--limit", "20", "--json"],
+                env={**self.env, "AUTOSKILLIT_LINUX_TRACING__LOG_DIR": str(root)},
+                capture_output=True,
+            )
+            times.append(time.perf_counter() - started)
+            ok = ok and proc.returncode == 0 and len(proc.stdout.splitlines()) == 20
+        wall = statistics.median(times)
+        self.row(
+            "ls newest 20 of 100,000", f"{wall:.3f} s", "<= 0.3 s", ok and wall <= 0.3, seconds=wall
+        )
+
+    def imports(self) -> None:
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "autoskillit_trace", "run", "--", "true"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+        )
+        rows = []
+        for line in proc.stderr.splitlines():
+            if line.startswith("import time:") and "|" in line:
+                _, cumulative, name = (part.strip() for part in line[12:].split("|"))
+                if cumulative.isdigit():
+                    rows.append((int(cumulative), name))
+        top = sorted(rows, reverse=True)[:5]
+        names = {name.strip() for _, name in rows}
+        unwanted = sorted(
+            n
+            for n in names
+            if n.split(".")[0]
+            in {
+                "click",
+                "structlog",
+                "asyncio",
+                "psutil",
+                "platformdirs",
+                "yaml",
+                "dataclasses",
+                "typing",
+                "shutil",
+                "subprocess",
+                "threading",
+            }
+        )
+        text = ", ".join(f"{name} {us / 1000:.1f} ms" for us, name in top)
+        self.row(
+            "import (run)",
+            text,
+            "nothing run does not use",
+            not unwanted,
+            top5=[{"module": n, "cumulative_us": us} for us, n in top],
+            unwanted=unwanted,
+        )
+        if unwanted:
+            print(f"  imported though run does not need them: {', '.join(unwanted)}")
+
+
+def _newest_summary(logs: Path) -> dict[str, object]:
+    lines = (logs / "sessions.jsonl").read_text().splitlines()
+    name = json.loads(lines[-1])["dir_name"]
+    return json.loads((logs / "sessions" / name / "summary.json").read_text())
+
+
+def _make_store(root: Path, count: int) -> None:
+    """``count`` finished sessions as the wrapper writes them, oldest first."""
+    sessions = root / "sessions"
+    sessions.mkdir(parents=True)
+    base = time.time() - count * 60
+    lines = []
+    for i in range(count):
+        name = f"bench-{i:06d}"
+        folder = sessions / name
+        folder.mkdir()
+        start = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(base + i * 60))
+        summary = {
+            "session_id": name,
+            "dir_name": name,
+            "start_ts": start,
+            "exit_code": 0,
+            "success": True,
+            "anomaly_count": 0,
+            "snapshot_count": 3,
+        }
+        (folder / "summary.json").write_text(json.dumps(summary))
+        (folder / "proc_trace.jsonl").write_text('{"event":"snapshot","seq":0}\n' * 3)
+        lines.append(json.dumps(summary))
+    (root / "sessions.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def _make_index(root: Path, count: int) -> None:
+    root.mkdir(parents=True)
+    base = time.time() - count * 60
+    with open(root / "sessions.jsonl", "w") as handle:
+        for i in range(count):
+            start = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(base + i * 60))
+            handle.write(
+                json.dumps(
+                    {
+                        "session_id": f"s-{i}",
+                        "dir_name": f"s-{i}",
+                        "start_ts": start,
+                        "duration_seconds": 12.5,
+                        "exit_code": i % 7 == 0,
+                        "success": i % 7 != 0,
+                        "peak_rss_kb": 50_000 + i,
+                        "anomaly_count": i % 3,
+                        "skill_command": f"make t{i}",
+                    }
+                )
+                + "\n"
+            )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, smaller sizes")
+    parser.add_argument("--out", default=str(ROOT / "bench-results.json"))
+    parser.add_argument("--only", nargs="*", help="figures to run (method names)")
+    args = parser.parse_args()
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(ROOT / "autoskillit_trace")], check=True
+    )  # as installed: bytecode present
+    figures = [
+        "startup",
+        "exit_latency",
+        "sample_cost",
+        "long_session",
+        "memory",
+        "prune",
+        "ls",
+        "imports",
+    ]
+    with tempfile.TemporaryDirectory(prefix="autoskillit-bench-") as tmp:
+        bench = Bench(Path(tmp), args.quick)
+        print(f"{'figure':<34} {'value':<44} {'target':<30} met")
+        for name in args.only or figures:
+            try:
+                getattr(bench, name)()
+            except Exception as exc:  # a broken figure is reported, the others still run
+                bench.row(name, f"failed: {exc}", "-", False)
+    Path(args.out).write_text(
+        json.dumps(
+            {
+                "python": sys.version.split()[0],
+                "machine": os.uname().machine,
+                "kernel": os.uname().release,
+                "cpus": os.cpu_count(),
+                "rows": bench.rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"\nwritten to {args.out}")
+    return 0 if all(r["met"] is not False for r in bench.rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import pytest
+
+from autoskillit_trace.timeutil import CaptureClock, compact_utc, iso_utc, parse_duration, parse_iso
+
+
+def test_iso_utc_round_trips() -> None:
+    text = iso_utc(1_763_808_000_123_456)
+    assert text == "2025-11-22T10:40:00.123456+00:00"
+    assert parse_iso(text) == pytest.approx(1_763_808_000.123456)
+    assert compact_utc(1_763_808_000_123_456) == "20251122T104000Z"
+
+
+def test_capture_clock_is_strictly_increasing() -> None:
+    clock = CaptureClock()
+    clock._last = 10**18  # as if the wall clock had just stepped far back
+    stamps = [clock.now()[0] for _ in range(100)]
+    assert stamps == sorted(stamps) and len(set(stamps)) == 100
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30", 30),
+        ("1.5s", 1.5),
+        ("10m", 600),
+        ("12h", 43200),
+        ("30d", 2_592_000),
+        ("2w", 1_209_600),
+    ],
+)
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "10x", "-5", "inf", "nan", "1e400"])
+def test_parse_duration_rejects_with_a_clear_message(bad: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(bad)
