@@ -34,18 +34,6 @@ STATES = {
     b"K": "wake-kill",
 }
 
-_STATUS_KEYS = {
-    b"State": "state",
-    b"VmRSS": "vm_rss_kb",
-    b"Threads": "threads",
-    b"SigPnd": "sig_pnd",
-    b"ShdPnd": "shd_pnd",
-    b"SigBlk": "sig_blk",
-    b"SigCgt": "sig_cgt",
-    b"voluntary_ctxt_switches": "ctx_switches_voluntary",
-    b"nonvoluntary_ctxt_switches": "ctx_switches_involuntary",
-}
-
 
 def read_proc(path: str) -> bytes | None:
     """The bytes of a small /proc file, or None when it cannot be read."""
@@ -102,35 +90,42 @@ def read_stat(pid: int) -> ProcStat | None:
     return parse_stat(pid, data) if data else None
 
 
+def _field(data: bytes, key: bytes) -> bytes | None:
+    """The value of ``key`` in a /proc status text: a find, not a split of every line."""
+    start = data.find(key)
+    if start < 0:
+        return None
+    start += len(key)
+    end = data.find(b"\n", start)
+    return data[start : end if end >= 0 else None].strip()
+
+
 def parse_status(data: bytes) -> dict[str, Any]:
     """The seed's fields from /proc/PID/status.
 
     ``sig_pnd`` is the thread's and the process's pending sets together
     (SigPnd | ShdPnd): a signal sent to the process with kill() waits in ShdPnd.
+    Keys are found with ``bytes.find`` (each status has ~57 lines; we need 9).
     """
-    raw: dict[str, bytes] = {}
-    for line in data.split(b"\n"):
-        key, _, value = line.partition(b":")
-        name = _STATUS_KEYS.get(key)
-        if name is not None:
-            raw[name] = value.strip()
-    out: dict[str, Any] = {}
-    state = raw.get("state")
-    out["state"] = STATES.get(state[:1]) if state else None
-    rss = raw.get("vm_rss_kb")
-    out["vm_rss_kb"] = _int(rss.split()[0]) if rss else None
-    out["threads"] = _int(raw.get("threads"))
-    pending = _hex(raw.get("sig_pnd"))
-    shared = _hex(raw.get("shd_pnd"))
-    out["sig_pnd"] = (
-        f"{pending | shared:016x}" if pending is not None and shared is not None else None
-    )
-    for name in ("sig_blk", "sig_cgt"):
-        mask = raw.get(name)
-        out[name] = mask.decode("ascii", "replace") if mask else None
-    out["ctx_switches_voluntary"] = _int(raw.get("ctx_switches_voluntary"))
-    out["ctx_switches_involuntary"] = _int(raw.get("ctx_switches_involuntary"))
-    return out
+    data = b"\n" + data
+    state = _field(data, b"\nState:")
+    rss = _field(data, b"\nVmRSS:")
+    pending = _hex(_field(data, b"\nSigPnd:"))
+    shared = _hex(_field(data, b"\nShdPnd:"))
+    blocked = _field(data, b"\nSigBlk:")
+    caught = _field(data, b"\nSigCgt:")
+    return {
+        "state": STATES.get(state[:1]) if state else None,
+        "vm_rss_kb": _int(rss.split()[0]) if rss else None,
+        "threads": _int(_field(data, b"\nThreads:")),
+        "sig_pnd": f"{pending | shared:016x}"
+        if pending is not None and shared is not None
+        else None,
+        "sig_blk": blocked.decode("ascii", "replace") if blocked else None,
+        "sig_cgt": caught.decode("ascii", "replace") if caught else None,
+        "ctx_switches_voluntary": _int(_field(data, b"\nvoluntary_ctxt_switches:")),
+        "ctx_switches_involuntary": _int(_field(data, b"\nnonvoluntary_ctxt_switches:")),
+    }
 
 
 def _int(value: bytes | None) -> int | None:
@@ -196,14 +191,18 @@ class TreeFinder:
 
     With /proc/PID/task/TID/children it walks down from the root.  Without it
     (kernels built without CONFIG_PROC_CHILDREN) it lists /proc and reads the
-    stat line of each pid once: a pid seen before outside the tree keeps its
-    parent, so later snapshots only read the stat of new pids and members.
+    stat line only of the current members and of pids it has not seen before:
+    a process that was outside the tree stays outside (a parent never changes
+    but by re-parenting, which only moves processes out of a tree or up to the
+    wrapper, itself in it).  A pid reused within one interval by a new
+    descendant would be missed; that needs the whole pid space to wrap.
     """
 
     def __init__(self, root: int, use_children_files: bool = _CHILDREN_FILES) -> None:
         self.root = root
         self._use_children = use_children_files
-        self._outside: dict[int, int] = {}  # pid -> ppid of pids known not to be in the tree
+        self._seen: set[int] = set()  # every pid of the last listing
+        self._members: set[int] = set()
 
     def members(self) -> dict[int, ProcStat]:
         """Stat lines of all descendants of the root (the root excluded)."""
@@ -227,36 +226,24 @@ class TreeFinder:
 
     def _scan(self) -> dict[int, ProcStat]:
         try:
-            names = os.listdir("/proc")
+            current = set(map(int, filter(str.isdigit, os.listdir("/proc"))))
         except OSError:
             return {}
-        parent_of: dict[int, int] = {}
-        stats: dict[int, ProcStat] = {}
-        outside = self._outside
-        for name in names:
-            if not name.isdigit():
-                continue
-            pid = int(name)
-            ppid = outside.get(pid)
-            if ppid is None:
-                stat = read_stat(pid)
-                if stat is None:
-                    continue
-                stats[pid] = stat
-                ppid = stat.ppid
-            parent_of[pid] = ppid
-        children: dict[int, list[int]] = {}
-        for pid, ppid in parent_of.items():
-            children.setdefault(ppid, []).append(pid)
+        candidates = (self._members & current) | (current - self._seen)
+        self._seen = current
+        children: dict[int, list[ProcStat]] = {}
+        for pid in candidates:
+            stat = read_stat(pid)
+            if stat is not None:
+                children.setdefault(stat.ppid, []).append(stat)
         found: dict[int, ProcStat] = {}
         frontier = [self.root]
         while frontier:
-            for pid in children.get(frontier.pop(), ()):
-                stat = stats.get(pid) or read_stat(pid)
-                if stat is not None and pid != self.root:
-                    found[pid] = stat
-                    frontier.append(pid)
-        self._outside = {pid: ppid for pid, ppid in parent_of.items() if pid not in found}
+            for stat in children.get(frontier.pop(), ()):
+                if stat.pid != self.root and stat.pid not in found:
+                    found[stat.pid] = stat
+                    frontier.append(stat.pid)
+        self._members = set(found)
         return found
 
 
