@@ -14,11 +14,15 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple, cast
+
+from autoskillit_trace.records import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
 
 APP_NAME = "autoskillit"
 CONFIG_NAME = "config.yaml"
@@ -105,16 +109,22 @@ def _path_from_text(text: str, base: Path | None) -> str:
     return _path_from_value(text, base)
 
 
-class ValueType(NamedTuple):
-    """How one kind of setting is read from text and from typed values.
+class ValueType(Record):
+    """How one kind of setting is read from text and from typed values."""
 
-    A NamedTuple rather than a dataclass: it is built at import, on the hot path.
-    """
+    __slots__ = ("from_text", "from_value", "name", "text_hint")
 
-    name: str
-    from_text: Callable[[str, Path | None], object]
-    from_value: Callable[[object, Path | None], object]
-    text_hint: str = ""  # appended to the expected-text when the input was a string
+    def __init__(
+        self,
+        name: str,
+        from_text: Callable[[str, Path | None], object],
+        from_value: Callable[[object, Path | None], object],
+        text_hint: str = "",  # appended to the expected-text when the input was a string
+    ) -> None:
+        self.name = name
+        self.from_text = from_text
+        self.from_value = from_value
+        self.text_hint = text_hint
 
 
 BOOL = ValueType("bool", _bool_from_text, _bool_from_value, " (or yes/no, on/off, 1/0)")
@@ -142,16 +152,28 @@ def _anchored_or_empty(value: Any) -> bool:
     return value == "" or _is_anchored(value)
 
 
-class Setting(NamedTuple):
+class Setting(Record):
     """One schema entry; adding a setting means adding one of these (and its Settings field)."""
 
-    section: str
-    key: str
-    type: ValueType
-    default: object
-    valid: Callable[[Any], bool]  # range check on the typed value
-    expected: str  # completes "expected ..." in every error about this key
-    help: str
+    __slots__ = ("default", "expected", "help", "key", "section", "type", "valid")
+
+    def __init__(
+        self,
+        section: str,
+        key: str,
+        type: ValueType,
+        default: object,
+        valid: Callable[[Any], bool],  # range check on the typed value
+        expected: str,  # completes "expected ..." in every error about this key
+        help: str,
+    ) -> None:
+        self.section = section
+        self.key = key
+        self.type = type
+        self.default = default
+        self.valid = valid
+        self.expected = expected
+        self.help = help
 
     @property
     def dotted(self) -> str:
@@ -194,35 +216,51 @@ _BY_ENV: dict[str, Setting] = {s.env_var: s for s in SCHEMA}
 _ENV_PREFIXES: dict[str, str] = {f"{ENV_PREFIX}{s.upper()}__": s for s in SECTIONS}
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The effective settings; field defaults mirror SCHEMA."""
+class Settings(Record):
+    """The effective settings: one attribute per SCHEMA entry, its default from there."""
 
-    enabled: bool = True
-    proc_interval: float = 5.0
-    log_dir: str = ""
-    max_sessions: int = 500
+    __slots__ = tuple(setting.attr for setting in SCHEMA)
+    enabled: bool
+    proc_interval: float
+    log_dir: str
+    max_sessions: int
+
+    def __init__(self, **values: object) -> None:
+        for setting in SCHEMA:
+            setattr(self, setting.attr, values.pop(setting.attr, setting.default))
+        if values:
+            raise TypeError(f"unknown settings: {', '.join(values)}")
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(Record):
     """Where one effective value came from, for ``config show``."""
 
-    kind: str  # "default" | "user file" | "project file" | "environment" | "command line"
-    where: str | None = None  # file path, variable name or option as typed
+    __slots__ = ("kind", "where")
+
+    def __init__(self, kind: str, where: str | None = None) -> None:
+        self.kind = kind  # "default" | "user file" | "project file" | "environment" | ...
+        self.where = where  # file path, variable name or option as typed
 
     def __str__(self) -> str:
         return self.kind if self.where is None else f"{self.kind} {self.where}"
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(Record):
     """The merged settings plus the provenance of each value."""
 
-    settings: Settings
-    sources: dict[str, Source]
-    user_file: Path
-    project_file: Path | None
+    __slots__ = ("project_file", "settings", "sources", "user_file")
+
+    def __init__(
+        self,
+        settings: Settings,
+        sources: dict[str, Source],
+        user_file: Path,
+        project_file: Path | None,
+    ) -> None:
+        self.settings = settings
+        self.sources = sources
+        self.user_file = user_file
+        self.project_file = project_file
 
 
 _Layer = dict[str, tuple[object, Source]]
@@ -531,7 +569,7 @@ def load(
             values[dotted] = value
             sources[dotted] = source
     fields = {_BY_DOTTED[dotted].attr: value for dotted, value in values.items()}
-    settings = Settings(**cast(dict[str, Any], fields))
+    settings = Settings(**fields)
     return Resolved(settings, sources, user_file, project_file)
 
 

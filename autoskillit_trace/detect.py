@@ -42,25 +42,56 @@ Per kind:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+
+from autoskillit_trace.records import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any
+
+    Finding = tuple[str, int | None, dict[str, Any]]
 
 
-@dataclass(frozen=True)
-class Thresholds:
+class Thresholds(Record):
     """Detector limits; see the module docstring for how each is applied."""
 
-    oom_spike_delta: int = 200  # rise strictly greater than this between consecutive snapshots
-    oom_critical_score: int = 800  # oom_score >= this
-    zombie_persistent_snapshots: int = 3  # same pid zombie in >= this many consecutive snapshots
-    rss_growth_factor: float = 2.0  # vm_rss_kb strictly greater than factor * baseline
-    rss_growth_min_snapshots: int = 5  # ... over >= this many snapshots, baseline included
-    rss_baseline_after_s: float = 1.0  # skip the t=0 sample of a program still loading
-    fd_high_ratio: float = 0.80  # fd_count / fd_soft_limit strictly greater
-    d_state_snapshots: int = 2  # non-benign "disk-sleep" in >= this many consecutive snapshots
-    high_cpu_percent: float = 90.0  # cpu_percent >= this
-    high_cpu_snapshots: int = 2  # ... in >= this many consecutive snapshots
+    __slots__ = (
+        "d_state_snapshots",
+        "fd_high_ratio",
+        "high_cpu_percent",
+        "high_cpu_snapshots",
+        "oom_critical_score",
+        "oom_spike_delta",
+        "rss_baseline_after_s",
+        "rss_growth_factor",
+        "rss_growth_min_snapshots",
+        "zombie_persistent_snapshots",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        oom_spike_delta: int = 200,  # rise strictly greater than this between consecutive snapshots
+        oom_critical_score: int = 800,  # oom_score >= this
+        zombie_persistent_snapshots: int = 3,  # same pid zombie in >= this many in a row
+        rss_growth_factor: float = 2.0,  # vm_rss_kb strictly greater than factor * baseline
+        rss_growth_min_snapshots: int = 5,  # ... over >= this many snapshots, baseline included
+        rss_baseline_after_s: float = 1.0,  # skip the t=0 sample of a program still loading
+        fd_high_ratio: float = 0.80,  # fd_count / fd_soft_limit strictly greater
+        d_state_snapshots: int = 2,  # non-benign "disk-sleep" in >= this many in a row
+        high_cpu_percent: float = 90.0,  # cpu_percent >= this
+        high_cpu_snapshots: int = 2,  # ... in >= this many consecutive snapshots
+    ) -> None:
+        self.oom_spike_delta = oom_spike_delta
+        self.oom_critical_score = oom_critical_score
+        self.zombie_persistent_snapshots = zombie_persistent_snapshots
+        self.rss_growth_factor = rss_growth_factor
+        self.rss_growth_min_snapshots = rss_growth_min_snapshots
+        self.rss_baseline_after_s = rss_baseline_after_s
+        self.fd_high_ratio = fd_high_ratio
+        self.d_state_snapshots = d_state_snapshots
+        self.high_cpu_percent = high_cpu_percent
+        self.high_cpu_snapshots = high_cpu_snapshots
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -103,17 +134,31 @@ _MAX_COUNT = 2**63  # kernel counters are 64-bit; beyond is corrupt (and overflo
 _MAX_PID = 2**31  # pid_t is a signed 32-bit int
 
 
-@dataclass(frozen=True)
-class Anomaly:
+class Anomaly(Record):
     """One episode of one kind, with the snapshot that opened it."""
 
-    kind: str
-    severity: str
-    ts: str | None
-    seq: int | None
-    pid: int | None
-    detail: dict[str, Any] = field(hash=False)
-    snapshot: dict[str, Any] = field(hash=False)
+    __slots__ = ("detail", "kind", "pid", "seq", "severity", "snapshot", "ts")
+
+    def __init__(
+        self,
+        kind: str,
+        severity: str,
+        ts: str | None,
+        seq: int | None,
+        pid: int | None,
+        detail: dict[str, Any],
+        snapshot: dict[str, Any],
+    ) -> None:
+        self.kind = kind
+        self.severity = severity
+        self.ts = ts
+        self.seq = seq
+        self.pid = pid
+        self.detail = detail
+        self.snapshot = snapshot
+
+    def __hash__(self) -> int:  # usable in sets; the dict fields take part in equality only
+        return hash((self.kind, self.severity, self.ts, self.seq, self.pid))
 
     def to_record(self) -> dict[str, Any]:
         """The JSONL record, keys in a fixed order."""
@@ -181,7 +226,6 @@ def _zombie_list(value: Any) -> set[int] | None:
 # --- building blocks ----------------------------------------------------------
 
 # (kind, pid when not the snapshot's own, detail)
-Finding = tuple[str, int | None, dict[str, Any]]
 
 
 class _Streak:
@@ -400,7 +444,7 @@ class Detector:
 
     def feed(self, snapshot: Mapping[str, Any]) -> list[Anomaly]:
         """The anomalies this snapshot opens, in KINDS order (zombies by pid)."""
-        if not isinstance(snapshot, Mapping):
+        if not isinstance(snapshot, dict):  # a JSON object, live or read back
             return []
         event = snapshot.get("event")
         if isinstance(event, str) and event != "snapshot":

@@ -13,11 +13,14 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, MutableMapping
-from typing import Any, TextIO
 
-EventDict = MutableMapping[str, Any]
-Processor = Callable[[EventDict], EventDict]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, MutableMapping
+    from typing import Any, TextIO
+
+    EventDict = MutableMapping[str, Any]
+    Processor = Callable[[EventDict], EventDict]
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 

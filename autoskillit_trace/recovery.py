@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
-from typing import Any
 
 from autoskillit_trace.detect import Detector
 from autoskillit_trace.jsonl import dumps_line, iter_file
 from autoskillit_trace.store import ANOMALIES, SUMMARY, TRACE, write_atomic
 from autoskillit_trace.summary import Outcome, Peaks, build_summary, index_record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 
 def read_boot_id() -> str | None:

@@ -7,10 +7,12 @@ also builds the click command that renders ``run --help``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-
+from autoskillit_trace.records import Record
 from autoskillit_trace.store import session_id_problem
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 USAGE = "autoskillit-trace run [OPTIONS] -- CMD [ARGS...]"
 
@@ -23,15 +25,28 @@ class HelpRequested(Exception):
     """``-h``/``--help`` before ``--``: click renders the help."""
 
 
-@dataclass(frozen=True)
-class RunOption:
-    flags: tuple[str, ...]
-    dest: str
-    help: str
-    metavar: str | None = None  # None: a flag that takes no value
-    config_key: str | None = None  # the setting it overrides
-    flag_value: object = True
-    choices: tuple[str, ...] | None = None
+class RunOption(Record):
+    """One option of ``run``: how it is typed, parsed, shown in --help."""
+
+    __slots__ = ("choices", "config_key", "dest", "flag_value", "flags", "help", "metavar")
+
+    def __init__(
+        self,
+        flags: tuple[str, ...],
+        dest: str,
+        help: str,
+        metavar: str | None = None,  # None: a flag that takes no value
+        config_key: str | None = None,  # the setting it overrides
+        flag_value: object = True,
+        choices: tuple[str, ...] | None = None,
+    ) -> None:
+        self.flags = flags
+        self.dest = dest
+        self.help = help
+        self.metavar = metavar
+        self.config_key = config_key
+        self.flag_value = flag_value
+        self.choices = choices
 
 
 RUN_OPTIONS: tuple[RunOption, ...] = (
@@ -76,13 +91,17 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
 _BY_FLAG = {flag: option for option in RUN_OPTIONS for flag in option.flags}
 
 
-@dataclass
-class RunArgs:
-    argv: list[str]
-    session_id: str | None = None
-    log_format: str = "auto"
-    quiet: bool = False
-    overrides: dict[str, tuple[str, object]] = field(default_factory=dict)
+class RunArgs(Record):
+    """What the command line of ``run`` asked for."""
+
+    __slots__ = ("argv", "log_format", "overrides", "quiet", "session_id")
+
+    def __init__(self, argv: list[str]) -> None:
+        self.argv = argv
+        self.session_id: str | None = None
+        self.log_format = "auto"
+        self.quiet = False
+        self.overrides: dict[str, tuple[str, object]] = {}
 
 
 def parse_run_args(args: list[str], env: Mapping[str, str]) -> RunArgs:

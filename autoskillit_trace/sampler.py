@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import os
 import resource
-from dataclasses import dataclass
-from typing import Any
+
+from autoskillit_trace.records import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -49,18 +53,30 @@ def read_proc(path: str) -> bytes | None:
         os.close(fd)
 
 
-@dataclass(slots=True)
-class ProcStat:
+class ProcStat(Record):
     """The fields of /proc/PID/stat that a snapshot uses."""
 
-    pid: int
-    comm: str
-    state: str | None
-    ppid: int
-    ticks: int  # utime + stime, in clock ticks
-    threads: int
-    rss_kb: int
-    start_ticks: int  # start time after boot, in clock ticks; tells reused pids apart
+    __slots__ = ("comm", "pid", "ppid", "rss_kb", "start_ticks", "state", "threads", "ticks")
+
+    def __init__(
+        self,
+        pid: int,
+        comm: str,
+        state: str | None,
+        ppid: int,
+        ticks: int,  # utime + stime, in clock ticks
+        threads: int,
+        rss_kb: int,
+        start_ticks: int,  # start time after boot, in clock ticks; tells reused pids apart
+    ) -> None:
+        self.pid = pid
+        self.comm = comm
+        self.state = state
+        self.ppid = ppid
+        self.ticks = ticks
+        self.threads = threads
+        self.rss_kb = rss_kb
+        self.start_ticks = start_ticks
 
 
 def parse_stat(pid: int, data: bytes) -> ProcStat | None:

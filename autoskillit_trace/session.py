@@ -11,8 +11,6 @@ import shlex
 import sys
 import time
 from collections import Counter
-from pathlib import Path
-from typing import Any
 
 from autoskillit_trace import __version__
 from autoskillit_trace.config import Resolved, log_root
@@ -22,6 +20,11 @@ from autoskillit_trace.store import Faults, LogRoot, SessionWriter, StoreError
 from autoskillit_trace.summary import Outcome, Peaks, build_summary, index_record
 from autoskillit_trace.supervisor import ChildExit, SpawnError, Supervisor, signal_name
 from autoskillit_trace.timeutil import CaptureClock, compact_utc, iso_utc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 
 def command_line(argv: list[str]) -> str:

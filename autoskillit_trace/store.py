@@ -23,14 +23,16 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from autoskillit_trace.jsonl import dumps_line, iter_file, write_all
+from autoskillit_trace.records import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any
 
 INDEX = "sessions.jsonl"
 SESSIONS = "sessions"
@@ -283,8 +285,11 @@ class LogRoot:
                         os.close(lock_fd)
             if removed:
                 self._rewrite_index_without({name for name, _ in removed})
-        for _, trash in removed:
-            shutil.rmtree(trash, ignore_errors=True)
+        if removed:
+            import shutil  # lazily: it loads the compression modules
+
+            for _, trash in removed:
+                shutil.rmtree(trash, ignore_errors=True)
         return report
 
     def _start_times(self) -> dict[str, float]:
@@ -332,6 +337,10 @@ class LogRoot:
             names = [n for n in os.listdir(self.sessions) if n.startswith(TRASH_PREFIX)]
         except FileNotFoundError:
             return
+        if not names:
+            return
+        import shutil
+
         for name in names:
             owner = name[len(TRASH_PREFIX) :].split("-", 1)[0]
             if owner.isdigit() and int(owner) != os.getpid() and _pid_alive(int(owner)):
@@ -339,19 +348,27 @@ class LogRoot:
             shutil.rmtree(self.sessions / name, ignore_errors=True)
 
 
-@dataclass(frozen=True)
-class SessionInfo:
-    dir_name: str
-    start: float  # seconds since the epoch
-    finished: bool
+class SessionInfo(Record):
+    """What retention needs to know of one session folder."""
+
+    __slots__ = ("dir_name", "finished", "start")
+
+    def __init__(self, dir_name: str, start: float, finished: bool) -> None:
+        self.dir_name = dir_name
+        self.start = start  # seconds since the epoch
+        self.finished = finished
 
 
-@dataclass
-class PruneReport:
-    dry_run: bool
-    sessions_before: int = 0
-    removed: list[str] = field(default_factory=list)
-    bytes_freed: int = 0
+class PruneReport(Record):
+    """What a prune removed (or, with dry_run, would remove)."""
+
+    __slots__ = ("bytes_freed", "dry_run", "removed", "sessions_before")
+
+    def __init__(self, dry_run: bool, sessions_before: int = 0) -> None:
+        self.dry_run = dry_run
+        self.sessions_before = sessions_before
+        self.removed: list[str] = []
+        self.bytes_freed = 0
 
 
 def plan_prune(

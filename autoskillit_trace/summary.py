@@ -6,8 +6,11 @@ same figures from the streamed trace.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from autoskillit_trace.records import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA_VERSION = 1
 
@@ -31,17 +34,17 @@ def _number(value: Any) -> float | None:
     return value
 
 
-@dataclass
-class Peaks:
+class Peaks(Record):
     """Running maxima of a snapshot series: constant memory, whatever its length."""
 
-    snapshot_count: int = 0
-    last_ts: str | None = None
-    last_elapsed_s: float | None = None
-    values: dict[str, float | None] = field(
-        default_factory=lambda: dict.fromkeys(name for name, _ in _PEAK_FIELDS)
-    )
-    peak_fd_ratio: float | None = None
+    __slots__ = ("last_elapsed_s", "last_ts", "peak_fd_ratio", "snapshot_count", "values")
+
+    def __init__(self) -> None:
+        self.snapshot_count = 0
+        self.last_ts: str | None = None
+        self.last_elapsed_s: float | None = None
+        self.values: dict[str, float | None] = dict.fromkeys(name for name, _ in _PEAK_FIELDS)
+        self.peak_fd_ratio: float | None = None
 
     def feed(self, snapshot: dict[str, Any]) -> None:
         self.snapshot_count += 1
@@ -71,16 +74,33 @@ class Peaks:
         }
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(Record):
     """How the session ended."""
 
-    exit_code: int | None  # the wrapper's exit status: the child's code, or 128+N
-    subtype: str  # success | failed | signaled | spawn_failed | crashed
-    termination_reason: str
-    signal: str | None = None  # e.g. "SIGTERM" when a signal killed the child
-    end_ts: str | None = None
-    duration_seconds: float | None = None
+    __slots__ = (
+        "duration_seconds",
+        "end_ts",
+        "exit_code",
+        "signal",
+        "subtype",
+        "termination_reason",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        exit_code: int | None,  # the wrapper's exit status: the child's code, or 128+N
+        subtype: str,  # success | failed | signaled | spawn_failed | crashed
+        termination_reason: str,
+        signal: str | None = None,  # e.g. "SIGTERM" when a signal killed the child
+        end_ts: str | None = None,
+        duration_seconds: float | None = None,
+    ) -> None:
+        self.exit_code = exit_code
+        self.subtype = subtype
+        self.termination_reason = termination_reason
+        self.signal = signal
+        self.end_ts = end_ts
+        self.duration_seconds = duration_seconds
 
 
 def build_summary(

@@ -14,8 +14,12 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+
+from autoskillit_trace.records import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 FORWARDED = (
     signal.SIGTERM,
@@ -40,12 +44,14 @@ class SpawnError(Exception):
         self.status = status
 
 
-@dataclass(frozen=True)
-class ChildExit:
+class ChildExit(Record):
     """The child's end, as the wrapper reports it."""
 
-    status: int  # the wrapper's exit status: exit code, or 128+N for signal N
-    signal: int | None  # N when a signal killed the child
+    __slots__ = ("signal", "status")
+
+    def __init__(self, status: int, signal: int | None) -> None:
+        self.status = status  # the wrapper's exit status: exit code, or 128+N for signal N
+        self.signal = signal  # N when a signal killed the child
 
 
 def decode_wait_status(wait_status: int) -> ChildExit:

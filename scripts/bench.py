@@ -150,7 +150,7 @@ class Bench:
         )
 
     def sample_cost(self) -> None:
-        seconds = 2.0 if self.quick else 4.0
+        seconds = 3.0 if self.quick else 8.0  # start-up is amortized over the snapshots
         interval = 0.05
         for procs in (1, 20, 200):
             tree = [*TREE, str(procs), str(seconds)]
@@ -219,7 +219,7 @@ class Bench:
         rate = None
         results = []
         for snaps in wanted:
-            seconds = 0.3 if rate is None else snaps / rate
+            seconds = 0.3 if rate is None else 1.4 * snaps / rate
             stamp = self.work / f"exit-{snaps}.txt"
             logs = self.work / f"long-{snaps}"
             child = [*TREE, "1", f"{seconds:.3f}", str(stamp)]
@@ -237,7 +237,7 @@ class Bench:
             _, _, maxrss, _ = wait4(argv, self.env, **quiet())
             latency = time.time() - float(stamp.read_text())
             count = int(_newest_summary(logs)["snapshot_count"])  # type: ignore[call-overload]
-            rate = rate or count / seconds
+            rate = rate or count / seconds  # snapshots per second, start-up included
             results.append((count, maxrss, latency))
         (c1, r1, l1), (c2, r2, l2) = results
         met = abs(r2 - r1) <= 2048 and l1 <= 0.05 and l2 <= 0.05
@@ -414,9 +414,11 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "bench-results.json"))
     parser.add_argument("--only", nargs="*", help="figures to run (method names)")
     args = parser.parse_args()
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", str(ROOT / "autoskillit_trace")], check=True
-    )  # as installed: bytecode present
+    import autoskillit_trace
+
+    package = Path(autoskillit_trace.__file__).parent
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
+    print(f"measuring {package} (python {sys.version.split()[0]})")
     figures = [
         "startup",
         "exit_latency",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -95,10 +94,13 @@ def load_error(
 # --- schema and defaults --------------------------------------------------------------
 
 
-def test_schema_matches_settings_dataclass() -> None:
-    fields = dataclasses.fields(Settings)
-    assert [f.name for f in fields] == [s.attr for s in SCHEMA]
-    assert [f.default for f in fields] == [s.default for s in SCHEMA]
+def test_schema_matches_settings_class() -> None:
+    assert list(Settings.__slots__) == [s.attr for s in SCHEMA]
+    assert list(Settings.__annotations__) == [s.attr for s in SCHEMA]  # typed for mypy
+    defaults = Settings()
+    assert [getattr(defaults, s.attr) for s in SCHEMA] == [s.default for s in SCHEMA]
+    with pytest.raises(TypeError, match="unknown settings: bogus"):
+        Settings(bogus=1)
     assert KEYS == (
         "linux_tracing.enabled",
         "linux_tracing.proc_interval",
