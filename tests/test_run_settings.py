@@ -1,0 +1,85 @@
+"""How settings shape a run: disabled tracing, refused configuration, retention."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers import clean_env, run_traced, tracer, workload
+
+
+def test_no_trace_runs_the_command_and_writes_nothing(log_root: Path) -> None:
+    traced = run_traced(log_root, workload("echo", "hi"), extra=("--no-trace",))
+    assert traced.proc.returncode == 0
+    assert traced.stdout == "hi\n"
+    assert not log_root.exists()
+
+
+def test_tracing_disabled_in_the_project_file(log_root: Path, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / ".autoskillit").mkdir(parents=True)
+    (project / ".autoskillit" / "config.yaml").write_text("linux_tracing:\n  enabled: false\n")
+    traced = run_traced(log_root, workload("exit", 3), cwd=project)
+    assert traced.proc.returncode == 3
+    assert not log_root.exists()
+
+
+def test_bad_configuration_refuses_before_the_command_starts(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / ".autoskillit").mkdir(parents=True)
+    config = project / ".autoskillit" / "config.yaml"
+    config.write_text("linux_tracing:\n  proc_interval: -1\n")
+    marker = tmp_path / "ran"
+    argv = tracer("run", "--", "touch", marker)
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, cwd=project, env=clean_env(tmp_path)
+    )
+    assert proc.returncode == 2
+    assert not marker.exists()
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert str(config) in proc.stderr and "linux_tracing.proc_interval" in proc.stderr
+
+
+def test_bad_environment_value_names_the_variable(log_root: Path, tmp_path: Path) -> None:
+    env = clean_env(tmp_path, AUTOSKILLIT_LINUX_TRACING__MAX_SESSIONS="many")
+    proc = subprocess.run(tracer("run", "--", "true"), capture_output=True, text=True, env=env)
+    assert proc.returncode == 2
+    assert "AUTOSKILLIT_LINUX_TRACING__MAX_SESSIONS" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+
+
+def test_retention_keeps_max_sessions_newest(log_root: Path, tmp_path: Path) -> None:
+    env = clean_env(tmp_path, AUTOSKILLIT_LINUX_TRACING__MAX_SESSIONS="3")
+    for n in range(5):
+        run_traced(log_root, ["true"], extra=("--session-id", f"s{n}", "-q"), env=env)
+    folders = sorted(p.name for p in (log_root / "sessions").iterdir())
+    assert folders == ["s2", "s3", "s4"]
+    index = (log_root / "sessions.jsonl").read_text().splitlines()
+    assert [line.split('"dir_name":"')[1].split('"')[0] for line in index] == ["s2", "s3", "s4"]
+
+
+def test_session_id_collision_gets_a_suffix(log_root: Path) -> None:
+    first = run_traced(log_root, ["true"], extra=("--session-id", "build"))
+    second = run_traced(log_root, ["true"], extra=("--session-id", "build"))
+    names = sorted(s.folder.name for s in second.sessions())
+    assert names == ["build", "build-2"]
+    summary = second.sessions()[1].summary
+    assert summary["session_id"] == "build" and summary["dir_name"] == "build-2"
+    assert first.proc.returncode == second.proc.returncode == 0
+
+
+def test_other_platforms_run_the_command_and_write_nothing(
+    log_root: Path, env: dict[str, str]
+) -> None:
+    code = (
+        "import sys\n"
+        "sys.platform = 'darwin'\n"
+        "from autoskillit_trace.__main__ import main\n"
+        f"argv = ['run', '--log-dir', {str(log_root)!r}, '--', 'sh', '-c', 'echo out; exit 4']\n"
+        "sys.exit(main(argv))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 4
+    assert proc.stdout == "out\n"
+    assert not log_root.exists()
