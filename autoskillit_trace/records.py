@@ -13,6 +13,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from typing_extensions import Self
+
 
 class Record:
     """Equality and repr from ``__slots__``; subclasses list their fields there.
@@ -29,6 +31,15 @@ class Record:
         if type(other) is not type(self):
             return NotImplemented
         return self._fields() == other._fields()
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with some fields changed, as ``dataclasses.replace``."""
+        new = object.__new__(type(self))
+        for name in self.__slots__:
+            setattr(new, name, changes.pop(name, getattr(self, name)))
+        if changes:
+            raise TypeError(f"{type(self).__name__} has no field {', '.join(changes)}")
+        return new
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
