@@ -230,13 +230,10 @@ class StreamParser:
                 if isinstance(block, dict) and block.get("type") == "tool_use":
                     self._tool_use(block, number, parent, out)
 
-    def _tool_use(
-        self, block: dict[str, Any], turn: int, parent: object, out: list[Event]
-    ) -> None:
+    def _tool_use(self, block: dict[str, Any], turn: int, parent: object, out: list[Event]) -> None:
         tool_id = block.get("id")
-        if isinstance(tool_id, str):
-            if tool_id in self._tools:
-                return
+        if isinstance(tool_id, str) and tool_id in self._tools:
+            return  # the same block seen again
         name = block.get("name")
         name = name if isinstance(name, str) else "unknown"
         if isinstance(tool_id, str):
@@ -266,9 +263,8 @@ class StreamParser:
             if block.get("is_error") is not True:
                 continue
             tool_id = block.get("tool_use_id")
-            name, turn = self._tools.get(tool_id, ("unknown", self.current_turn or 0)) if isinstance(
-                tool_id, str
-            ) else ("unknown", self.current_turn or 0)
+            unknown = ("unknown", self.current_turn or 0)
+            name, turn = self._tools.get(tool_id, unknown) if isinstance(tool_id, str) else unknown
             self.tool_errors += 1
             self.errors += 1
             text = _text_of(block.get("content"))
@@ -283,10 +279,10 @@ class StreamParser:
                     },
                 )
             )
-        if record.get("parent_tool_use_id") is None and self._turn is not None:
-            if self._turn.has_reply:
-                self._close(now, out)
-                self._open(now, out)
+        top_level = record.get("parent_tool_use_id") is None
+        if top_level and self._turn is not None and self._turn.has_reply:
+            self._close(now, out)
+            self._open(now, out)
 
     def _result(self, record: dict[str, Any], now: float, out: list[Event]) -> None:
         self.stream_seen = True
@@ -307,7 +303,11 @@ class StreamParser:
                 Event(
                     "ERROR",
                     "error",
-                    {"turn": self.current_turn, "error_type": error_type, "message": _short(message)},
+                    {
+                        "turn": self.current_turn,
+                        "error_type": error_type,
+                        "message": _short(message),
+                    },
                 )
             )
         if self._turn is None and self.turns == 0:

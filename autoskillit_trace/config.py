@@ -185,6 +185,10 @@ SCHEMA: tuple[Setting, ...] = (
         "linux_tracing", "max_sessions", INT, 500, _at_least_one,
         "a whole number of at least 1", "session folders kept",
     ),
+    Setting(
+        "linux_tracing", "agent_events", BOOL, False, _always, "true or false",
+        "read the command's stdout as Claude Code stream-json (as --agent-events)",
+    ),
 )  # fmt: skip
 
 KEYS: tuple[str, ...] = tuple(s.dotted for s in SCHEMA)
@@ -202,6 +206,7 @@ class Settings:
     proc_interval: float = 5.0
     log_dir: str = ""
     max_sessions: int = 500
+    agent_events: bool = False
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ as ``AUTOSKILLIT_TRACE_EVENTS``) without interleaving.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,6 @@ class EventLog:
 
     def close(self) -> None:
         if self._fd is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(self._fd)
-            except OSError:
-                pass
             self._fd = None

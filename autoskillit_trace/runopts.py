@@ -32,6 +32,7 @@ class RunOption:
     config_key: str | None = None  # the setting it overrides
     flag_value: object = True
     choices: tuple[str, ...] | None = None
+    duration: bool = False  # the value is a duration (30, 1.5s, 10m, 2h), stored in seconds
 
 
 RUN_OPTIONS: tuple[RunOption, ...] = (
@@ -71,6 +72,40 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         choices=("auto", "console", "json"),
     ),
     RunOption(("-q", "--quiet"), "quiet", "Log errors only."),
+    RunOption(
+        ("--agent-events",),
+        "agent_events",
+        "Read the command's stdout (passed through unchanged) as Claude Code stream-json "
+        "and log its turns, tool calls and errors in events.jsonl.",
+        config_key="linux_tracing.agent_events",
+    ),
+    RunOption(
+        ("--timeout",),
+        "timeout",
+        "Stop the whole process tree after DURATION (30, 90s, 10m, 2h); exit status 124.",
+        metavar="DURATION",
+        duration=True,
+    ),
+    RunOption(
+        ("--idle-timeout",),
+        "idle_timeout",
+        "Stop the tree when it uses no CPU (and, with --agent-events, prints nothing) "
+        "for DURATION; exit status 124.",
+        metavar="DURATION",
+        duration=True,
+    ),
+    RunOption(
+        ("--kill-grace",),
+        "kill_grace",
+        "Seconds between SIGTERM and SIGKILL when stopping processes (default 5s).",
+        metavar="DURATION",
+        duration=True,
+    ),
+    RunOption(
+        ("--kill-orphans",),
+        "kill_orphans",
+        "When the command exits, stop the descendants it left running (SIGTERM, then SIGKILL).",
+    ),
 )
 
 _BY_FLAG = {flag: option for option in RUN_OPTIONS for flag in option.flags}
@@ -82,6 +117,10 @@ class RunArgs:
     session_id: str | None = None
     log_format: str = "auto"
     quiet: bool = False
+    timeout: float | None = None
+    idle_timeout: float | None = None
+    kill_grace: float = 5.0
+    kill_orphans: bool = False
     overrides: dict[str, tuple[str, object]] = field(default_factory=dict)
 
 
@@ -141,10 +180,19 @@ def _apply(result: RunArgs, option: RunOption, typed: str, value: object) -> Non
         result.overrides[option.config_key] = (typed, value)
     elif option.dest == "session_id":
         result.session_id = _checked_id(str(value), typed)
-    elif option.dest == "log_format":
-        result.log_format = str(value)
-    elif option.dest == "quiet":
-        result.quiet = True
+    elif option.duration:
+        setattr(result, option.dest, _checked_duration(str(value), typed))
+    else:
+        setattr(result, option.dest, value)
+
+
+def _checked_duration(text: str, where: str) -> float:
+    from autoskillit_trace.timeutil import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"option {where}: {exc}") from None
 
 
 def _checked_id(session_id: str, where: str) -> str:
