@@ -447,7 +447,8 @@ def test_env_empty_log_dir_means_default(project: Path, env: dict[str, str]) -> 
 
 
 KNOWN_VARIABLES = "known variables: " + ", ".join(
-    f"{PREFIX}{key}" for key in ("ENABLED", "PROC_INTERVAL", "LOG_DIR", "MAX_SESSIONS", "AGENT_EVENTS")
+    f"{PREFIX}{key}"
+    for key in ("ENABLED", "PROC_INTERVAL", "LOG_DIR", "MAX_SESSIONS", "AGENT_EVENTS")
 )
 
 
