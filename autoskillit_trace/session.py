@@ -13,10 +13,9 @@ import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autoskillit_trace import __version__
-from autoskillit_trace.agent import Event, LineSplitter, StreamParser, max_turns_from_argv
 from autoskillit_trace.config import Resolved, log_root
 from autoskillit_trace.events import ENV_EVENTS, ENV_SESSION_DIR, ERROR, INFO, WARNING, EventLog
 from autoskillit_trace.log import Logger
@@ -25,6 +24,9 @@ from autoskillit_trace.store import Faults, LogRoot, SessionWriter, StoreError
 from autoskillit_trace.summary import Outcome, Peaks, build_summary, index_record
 from autoskillit_trace.supervisor import ChildExit, Limits, SpawnError, Supervisor, signal_name
 from autoskillit_trace.timeutil import CaptureClock, compact_utc, iso_utc
+
+if TYPE_CHECKING:
+    from autoskillit_trace.agent import Event, LineSplitter, StreamParser
 
 
 def command_line(argv: list[str]) -> str:
@@ -134,6 +136,8 @@ class TracedSession:
         self.writer.open_trace()
         self.events = EventLog(folder, self.faults, self.clock)
         if self.settings.agent_events:
+            from autoskillit_trace.agent import LineSplitter, StreamParser, max_turns_from_argv
+
             self.parser = StreamParser(max_turns=max_turns_from_argv(self.args.argv))
             self.splitter = LineSplitter()
         return True

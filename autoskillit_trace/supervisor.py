@@ -38,7 +38,7 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 FORWARDED = (
     signal.SIGTERM,
@@ -67,9 +67,12 @@ class SpawnError(Exception):
         self.status = status
 
 
-@dataclass(frozen=True)
-class Orphan:
-    """A descendant still running when the command exited."""
+class Orphan(NamedTuple):
+    """A descendant still running when the command exited.
+
+    NamedTuples and plain classes here, not dataclasses: this module is on
+    the start-up path, and each dataclass costs about 1 ms to build.
+    """
 
     pid: int
     comm: str | None
@@ -90,8 +93,7 @@ class ChildExit:
     orphans: tuple[Orphan, ...] = ()
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     """When the wrapper stops the tree itself, and how."""
 
     timeout: float | None = None
@@ -99,7 +101,6 @@ class Limits:
     kill_grace: float = 5.0
     kill_orphans: bool = False
 
-    @property
     def active(self) -> bool:
         return self.timeout is not None or self.idle_timeout is not None or self.kill_orphans
 
@@ -129,15 +130,18 @@ def become_subreaper() -> bool:
         return False
 
 
-@dataclass
 class _Stop:
-    reason: str
-    kill_at: float
-    killed: bool = False
+    """The tree is being stopped: why, and when SIGKILL follows the SIGTERM."""
+
+    __slots__ = ("kill_at", "killed", "reason")
+
+    def __init__(self, reason: str, kill_at: float) -> None:
+        self.reason = reason
+        self.kill_at = kill_at
+        self.killed = False
 
 
-@dataclass
-class _Hooks:
+class _Hooks(NamedTuple):
     on_tick: Callable[[float], None]
     on_signal: Callable[[int, bool], None] | None
     on_output: Callable[[bytes, float], None] | None
@@ -160,7 +164,7 @@ class Supervisor:
         self.env = dict(os.environ) if env is None else env
         self.limits = limits or Limits()
         self.capture_stdout = capture_stdout
-        self.subreaper = subreaper or self.limits.active
+        self.subreaper = subreaper or self.limits.active()
         self.is_subreaper = False
         self.pid: int | None = None
         self._waited = frozenset((signal.SIGCHLD, *FORWARDED))
