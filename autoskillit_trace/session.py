@@ -136,10 +136,15 @@ class TracedSession:
         self.writer.open_trace()
         self.events = EventLog(folder, self.faults, self.clock)
         if self.settings.agent_events:
-            from autoskillit_trace.agent import LineSplitter, StreamParser, max_turns_from_argv
+            from autoskillit_trace.agent import (
+                STREAM_NEEDLE,
+                LineSplitter,
+                StreamParser,
+                max_turns_from_argv,
+            )
 
             self.parser = StreamParser(max_turns=max_turns_from_argv(self.args.argv))
-            self.splitter = LineSplitter()
+            self.splitter = LineSplitter(STREAM_NEEDLE)
         return True
 
     def exported_env(self) -> dict[str, str]:

@@ -222,6 +222,27 @@ def test_splitter_gives_the_lines_whatever_the_chunks(data: bytes, cuts: list[in
     assert lines == expected
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"ab", b"\n", b'"type"', b"x\ny", b'"ty', b'pe"']), max_size=40),
+    st.lists(st.integers(1, 9), max_size=20),
+)
+def test_splitter_with_a_needle_keeps_every_line_holding_it(
+    words: list[bytes], cuts: list[int]
+) -> None:
+    data = b"".join(words)
+    splitter = LineSplitter(needle=b'"type"')
+    lines: list[bytes] = []
+    offset = 0
+    for cut in cuts:
+        lines += splitter.feed(data[offset : offset + cut])
+        offset += cut
+    lines += splitter.feed(data[offset:])
+    lines += splitter.finish()
+    wanted = [line for line in data.split(b"\n") if b'"type"' in line]
+    assert [line for line in lines if b'"type"' in line] == wanted
+
+
 def test_splitter_drops_overlong_lines_only() -> None:
     splitter = LineSplitter(limit=10)
     assert splitter.feed(b"x" * 8) == []
