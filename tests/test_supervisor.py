@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -222,3 +223,54 @@ def test_json_lines_in_summary_are_valid(log_root: Path) -> None:
     for key in ("agent_session_id", "num_turns", "is_error", "orphans", "tool_calls"):
         assert key in summary
     json.dumps(traced.index()[0])
+
+
+def test_ctrl_c_reaches_the_child_once_while_reading_the_pipe(
+    log_root: Path, tmp_path: Path
+) -> None:
+    """signalfd reports the si_code too: the terminal's own SIGINT is not forwarded again."""
+    import pty
+
+    out = tmp_path / "signals.json"
+    argv = tracer(
+        "run", "--log-dir", log_root, "--agent-events", "-q", "--",
+        *workload("count-signals", out, 0.5, 10, "SIGINT"),
+    )  # fmt: skip
+    pid, master = pty.fork()
+    if pid == 0:  # the child: a session leader whose controlling terminal is the pty
+        os.execve(argv[0], argv, clean_env(tmp_path))
+    try:
+        wait_for(lambda: (read_json(out) or {}).get("ready"), what="workload ready")
+        os.write(master, b"\x03")  # Ctrl-C, typed
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(master)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert read_json(out)["counts"] == {"SIGINT": 1}
+
+
+FALLBACK = """
+import sys, time
+from autoskillit_trace import supervisor
+supervisor._signalfd = lambda signals: None  # as on a libc without signalfd
+chunks = []
+sup = supervisor.Supervisor(sys.argv[1:], capture_stdout=True)
+sup.spawn()
+start = time.monotonic()
+ended = sup.wait(None, lambda now: None, on_output=lambda chunk, now: chunks.append(chunk))
+sys.stderr.write(f"{ended.status} {time.monotonic() - start:.3f} {len(b''.join(chunks))}\\n")
+sys.exit(ended.status)
+"""
+
+
+def test_without_signalfd_the_loop_still_works(env: dict[str, str]) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", FALLBACK, *workload("echo", "fallback")],
+        capture_output=True,
+        env=env,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b"fallback\n"
+    status, took, seen = proc.stderr.decode().splitlines()[-1].split()
+    assert (status, seen) == ("0", "9") and float(took) < 5
