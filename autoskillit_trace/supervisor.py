@@ -288,7 +288,12 @@ class Supervisor:
             hooks.on_signal(signo, forwarded)
 
     def _after_exit(self, now: float) -> None:
-        """The command is gone: note the orphans; stop them with ``--kill-orphans``."""
+        """The command is gone: note the orphans; stop them with ``--kill-orphans``.
+
+        Without the subreaper they went to init and are out of reach: no scan.
+        """
+        if not self.is_subreaper:
+            return
         self._orphans = tuple(_describe(pid) for pid in self._tree())
         if self._orphans and self.limits.kill_orphans and self._stop is None:
             self._stop = _Stop("orphans", now + self.limits.kill_grace)
