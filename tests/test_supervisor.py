@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -274,3 +275,40 @@ def test_without_signalfd_the_loop_still_works(env: dict[str, str]) -> None:
     assert proc.stdout == b"fallback\n"
     status, took, seen = proc.stderr.decode().splitlines()[-1].split()
     assert (status, seen) == ("0", "9") and float(took) < 5
+
+
+CLAUDE = os.environ.get("AUTOSKILLIT_TEST_CLAUDE") or shutil.which("claude")
+
+
+@pytest.mark.slow  # the CLI takes seconds to start
+@pytest.mark.skipif(
+    CLAUDE is None,
+    reason="no Claude Code CLI (npm i -g @anthropic-ai/claude-code; or AUTOSKILLIT_TEST_CLAUDE)",
+)
+def test_real_cli_without_credentials(log_root: Path, tmp_path: Path) -> None:
+    """The real CLI, logged out (a fresh HOME, no key): it reports is_error on a success subtype."""
+    env = clean_env(tmp_path, HOME=str(tmp_path / "home"))
+    env.pop("ANTHROPIC_API_KEY", None)
+    env.pop("ANTHROPIC_AUTH_TOKEN", None)
+    traced = run_traced(
+        log_root,
+        [
+            CLAUDE or "claude",
+            "-p",
+            "hi",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--max-turns",
+            "2",
+        ],
+        extra=("--agent-events", "--timeout", "60"),
+        env=env,
+        timeout=90,
+    )
+    summary = traced.session.summary
+    assert summary["success"] is False and summary["is_error"] is True
+    assert summary["agent_session_id"] and summary["num_turns"] == summary["agent_turns"]
+    events = traced.session.records("events.jsonl")
+    assert [e["max_turns"] for e in events if e["event"] == "turn_start"] == [2]
+    assert any(e["event"] == "error" for e in events)
