@@ -176,6 +176,7 @@ class Supervisor:
         self._last_activity = 0.0
         self._idle_ticks: dict[tuple[int, int], int] | None = None
         self._orphans: tuple[Orphan, ...] = ()
+        self._finder: Any = None  # sampler.TreeFinder, imported when first needed
 
     def spawn(self) -> int:
         """Start the command straight from argv, no shell; stdio inherited untouched.
@@ -370,18 +371,23 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signum)
 
+    def _members(self) -> dict[int, Any]:
+        """The wrapper's descendants; one finder for the run, so later scans are incremental."""
+        if self._finder is None:
+            from autoskillit_trace.sampler import TreeFinder
+
+            self._finder = TreeFinder(os.getpid())
+        members: dict[int, Any] = self._finder.members()
+        return members
+
     def _tree(self) -> list[int]:
         """Live descendants of the wrapper (zombies left out: they only wait to be reaped)."""
-        from autoskillit_trace.sampler import TreeFinder
-
-        members = TreeFinder(os.getpid()).members()
+        members = self._members()
         return [pid for pid, stat in members.items() if stat.state not in ("zombie", "dead")]
 
     def _idle_for(self, now: float) -> float:
         """Seconds since the tree last used CPU or (captured) printed anything."""
-        from autoskillit_trace.sampler import TreeFinder
-
-        members = TreeFinder(os.getpid()).members()
+        members = self._members()
         ticks = {(pid, stat.start_ticks): stat.ticks for pid, stat in members.items()}
         if self._idle_ticks is None:
             self._idle_ticks = ticks
