@@ -207,6 +207,10 @@ SCHEMA: tuple[Setting, ...] = (
         "linux_tracing", "max_sessions", INT, 500, _at_least_one,
         "a whole number of at least 1", "session folders kept",
     ),
+    Setting(
+        "linux_tracing", "agent_events", BOOL, False, _always, "true or false",
+        "read the command's stdout as Claude Code stream-json (as --agent-events)",
+    ),
 )  # fmt: skip
 
 KEYS: tuple[str, ...] = tuple(s.dotted for s in SCHEMA)
@@ -224,6 +228,7 @@ class Settings(Record):
     proc_interval: float
     log_dir: str
     max_sessions: int
+    agent_events: bool
 
     def __init__(self, **values: object) -> None:
         for setting in SCHEMA:

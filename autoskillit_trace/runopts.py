@@ -28,7 +28,9 @@ class HelpRequested(Exception):
 class RunOption(Record):
     """One option of ``run``: how it is typed, parsed, shown in --help."""
 
-    __slots__ = ("choices", "config_key", "dest", "flag_value", "flags", "help", "metavar")
+    __slots__ = (
+        "choices", "config_key", "dest", "duration", "flag_value", "flags", "help", "metavar",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -39,6 +41,7 @@ class RunOption(Record):
         config_key: str | None = None,  # the setting it overrides
         flag_value: object = True,
         choices: tuple[str, ...] | None = None,
+        duration: bool = False,  # the value is a duration (30, 1.5s, 10m, 2h), in seconds
     ) -> None:
         self.flags = flags
         self.dest = dest
@@ -47,6 +50,7 @@ class RunOption(Record):
         self.config_key = config_key
         self.flag_value = flag_value
         self.choices = choices
+        self.duration = duration
 
 
 RUN_OPTIONS: tuple[RunOption, ...] = (
@@ -86,6 +90,40 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         choices=("auto", "console", "json"),
     ),
     RunOption(("-q", "--quiet"), "quiet", "Log errors only."),
+    RunOption(
+        ("--agent-events",),
+        "agent_events",
+        "Read the command's stdout (passed through unchanged) as Claude Code stream-json "
+        "and log its turns, tool calls and errors in events.jsonl.",
+        config_key="linux_tracing.agent_events",
+    ),
+    RunOption(
+        ("--timeout",),
+        "timeout",
+        "Stop the whole process tree after DURATION (30, 90s, 10m, 2h); exit status 124.",
+        metavar="DURATION",
+        duration=True,
+    ),
+    RunOption(
+        ("--idle-timeout",),
+        "idle_timeout",
+        "Stop the tree when it uses no CPU (and, with --agent-events, prints nothing) "
+        "for DURATION; exit status 124.",
+        metavar="DURATION",
+        duration=True,
+    ),
+    RunOption(
+        ("--kill-grace",),
+        "kill_grace",
+        "Seconds between SIGTERM and SIGKILL when stopping processes (default 5s).",
+        metavar="DURATION",
+        duration=True,
+    ),
+    RunOption(
+        ("--kill-orphans",),
+        "kill_orphans",
+        "When the command exits, stop the descendants it left running (SIGTERM, then SIGKILL).",
+    ),
 )
 
 _BY_FLAG = {flag: option for option in RUN_OPTIONS for flag in option.flags}
@@ -94,13 +132,20 @@ _BY_FLAG = {flag: option for option in RUN_OPTIONS for flag in option.flags}
 class RunArgs(Record):
     """What the command line of ``run`` asked for."""
 
-    __slots__ = ("argv", "log_format", "overrides", "quiet", "session_id")
+    __slots__ = (
+        "argv", "idle_timeout", "kill_grace", "kill_orphans", "log_format", "overrides", "quiet",
+        "session_id", "timeout",
+    )  # fmt: skip
 
     def __init__(self, argv: list[str]) -> None:
         self.argv = argv
         self.session_id: str | None = None
         self.log_format = "auto"
         self.quiet = False
+        self.timeout: float | None = None
+        self.idle_timeout: float | None = None
+        self.kill_grace = 5.0
+        self.kill_orphans = False
         self.overrides: dict[str, tuple[str, object]] = {}
 
 
@@ -160,10 +205,19 @@ def _apply(result: RunArgs, option: RunOption, typed: str, value: object) -> Non
         result.overrides[option.config_key] = (typed, value)
     elif option.dest == "session_id":
         result.session_id = _checked_id(str(value), typed)
-    elif option.dest == "log_format":
-        result.log_format = str(value)
-    elif option.dest == "quiet":
-        result.quiet = True
+    elif option.duration:
+        setattr(result, option.dest, _checked_duration(str(value), typed))
+    else:
+        setattr(result, option.dest, value)
+
+
+def _checked_duration(text: str, where: str) -> float:
+    from autoskillit_trace.timeutil import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"option {where}: {exc}") from None
 
 
 def _checked_id(session_id: str, where: str) -> str:

@@ -14,17 +14,20 @@ from collections import Counter
 
 from autoskillit_trace import __version__
 from autoskillit_trace.config import Resolved, log_root
+from autoskillit_trace.events import ENV_EVENTS, ENV_SESSION_DIR, ERROR, INFO, WARNING, EventLog
 from autoskillit_trace.log import Logger
 from autoskillit_trace.runopts import RunArgs
 from autoskillit_trace.store import Faults, LogRoot, SessionWriter, StoreError
 from autoskillit_trace.summary import Outcome, Peaks, build_summary, index_record
-from autoskillit_trace.supervisor import ChildExit, SpawnError, Supervisor, signal_name
+from autoskillit_trace.supervisor import ChildExit, Limits, SpawnError, Supervisor, signal_name
 from autoskillit_trace.timeutil import CaptureClock, compact_utc, iso_utc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
+
+    from autoskillit_trace.agent import Event, LineSplitter, StreamParser
 
 
 def command_line(argv: list[str]) -> str:
@@ -36,13 +39,20 @@ def command_line(argv: list[str]) -> str:
 def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> int:
     """Run ``args.argv`` to its end and return the wrapper's exit status."""
     settings = resolved.settings
-    supervisor = Supervisor(args.argv, env)
+    limits = limits_of(args)
     if not settings.enabled or not sys.platform.startswith("linux"):
-        return _run_untraced(supervisor, log)
+        return _run_untraced(Supervisor(args.argv, env, limits=limits), log)
     faults = Faults(lambda message: log.warning("tracing fault", problem=message))
     traced = TracedSession(args, resolved, log, faults)
     if not traced.open(log_root(settings, env)):
-        return _run_untraced(supervisor, log)
+        return _run_untraced(Supervisor(args.argv, env, limits=limits), log)
+    supervisor = Supervisor(
+        args.argv,
+        {**env, **traced.exported_env()},
+        limits=limits,
+        capture_stdout=settings.agent_events,
+        subreaper=True,
+    )
     try:
         pid = supervisor.spawn()
     except SpawnError as exc:
@@ -51,9 +61,25 @@ def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> 
         traced.finish(Outcome(exc.status, "spawn_failed", f"spawn_failed: {exc}"))
         return exc.status
     traced.start(pid)
-    ended = supervisor.wait(settings.proc_interval, traced.tick, traced.on_signal)
+    ended = supervisor.wait(
+        settings.proc_interval,
+        traced.tick,
+        traced.on_signal,
+        traced.on_output if settings.agent_events else None,
+        traced.on_stop,
+    )
     traced.finish(traced.outcome(ended))
     return ended.status
+
+
+def limits_of(args: RunArgs) -> Limits:
+    """The run's limits; a duration of 0 disables a timeout, as in coreutils ``timeout``."""
+    return Limits(
+        timeout=args.timeout or None,
+        idle_timeout=args.idle_timeout or None,
+        kill_grace=args.kill_grace,
+        kill_orphans=args.kill_orphans,
+    )
 
 
 def _run_untraced(supervisor: Supervisor, log: Logger) -> int:
@@ -92,6 +118,9 @@ class TracedSession:
         self.seq = 0
         self.sampler: Any = None
         self.detector: Any = None
+        self.events: EventLog | None = None
+        self.parser: StreamParser | None = None
+        self.splitter: LineSplitter | None = None
 
     def open(self, root_path: Path) -> bool:
         """Create the session folder and its locked trace; False: run untraced."""
@@ -106,7 +135,27 @@ class TracedSession:
         self.root = root
         self.writer = SessionWriter(folder, self.faults)
         self.writer.open_trace()
+        self.events = EventLog(folder, self.faults, self.clock)
+        if self.settings.agent_events:
+            from autoskillit_trace.agent import (
+                STREAM_NEEDLE,
+                LineSplitter,
+                StreamParser,
+                max_turns_from_argv,
+            )
+
+            self.parser = StreamParser(max_turns=max_turns_from_argv(self.args.argv))
+            self.splitter = LineSplitter(STREAM_NEEDLE)
         return True
+
+    def exported_env(self) -> dict[str, str]:
+        """Where supervised processes find the event log and the session folder."""
+        assert self.events is not None and self.writer is not None
+        return {ENV_EVENTS: str(self.events.path), ENV_SESSION_DIR: str(self.writer.folder)}
+
+    def emit(self, level: str, event: str, **fields: Any) -> None:
+        if self.events is not None:
+            self.events.write(level, event, fields)
 
     def start(self, pid: int | None) -> None:
         """Write the start record and log the start line."""
@@ -136,6 +185,14 @@ class TracedSession:
             "tracer_version": __version__,
         }
         self.writer.append_trace(self.header)
+        self.emit(
+            INFO,
+            "session_start",
+            session_id=self.header["session_id"],
+            dir_name=folder.name,
+            pid=pid,
+            command=self.header["skill_command"],
+        )
         if pid is not None:
             from autoskillit_trace.detect import Detector
             from autoskillit_trace.sampler import Sampler
@@ -167,6 +224,15 @@ class TracedSession:
         for anomaly in self.detector.feed(snapshot):
             self.kinds[anomaly.kind] += 1
             self.writer.append_anomaly(anomaly.to_record())
+            self.emit(
+                ERROR if anomaly.severity == "critical" else WARNING,
+                "anomaly",
+                kind=anomaly.kind,
+                severity=anomaly.severity,
+                pid=anomaly.pid,
+                seq=anomaly.seq,
+                detail=anomaly.detail,
+            )
             self.log.warning(
                 "anomaly detected",
                 kind=anomaly.kind,
@@ -181,6 +247,52 @@ class TracedSession:
 
     def on_signal(self, signum: int, forwarded: bool) -> None:
         self.log.info("signal received", signal=signal_name(signum), forwarded=forwarded)
+        if forwarded:
+            self.emit(INFO, "signal_forwarded", signal=signal_name(signum), pid=self.header["pid"])
+
+    def on_output(self, chunk: bytes, now: float) -> None:
+        """A chunk of the agent's stdout, already passed through: parse its complete lines."""
+        if self.parser is None or self.splitter is None:
+            return
+        try:
+            for line in self.splitter.feed(chunk):
+                self._agent_events(self.parser.feed(line, now))
+        except Exception as exc:  # a parser bug must never reach the command
+            self.faults.report("cannot read the agent's stream", repr(exc))
+            self.parser = None
+
+    def on_stop(self, reason: str, now: float) -> None:
+        """A limit is stopping the tree: log it before the signals go out."""
+        elapsed = round(now - self.start_mono, 2)
+        limit = self.args.timeout if reason == "timeout" else self.args.idle_timeout
+        turn = self.parser.current_turn if self.parser is not None else None
+        self.emit(ERROR, "timeout", reason=reason, limit_sec=limit, elapsed_sec=elapsed, turn=turn)
+        what = "timed out" if reason == "timeout" else "stalled (no CPU, no output)"
+        self.emit(
+            ERROR,
+            "error",
+            turn=turn,
+            error_type=reason,
+            message=f"Session {what} after {limit}s",
+        )
+        self.log.warning("stopping the process tree", reason=reason, limit_s=limit)
+
+    def _agent_events(self, events: list[Event]) -> None:
+        for event in events:
+            self.emit(event.level, event.event, **event.fields)
+
+    def agent_report(self, now: float, cut: bool) -> dict[str, Any] | None:
+        """Close the agent's stream and return what it reported."""
+        if self.parser is None or self.splitter is None:
+            return None
+        try:
+            for line in self.splitter.finish():
+                self._agent_events(self.parser.feed(line, now))
+            self._agent_events(self.parser.finish(now, cut=cut))
+            return self.parser.summary_fields()
+        except Exception as exc:
+            self.faults.report("cannot read the agent's stream", repr(exc))
+            return None
 
     def housekeeping(self) -> None:
         """Finalize crashed sessions and apply retention while the command runs.
@@ -198,29 +310,38 @@ class TracedSession:
             self.faults.report("housekeeping of the log store failed", exc)
 
     def outcome(self, ended: ChildExit) -> Outcome:
+        agent = self.agent_report(time.monotonic(), cut=ended.stopped is not None)
+        orphans = tuple(o.to_record() for o in ended.orphans)
+        signal = signal_name(ended.signal) if ended.signal is not None else None
+        if ended.stopped is not None:
+            reason = ended.stopped
+            return Outcome(ended.status, reason, reason, signal, None, None, orphans, agent)
         if ended.signal is not None:
-            return Outcome(
-                ended.status,
-                "signaled",
-                f"killed_by_signal: {signal_name(ended.signal)}",
-                signal=signal_name(ended.signal),
-            )
+            reason = f"killed_by_signal: {signal}"
+            return Outcome(ended.status, "signaled", reason, signal, None, None, orphans, agent)
         subtype = "success" if ended.status == 0 else "failed"
-        return Outcome(ended.status, subtype, f"exited: code {ended.status}")
+        reason = f"exited: code {ended.status}"
+        return Outcome(ended.status, subtype, reason, None, None, None, orphans, agent)
 
     def finish(self, outcome: Outcome) -> None:
         """summary.json, then the index line, then release the session lock."""
         assert self.writer is not None and self.root is not None
         _, end_ts = self.clock.now()
-        outcome = Outcome(
-            outcome.exit_code,
-            outcome.subtype,
-            outcome.termination_reason,
-            signal=outcome.signal,
-            end_ts=end_ts,
-            duration_seconds=round(time.monotonic() - self.start_mono, 6),
+        outcome = outcome.replace(
+            end_ts=end_ts, duration_seconds=round(time.monotonic() - self.start_mono, 6)
         )
         summary = build_summary(self.header, self.peaks, outcome, dict(self.kinds))
+        self.emit(
+            INFO if summary["success"] else WARNING,
+            "session_end",
+            exit_status=outcome.exit_code,
+            success=summary["success"],
+            termination_reason=outcome.termination_reason,
+            duration_sec=round(outcome.duration_seconds or 0.0, 2),
+            orphan_count=len(outcome.orphans),
+        )
+        if self.events is not None:
+            self.events.close()
         if self.writer.write_summary(summary):
             try:
                 self.root.append_index(index_record(summary))

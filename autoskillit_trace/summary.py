@@ -74,26 +74,41 @@ class Peaks(Record):
         }
 
 
+# What the agent reported (agent.StreamParser.summary_fields); None when it said nothing.
+AGENT_FIELDS = (
+    "agent_session_id",
+    "cli_subtype",
+    "is_error",
+    "num_turns",
+    "agent_turns",
+    "total_cost_usd",
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+    "tool_call_count",
+    "tool_error_count",
+)
+
+
 class Outcome(Record):
     """How the session ended."""
 
     __slots__ = (
-        "duration_seconds",
-        "end_ts",
-        "exit_code",
-        "signal",
-        "subtype",
+        "agent", "duration_seconds", "end_ts", "exit_code", "orphans", "signal", "subtype",
         "termination_reason",
     )  # fmt: skip
 
     def __init__(
         self,
         exit_code: int | None,  # the wrapper's exit status: the child's code, or 128+N
-        subtype: str,  # success | failed | signaled | spawn_failed | crashed
+        subtype: str,  # success | failed | signaled | timeout | idle_stall | spawn_failed | crashed
         termination_reason: str,
         signal: str | None = None,  # e.g. "SIGTERM" when a signal killed the child
         end_ts: str | None = None,
         duration_seconds: float | None = None,
+        orphans: tuple[dict[str, Any], ...] = (),  # descendants alive when the command exited
+        agent: dict[str, Any] | None = None,  # what the agent reported (AGENT_FIELDS, tool_calls)
     ) -> None:
         self.exit_code = exit_code
         self.subtype = subtype
@@ -101,12 +116,18 @@ class Outcome(Record):
         self.signal = signal
         self.end_ts = end_ts
         self.duration_seconds = duration_seconds
+        self.orphans = orphans
+        self.agent = agent
 
 
 def build_summary(
     start: dict[str, Any], peaks: Peaks, outcome: Outcome, anomalies: dict[str, int]
 ) -> dict[str, Any]:
-    """summary.json: the seed's fields first, then ours."""
+    """summary.json: the seed's fields first, then ours.
+
+    ``success``: exit status 0 and the agent (if any) did not report ``is_error``.
+    """
+    agent = outcome.agent or {}
     return {
         "schema_version": SCHEMA_VERSION,
         "session_id": start.get("session_id"),
@@ -114,7 +135,7 @@ def build_summary(
         "pid": start.get("pid"),
         "cwd": start.get("cwd"),
         "skill_command": start.get("skill_command"),
-        "success": outcome.exit_code == 0,
+        "success": outcome.exit_code == 0 and agent.get("is_error") is not True,
         "subtype": outcome.subtype,
         "exit_code": outcome.exit_code,
         "start_ts": start.get("start_ts"),
@@ -125,6 +146,10 @@ def build_summary(
         "duration_seconds": outcome.duration_seconds,
         "termination_reason": outcome.termination_reason,
         "signal": outcome.signal,
+        **{name: agent.get(name) for name in AGENT_FIELDS},
+        "tool_calls": dict(agent.get("tool_calls") or {}),
+        "orphan_count": len(outcome.orphans),
+        "orphans": list(outcome.orphans),
         "snapshot_interval_seconds": start.get("snapshot_interval_seconds"),
         "wrapper_pid": start.get("wrapper_pid"),
         "hostname": start.get("hostname"),

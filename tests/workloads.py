@@ -107,6 +107,103 @@ def echo(*words: str) -> None:
     print("to stderr", file=sys.stderr, flush=True)
 
 
+def replay(path: str, delay: str = "0.05", *_agent_args: str) -> None:
+    """A stand-in agent: print a captured stream-json file line by line, with pauses.
+
+    Each line goes out in two writes with a pause between them, as a real CLI's
+    large lines do, so the wrapper sees lines cut across reads.  Extra
+    arguments (``--max-turns 5``) are accepted and ignored, as the wrapper
+    reads them from the argv.
+    """
+    pause = float(delay)
+    out = sys.stdout.buffer
+    with open(path, "rb") as handle:
+        for line in handle:
+            half = len(line) // 2
+            out.write(line[:half])
+            out.flush()
+            time.sleep(pause / 2)
+            out.write(line[half:])
+            out.flush()
+            time.sleep(pause / 2)
+
+
+def blob(size: str, seed: str = "1", newlines: str = "yes") -> None:
+    """``size`` pseudo-random bytes on stdout (see ``blob_bytes``), in uneven writes."""
+    data = blob_bytes(int(size), int(seed), newlines == "yes")
+    out = sys.stdout.buffer
+    step, offset = 1, 0
+    while offset < len(data):
+        out.write(data[offset : offset + step])
+        out.flush()
+        offset += step
+        step = step * 7 % 300_007 + 1
+    out.flush()
+
+
+def blob_bytes(size: int, seed: int, newlines: bool) -> bytes:
+    """Deterministic bytes: every value 0-255 (or every one but ``\\n``)."""
+    import random
+
+    data = bytearray(random.Random(seed).randbytes(size))
+    if not newlines:
+        data = data.replace(b"\n", b"x")
+    return bytes(data)
+
+
+def stubborn_tree(pidfile: str, seconds: str = "30") -> None:
+    """A parent and a child that both ignore SIGTERM; their pids go to ``pidfile``."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    child = os.fork()
+    if child == 0:
+        time.sleep(float(seconds))
+        os._exit(0)
+    _write_json(pidfile, {"pids": [os.getpid(), child]})
+    time.sleep(float(seconds))
+
+
+def daemonize(pidfile: str, seconds: str = "30", ignore_term: str = "no") -> None:
+    """Leave a daemon behind (double fork, setsid), then exit once it is running."""
+    first = os.fork()
+    if first == 0:
+        os.setsid()
+        if os.fork() == 0:
+            if ignore_term == "yes":
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            _write_json(pidfile, {"pid": os.getpid()})
+            time.sleep(float(seconds))
+        os._exit(0)
+    os.waitpid(first, 0)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(pidfile) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def orchestrate(*phases: str) -> None:
+    """An orchestrator that logs its own phases as turns in the wrapper's event log."""
+    from datetime import datetime, timezone
+
+    path = os.environ["AUTOSKILLIT_TRACE_EVENTS"]
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        for turn, phase in enumerate(phases or ("clarifying", "planning"), start=1):
+            record = {
+                "timestamp": datetime.now(timezone.utc).isoformat(),
+                "level": "INFO",
+                "event": "turn_start",
+                "turn": turn,
+                "phase": phase,
+                "max_turns": len(phases),
+            }
+            os.write(fd, (json.dumps(record) + "\n").encode())  # one write per line
+    finally:
+        os.close(fd)
+    print(os.environ["AUTOSKILLIT_TRACE_SESSION_DIR"])
+
+
 def _write_json(path: str, value: object) -> None:
     tmp = f"{path}.tmp"
     with open(tmp, "w") as handle:
@@ -125,6 +222,11 @@ WORKLOADS = {
     "count-signals": count_signals,
     "sleep": sleep,
     "echo": echo,
+    "replay": replay,
+    "blob": blob,
+    "stubborn-tree": stubborn_tree,
+    "daemonize": daemonize,
+    "orchestrate": orchestrate,
 }
 
 if __name__ == "__main__":

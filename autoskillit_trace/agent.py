@@ -1,0 +1,433 @@
+"""What the agent reported: Claude Code ``stream-json`` lines become events and summary fields.
+
+Pure logic, no I/O: the session feeds it the complete lines of the child's
+stdout (``feed(line, now)``) and writes the events it returns.  Lines that are
+not JSON objects, or of types it does not know, are ignored; nothing here
+raises on input.
+
+Turns.  A turn is one round trip to the model: the model's reply, and the
+tool calls it asks for, run by the CLI.  Precisely:
+
+- turn 1 starts at ``system``/``init`` (or at the first top-level assistant
+  message when there is no init line);
+- a turn ends, and the next one starts, when a top-level ``user`` line brings
+  tool results back after the turn's assistant message: the CLI is sending
+  them to the model in a new request.  A top-level assistant message with a
+  new message id in a turn that already had one also starts a new turn;
+- the last turn ends at the ``result`` line, or when the stream ends.
+
+This is how the CLI counts ``num_turns``: a run stopped by ``--max-turns``
+reports the turn it refused to start, and so does this count.
+
+A turn succeeds unless its assistant message carries an ``error`` field, it
+is the last turn and the result says ``is_error``, or it was cut (the stream
+ended without a result, a timeout, a stall).  Failing tool calls are
+``error`` events but do not fail the turn: the model sees them and goes on.
+
+Assistant messages arrive split over several lines (one per content block)
+with the same message id; messages with a ``parent_tool_use_id`` come from
+a subagent and belong to the turn that launched it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+STREAM_NEEDLE = b'"type"'  # every stream-json line holds it
+AGENT_PHASE = "executing"  # the phase of turns read from the stream
+SUBAGENT_TOOLS = frozenset({"Task", "Agent"})
+MESSAGE_LIMIT = 500  # characters of error text kept in an event
+USAGE_KEYS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    level: str
+    event: str
+    fields: dict[str, Any]
+
+
+@dataclass
+class _Turn:
+    number: int
+    started: float
+    message_id: object = None
+    has_reply: bool = False
+    failed: bool = False
+
+
+def max_turns_from_argv(argv: list[str]) -> int | None:
+    """The child's ``--max-turns N`` (or ``--max-turns=N``), when it is given."""
+    for i, word in enumerate(argv):
+        value: str | None = None
+        if word == "--max-turns" and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif word.startswith("--max-turns="):
+            value = word.split("=", 1)[1]
+        if value is not None:
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3] + "..."
+
+
+def _text_of(content: object) -> str:
+    """The text of a message or tool-result content (a string or a list of blocks)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [
+            block.get("text")
+            for block in content
+            if isinstance(block, dict) and isinstance(block.get("text"), str)
+        ]
+        return " ".join(p for p in parts if p)
+    return ""
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value
+
+
+@dataclass
+class StreamParser:
+    """Turns, tool calls and errors of one agent session, from its stream-json lines."""
+
+    max_turns: int | None = None
+    session_id: str | None = None
+    result: dict[str, Any] | None = None
+    turns: int = 0
+    stream_seen: bool = False
+    tool_calls: Counter[str] = field(default_factory=Counter)
+    tool_errors: int = 0
+    errors: int = 0
+    _turn: _Turn | None = None
+    _tools: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (name, turn)
+
+    @property
+    def current_turn(self) -> int | None:
+        return self.turns or None
+
+    def feed(self, line: bytes, now: float) -> list[Event]:
+        """Events for one complete line of the child's stdout (without its newline)."""
+        stripped = line.strip()
+        if not stripped.startswith(b"{"):
+            return []
+        try:
+            record = json.loads(stripped)
+        except (ValueError, RecursionError):
+            return []
+        if not isinstance(record, dict):
+            return []
+        kind = record.get("type")
+        out: list[Event] = []
+        if kind == "system":
+            self._system(record, now, out)
+        elif kind == "assistant":
+            self._assistant(record, now, out)
+        elif kind == "user":
+            self._user(record, now, out)
+        elif kind == "result":
+            self._result(record, now, out)
+        return out
+
+    def finish(self, now: float, cut: bool = False) -> list[Event]:
+        """Events at the end of the stream: the open turn closes, a missing result is an error.
+
+        ``cut``: the session was stopped (timeout, stall); the open turn failed.
+        """
+        out: list[Event] = []
+        if not self.stream_seen:
+            return out
+        if self.result is None and not cut:
+            self.errors += 1
+            out.append(
+                Event(
+                    "ERROR",
+                    "error",
+                    {
+                        "turn": self.current_turn,
+                        "error_type": "no_result",
+                        "message": "the agent's stream ended without a result",
+                    },
+                )
+            )
+        if self._turn is not None:
+            self._close(now, out, failed=True)
+        return out
+
+    # -- line types ------------------------------------------------------------
+
+    def _system(self, record: dict[str, Any], now: float, out: list[Event]) -> None:
+        if record.get("subtype") != "init":
+            return
+        self.stream_seen = True
+        session_id = record.get("session_id")
+        if isinstance(session_id, str) and self.session_id is None:
+            self.session_id = session_id
+        if self._turn is None and self.turns == 0:
+            self._open(now, out)
+
+    def _assistant(self, record: dict[str, Any], now: float, out: list[Event]) -> None:
+        message = record.get("message")
+        if not isinstance(message, dict):
+            return
+        self.stream_seen = True
+        parent = record.get("parent_tool_use_id")
+        if parent is None:
+            message_id = message.get("id")
+            turn = self._turn
+            if turn is None or (
+                turn.has_reply and message_id is not None and message_id != turn.message_id
+            ):
+                if turn is not None:
+                    self._close(now, out)
+                turn = self._open(now, out)
+            turn.has_reply = True
+            if turn.message_id is None:
+                turn.message_id = message_id
+            error = record.get("error")
+            if error:
+                turn.failed = True
+                self.errors += 1
+                out.append(
+                    Event(
+                        "ERROR",
+                        "error",
+                        {
+                            "turn": turn.number,
+                            "error_type": str(error),
+                            "message": _short(_text_of(message.get("content")) or str(error)),
+                        },
+                    )
+                )
+            number = turn.number
+        else:
+            launched = self._tools.get(parent) if isinstance(parent, str) else None
+            number = launched[1] if launched else (self.current_turn or 0)
+        content = message.get("content")
+        if isinstance(content, list):
+            for block in content:
+                if isinstance(block, dict) and block.get("type") == "tool_use":
+                    self._tool_use(block, number, parent, out)
+
+    def _tool_use(self, block: dict[str, Any], turn: int, parent: object, out: list[Event]) -> None:
+        tool_id = block.get("id")
+        if isinstance(tool_id, str) and tool_id in self._tools:
+            return  # the same block seen again
+        name = block.get("name")
+        name = name if isinstance(name, str) else "unknown"
+        if isinstance(tool_id, str):
+            self._tools[tool_id] = (name, turn)
+        self.tool_calls[name] += 1
+        fields: dict[str, Any] = {"agent": name, "turn": turn}
+        tool_input = block.get("input")
+        if name in SUBAGENT_TOOLS and isinstance(tool_input, dict):
+            fields["subagent_type"] = tool_input.get("subagent_type")
+        if isinstance(parent, str):
+            fields["parent_tool_use_id"] = parent
+        out.append(Event("INFO", "agent_invoked", fields))
+
+    def _user(self, record: dict[str, Any], now: float, out: list[Event]) -> None:
+        message = record.get("message")
+        if not isinstance(message, dict) or not isinstance(message.get("content"), list):
+            return
+        results = [
+            block
+            for block in message["content"]
+            if isinstance(block, dict) and block.get("type") == "tool_result"
+        ]
+        if not results:
+            return
+        self.stream_seen = True
+        for block in results:
+            if block.get("is_error") is not True:
+                continue
+            tool_id = block.get("tool_use_id")
+            unknown = ("unknown", self.current_turn or 0)
+            name, turn = self._tools.get(tool_id, unknown) if isinstance(tool_id, str) else unknown
+            self.tool_errors += 1
+            self.errors += 1
+            text = _text_of(block.get("content"))
+            out.append(
+                Event(
+                    "ERROR",
+                    "error",
+                    {
+                        "turn": turn,
+                        "error_type": "tool_error",
+                        "message": _short(f"{name}: {text}" if text else f"{name} failed"),
+                    },
+                )
+            )
+        top_level = record.get("parent_tool_use_id") is None
+        if top_level and self._turn is not None and self._turn.has_reply:
+            self._close(now, out)
+            self._open(now, out)
+
+    def _result(self, record: dict[str, Any], now: float, out: list[Event]) -> None:
+        self.stream_seen = True
+        self.result = record
+        session_id = record.get("session_id")
+        if isinstance(session_id, str) and self.session_id is None:
+            self.session_id = session_id
+        is_error = record.get("is_error") is True
+        if is_error:
+            self.errors += 1
+            subtype = record.get("subtype")
+            error_type = (
+                subtype if isinstance(subtype, str) and subtype != "success" else "result_is_error"
+            )
+            text = record.get("result")
+            message = text if isinstance(text, str) and text else f"the agent ended with {subtype}"
+            out.append(
+                Event(
+                    "ERROR",
+                    "error",
+                    {
+                        "turn": self.current_turn,
+                        "error_type": error_type,
+                        "message": _short(message),
+                    },
+                )
+            )
+        if self._turn is None and self.turns == 0:
+            return
+        if self._turn is not None:
+            self._close(now, out, failed=is_error)
+
+    # -- turns -----------------------------------------------------------------
+
+    def _open(self, now: float, out: list[Event]) -> _Turn:
+        self.turns += 1
+        self._turn = _Turn(self.turns, now)
+        out.append(
+            Event(
+                "INFO",
+                "turn_start",
+                {"turn": self.turns, "phase": AGENT_PHASE, "max_turns": self.max_turns},
+            )
+        )
+        return self._turn
+
+    def _close(self, now: float, out: list[Event], failed: bool = False) -> None:
+        turn = self._turn
+        assert turn is not None
+        self._turn = None
+        success = not (failed or turn.failed)
+        out.append(
+            Event(
+                "INFO" if success else "WARNING",
+                "turn_complete",
+                {
+                    "turn": turn.number,
+                    "duration_sec": round(max(0.0, now - turn.started), 2),
+                    "success": success,
+                },
+            )
+        )
+
+    # -- summary ---------------------------------------------------------------
+
+    def summary_fields(self) -> dict[str, Any]:
+        """What the agent reported, for summary.json (None where it said nothing)."""
+        result = self.result or {}
+        usage = result.get("usage") if isinstance(result.get("usage"), dict) else {}
+        assert isinstance(usage, dict)
+        subtype = result.get("subtype")
+        is_error = result.get("is_error")
+        return {
+            "agent_session_id": self.session_id,
+            "cli_subtype": subtype if isinstance(subtype, str) else None,
+            "is_error": is_error if isinstance(is_error, bool) else None,
+            "num_turns": _int(result.get("num_turns")),
+            "agent_turns": self.turns if self.stream_seen else None,
+            "total_cost_usd": _number(result.get("total_cost_usd")),
+            **{key: _int(usage.get(key)) for key in USAGE_KEYS},
+            "tool_call_count": sum(self.tool_calls.values()) if self.stream_seen else None,
+            "tool_error_count": self.tool_errors if self.stream_seen else None,
+            "tool_calls": dict(sorted(self.tool_calls.items())),
+        }
+
+
+class LineSplitter:
+    """Complete lines out of arbitrary chunks, with C-speed splitting and no quadratic copying.
+
+    With a ``needle``, the lines between a chunk's first and last newline are
+    only split out when the chunk holds the needle at all: plain output
+    (build logs, binary data) costs a couple of ``find`` calls per chunk.
+    Every line that holds the needle is returned; some others may be.
+    A line longer than ``limit`` is dropped (its bytes were passed through
+    already; only parsing is skipped), so memory stays bounded.
+    """
+
+    def __init__(self, needle: bytes | None = None, limit: int = 64 << 20) -> None:
+        self.needle = needle
+        self.limit = limit
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._dropping = False
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        first_nl = chunk.find(b"\n")
+        if first_nl < 0:
+            self._keep(chunk)
+            return []
+        lines: list[bytes] = []
+        head = chunk[:first_nl]
+        if self._dropping:
+            self._dropping = False
+        elif self._parts:
+            self._parts.append(head)
+            lines.append(b"".join(self._parts))
+        else:
+            lines.append(head)
+        self._parts = []
+        self._size = 0
+        last_nl = chunk.rfind(b"\n")
+        if last_nl > first_nl:
+            middle = chunk[first_nl + 1 : last_nl]
+            if self.needle is None or self.needle in middle:
+                lines.extend(middle.split(b"\n"))
+        self._keep(chunk[last_nl + 1 :])
+        return lines
+
+    def _keep(self, rest: bytes) -> None:
+        """Hold the start of an unfinished line (or skip it, once it is too long)."""
+        if not rest or self._dropping:
+            return
+        self._size += len(rest)
+        if self._size > self.limit:
+            self._parts = []
+            self._size = 0
+            self._dropping = True
+        else:
+            self._parts.append(rest)
+
+    def finish(self) -> list[bytes]:
+        """The last line, when the stream ended without a newline."""
+        line = b"".join(self._parts)
+        self._parts = []
+        self._size = 0
+        dropped, self._dropping = self._dropping, False
+        return [line] if line and not dropped else []

@@ -1,0 +1,314 @@
+"""The supervisor with real processes: stdout passthrough, limits, stopping trees, leftovers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import clean_env, read_json, run_traced, start_traced, tracer, wait_for, workload
+from workloads import blob_bytes
+
+FIXTURES = Path(__file__).with_name("fixtures")
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def kill_quietly(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+# -- stdout passes through the agent pipe untouched ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "newlines"),
+    [(1 << 20, "yes"), (5 << 20, "no")],
+    ids=["1MB-binary", "5MB-one-line"],
+)
+def test_passthrough_is_byte_identical(log_root: Path, size: int, newlines: str) -> None:
+    traced = run_traced(
+        log_root, workload("blob", size, 7, newlines), extra=("--agent-events",), interval=None
+    )
+    assert traced.proc.returncode == 0, traced.stderr
+    assert traced.proc.stdout == blob_bytes(size, 7, newlines == "yes")
+    summary = traced.session.summary
+    assert summary["success"] is True and summary["agent_turns"] is None  # not an agent
+
+
+def test_lines_are_not_held_back(log_root: Path) -> None:
+    """Each chunk reaches our stdout as soon as the child writes it, before any newline."""
+    script = "import sys,time; sys.stdout.write('partial'); sys.stdout.flush(); time.sleep(30)"
+    proc = start_traced(
+        log_root, ["python3", "-c", script], extra=("--agent-events", "--timeout", "20")
+    )
+    try:
+        assert proc.stdout is not None
+        os.set_blocking(proc.stdout.fileno(), False)
+        got = wait_for(lambda: proc.stdout.read(), timeout=10, what="partial line")  # type: ignore[union-attr]
+        assert got == b"partial"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+
+
+def test_agent_session_summary_and_index(log_root: Path) -> None:
+    traced = run_traced(
+        log_root,
+        workload("replay", FIXTURES / "claude_not_logged_in.jsonl", "0.01"),
+        extra=("--agent-events",),
+    )
+    assert traced.proc.returncode == 0  # the stand-in exits 0 ...
+    assert traced.proc.stdout == (FIXTURES / "claude_not_logged_in.jsonl").read_bytes()
+    summary = traced.session.summary
+    assert summary["success"] is False  # ... but the agent said is_error
+    assert summary["is_error"] is True and summary["cli_subtype"] == "success"
+    assert summary["agent_session_id"] == "1639846d-7515-4faf-a4a4-792b10bd54d7"
+    assert summary["num_turns"] == summary["agent_turns"] == 1
+    index = traced.index()[0]
+    assert index["agent_session_id"] == "1639846d-7515-4faf-a4a4-792b10bd54d7"
+    assert index["success"] is False and index["total_cost_usd"] == 0
+
+
+def test_agent_events_from_the_config_and_environment(log_root: Path) -> None:
+    env = clean_env(log_root.parent, AUTOSKILLIT_LINUX_TRACING__AGENT_EVENTS="true")
+    traced = run_traced(
+        log_root, workload("replay", FIXTURES / "claude_tool_error.jsonl", "0"), env=env
+    )
+    assert traced.session.summary["num_turns"] == traced.session.summary["agent_turns"] == 2
+
+
+def test_signals_are_forwarded_while_reading_the_pipe(log_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "signals.json"
+    proc = start_traced(
+        log_root, workload("count-signals", out, "0.3", "10"), extra=("--agent-events",)
+    )
+    wait_for(lambda: (read_json(out) or {}).get("ready"), what="child ready")
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    took = time.monotonic() - sent
+    assert read_json(out)["counts"] == {"SIGTERM": 1}
+    assert proc.returncode == 0
+    assert took < 2.0  # the child's own 0.3 s settle, then exit wakes the wrapper at once
+
+
+# -- timeouts and stalls -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("limit", ["--timeout", "--idle-timeout"])
+def test_limit_stops_a_tree_that_ignores_sigterm(
+    log_root: Path, tmp_path: Path, limit: str
+) -> None:
+    pidfile = tmp_path / "pids.json"
+    started = time.monotonic()
+    traced = run_traced(
+        log_root,
+        workload("stubborn-tree", pidfile, "60"),
+        extra=(limit, "1", "--kill-grace", "0.5", "--agent-events"),
+        interval=0.2,
+    )
+    took = time.monotonic() - started
+    reason = "timeout" if limit == "--timeout" else "idle_stall"
+    assert traced.proc.returncode == 124, traced.stderr
+    pids = read_json(pidfile)["pids"]
+    assert not any(alive(pid) for pid in pids)
+    assert took < 6.0
+    summary = traced.session.summary
+    assert summary["termination_reason"] == reason and summary["subtype"] == reason
+    assert summary["exit_code"] == 124 and summary["success"] is False
+    events = traced.session.records("events.jsonl")
+    kinds = [e["event"] for e in events]
+    assert kinds.index("timeout") < kinds.index("session_end")
+    stop = next(e for e in events if e["event"] == "timeout")
+    assert stop["reason"] == reason and stop["level"] == "ERROR"
+    assert any(e["event"] == "error" and e["error_type"] == reason for e in events)
+    if limit == "--timeout":
+        assert 1.0 <= stop["elapsed_sec"] < 1.5
+
+
+def test_output_keeps_an_agent_from_counting_as_idle(log_root: Path) -> None:
+    """A quiet-CPU agent that prints every 0.2 s is not stalled by a 1 s idle timeout."""
+    traced = run_traced(
+        log_root,
+        workload("replay", FIXTURES / "claude_subagent.jsonl", "0.2"),
+        extra=("--agent-events", "--idle-timeout", "1"),
+    )
+    assert traced.proc.returncode == 0
+    assert traced.session.summary["termination_reason"] == "exited: code 0"
+
+
+def test_bad_durations_are_one_line_usage_errors(log_root: Path, env: dict[str, str]) -> None:
+    proc = subprocess.run(
+        tracer("run", "--log-dir", log_root, "--timeout", "soon", "--", "true"),
+        capture_output=True,
+        env=env,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.decode().count("\n") == 1
+    assert "--timeout" in proc.stderr.decode() and "not a duration" in proc.stderr.decode()
+
+
+# -- leftovers -------------------------------------------------------------------------------
+
+
+def test_orphans_are_listed_and_the_wrapper_does_not_wait(log_root: Path, tmp_path: Path) -> None:
+    pidfile = tmp_path / "daemon.json"
+    started = time.monotonic()
+    traced = run_traced(log_root, workload("daemonize", pidfile, "30"), interval=None)
+    took = time.monotonic() - started
+    daemon = read_json(pidfile)["pid"]
+    try:
+        assert traced.proc.returncode == 0
+        assert took < 5.0
+        assert alive(daemon)
+        summary = traced.session.summary
+        assert summary["orphan_count"] == 1
+        [orphan] = summary["orphans"]
+        assert orphan["pid"] == daemon
+        assert "daemonize" in orphan["cmdline"] and orphan["comm"]
+        assert traced.index()[0]["orphan_count"] == 1
+    finally:
+        kill_quietly(daemon)
+
+
+def test_kill_orphans_stops_them_gracefully(log_root: Path, tmp_path: Path) -> None:
+    pidfile = tmp_path / "daemon.json"
+    traced = run_traced(
+        log_root,
+        workload("daemonize", pidfile, "30", "yes"),  # the daemon ignores SIGTERM
+        extra=("--kill-orphans", "--kill-grace", "0.5"),
+        interval=None,
+    )
+    daemon = read_json(pidfile)["pid"]
+    try:
+        assert traced.proc.returncode == 0
+        assert not alive(daemon)
+        summary = traced.session.summary
+        assert [o["pid"] for o in summary["orphans"]] == [daemon]
+        assert summary["termination_reason"] == "exited: code 0" and summary["success"] is True
+        assert summary["duration_seconds"] >= 0.5  # it took SIGKILL after the grace period
+    finally:
+        kill_quietly(daemon)
+
+
+def test_untraced_runs_honour_the_timeout(log_root: Path, env: dict[str, str]) -> None:
+    proc = subprocess.run(
+        tracer("run", "--no-trace", "--timeout", "0.5", "--kill-grace", "0.2", "--", "sleep", "30"),
+        capture_output=True,
+        env=env,
+        timeout=30,
+    )
+    assert proc.returncode == 124
+    assert not log_root.exists()
+
+
+def test_json_lines_in_summary_are_valid(log_root: Path) -> None:
+    traced = run_traced(log_root, workload("exit", 0))
+    summary = traced.session.summary
+    for key in ("agent_session_id", "num_turns", "is_error", "orphans", "tool_calls"):
+        assert key in summary
+    json.dumps(traced.index()[0])
+
+
+def test_ctrl_c_reaches_the_child_once_while_reading_the_pipe(
+    log_root: Path, tmp_path: Path
+) -> None:
+    """signalfd reports the si_code too: the terminal's own SIGINT is not forwarded again."""
+    import pty
+
+    out = tmp_path / "signals.json"
+    argv = tracer(
+        "run", "--log-dir", log_root, "--agent-events", "-q", "--",
+        *workload("count-signals", out, 0.5, 10, "SIGINT"),
+    )  # fmt: skip
+    pid, master = pty.fork()
+    if pid == 0:  # the child: a session leader whose controlling terminal is the pty
+        os.execve(argv[0], argv, clean_env(tmp_path))
+    try:
+        wait_for(lambda: (read_json(out) or {}).get("ready"), what="workload ready")
+        os.write(master, b"\x03")  # Ctrl-C, typed
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(master)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert read_json(out)["counts"] == {"SIGINT": 1}
+
+
+FALLBACK = """
+import sys, time
+from autoskillit_trace import supervisor
+supervisor._signalfd = lambda signals: None  # as on a libc without signalfd
+chunks = []
+sup = supervisor.Supervisor(sys.argv[1:], capture_stdout=True)
+sup.spawn()
+start = time.monotonic()
+ended = sup.wait(None, lambda now: None, on_output=lambda chunk, now: chunks.append(chunk))
+sys.stderr.write(f"{ended.status} {time.monotonic() - start:.3f} {len(b''.join(chunks))}\\n")
+sys.exit(ended.status)
+"""
+
+
+def test_without_signalfd_the_loop_still_works(env: dict[str, str]) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", FALLBACK, *workload("echo", "fallback")],
+        capture_output=True,
+        env=env,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b"fallback\n"
+    status, took, seen = proc.stderr.decode().splitlines()[-1].split()
+    assert (status, seen) == ("0", "9") and float(took) < 5
+
+
+CLAUDE = os.environ.get("AUTOSKILLIT_TEST_CLAUDE") or shutil.which("claude")
+
+
+@pytest.mark.slow  # the CLI takes seconds to start
+@pytest.mark.skipif(
+    CLAUDE is None,
+    reason="no Claude Code CLI (npm i -g @anthropic-ai/claude-code; or AUTOSKILLIT_TEST_CLAUDE)",
+)
+def test_real_cli_without_credentials(log_root: Path, tmp_path: Path) -> None:
+    """The real CLI, logged out (a fresh HOME, no key): it reports is_error on a success subtype."""
+    env = clean_env(tmp_path, HOME=str(tmp_path / "home"))
+    env.pop("ANTHROPIC_API_KEY", None)
+    env.pop("ANTHROPIC_AUTH_TOKEN", None)
+    traced = run_traced(
+        log_root,
+        [
+            CLAUDE or "claude",
+            "-p",
+            "hi",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--max-turns",
+            "2",
+        ],
+        extra=("--agent-events", "--timeout", "60"),
+        env=env,
+        timeout=90,
+    )
+    summary = traced.session.summary
+    assert summary["success"] is False and summary["is_error"] is True
+    assert summary["agent_session_id"] and summary["num_turns"] == summary["agent_turns"]
+    events = traced.session.records("events.jsonl")
+    assert [e["max_turns"] for e in events if e["event"] == "turn_start"] == [2]
+    assert any(e["event"] == "error" for e in events)
