@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
-from typing import Any
 
 from autoskillit_trace.jsonl import dumps_line, write_all
 from autoskillit_trace.store import Faults, _open_private
 from autoskillit_trace.timeutil import CaptureClock
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 EVENTS = "events.jsonl"
 ENV_EVENTS = "AUTOSKILLIT_TRACE_EVENTS"

@@ -23,7 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-TRACE = [sys.executable, "-m", "autoskillit_trace"]
+# As users run it: the console script (``python -m`` would add runpy's ~5 ms).
+_SCRIPT = BIN / "autoskillit-trace"
+TRACE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "autoskillit_trace"]
 TREE = [sys.executable, str(ROOT / "scripts" / "bench_tree.py")]
 
 
