@@ -60,6 +60,7 @@ def draw(series: Series, anomalies: Sequence[dict[str, Any]], title: str, path: 
             ha="right",
             fontsize=8,
             color=_SEVERITY_COLOURS.get(severity, "tab:gray"),
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
         )
     axes[-1].set_xlabel("seconds since start")
     figure.savefig(path, format=path.suffix[1:].lower())
