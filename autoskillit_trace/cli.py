@@ -290,6 +290,10 @@ def main(args: list[str]) -> int:
         return 2
     except click.exceptions.Abort:
         return 130
+    except OSError as exc:  # an unreadable log root or file: one line, never a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        _error(f"{where}{exc.strerror or exc}")
+        return 1
     return result if isinstance(result, int) else 0
 
 

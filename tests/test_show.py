@@ -149,3 +149,29 @@ def test_views_on_data() -> None:
     assert chart_lines(Series(), [], 80) == ["  (no snapshots recorded)"]
     text = show_text({"session_id": "s", "anomaly_count": 0}, "/f", [], series, 80)
     assert text[0] == "Session:         s" and "Anomalies:       0" in text
+
+
+def test_crashed_session_not_yet_finalized(log_root: Path, env: dict[str, str]) -> None:
+    from helpers import crash_wrapper
+
+    proc = start_traced(
+        log_root, workload("sleep", 30), interval=0.1, extra=("--session-id", "lost")
+    )
+    folder = wait_for_snapshots(log_root, 3)
+    crash_wrapper(proc, folder)
+    shown = show(log_root, env, "lost")
+    assert shown.returncode == 0, shown.stderr
+    assert (
+        "Outcome:         unfinished: the wrapper was lost; "
+        "'autoskillit-trace prune' finalizes it" in shown.stdout
+    )
+    assert not (folder / "summary.json").exists()  # show only reads
+
+
+def test_unreadable_log_root_is_one_line(tmp_path: Path, env: dict[str, str]) -> None:
+    root = tmp_path / "logs"
+    root.mkdir()
+    (root / "sessions.jsonl").mkdir()  # a folder where the index should be
+    proc = subprocess.run(tracer("ls", "--log-dir", root), capture_output=True, text=True, env=env)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr == f"autoskillit-trace: error: {root / 'sessions.jsonl'}: Is a directory\n"

@@ -20,6 +20,8 @@ from helpers import (
     wait_for_snapshots,
     workload,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 from autoskillit_trace.store import (
     SUMMARY,
@@ -166,3 +168,21 @@ def test_prune_loop_beside_20_concurrent_runs_keeps_one_line_per_session(
     assert final.returncode == 0
     names = [r["dir_name"] for r in index_records(log_root)]
     assert len(names) == 5 and set(names) == folders(log_root)
+
+
+@given(
+    st.lists(st.tuples(st.floats(0, 1e6), st.booleans()), max_size=30),
+    st.one_of(st.none(), st.integers(0, 40)),
+    st.one_of(st.none(), st.floats(0, 2e6)),
+)
+def test_plan_properties(
+    sessions: list[tuple[float, bool]], keep: int | None, older_than: float | None
+) -> None:
+    infos = [SessionInfo(f"s{i:02d}", NOW - age, done) for i, (age, done) in enumerate(sessions)]
+    victims = plan_prune(infos, keep, older_than, NOW)
+    assert all(v.finished for v in victims)
+    newest = sorted(infos, key=lambda s: (s.start, s.dir_name), reverse=True)
+    for position, info in enumerate(newest):
+        beyond = keep is not None and position >= keep
+        old = older_than is not None and NOW - info.start > older_than
+        assert (info in victims) == (info.finished and (beyond or old))
