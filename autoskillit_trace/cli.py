@@ -148,6 +148,9 @@ def config_show(as_json: bool, **options: Any) -> int:
     \b
     Sources, lowest to highest: default < user file < project file
     < environment variable < command-line option.
+
+    The setting options are run's: with them, this shows what
+    'run' given the same options would use.
     """
     from autoskillit_trace.commands.config_show import run_config_show
 
@@ -221,7 +224,11 @@ def ls_command(
     as_json: bool,
     log_dir: str | None,
 ) -> int:
-    """List sessions from the index, newest first."""
+    """List sessions from the index, newest first.
+
+    Newest means most recently recorded: the index is read from its end, so
+    the newest few cost the same whatever the length of the history.
+    """
     import time
 
     from autoskillit_trace.commands.ls import LsArgs, run_ls

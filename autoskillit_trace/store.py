@@ -300,7 +300,8 @@ class LogRoot:
         trash is deleted: no folder is ever seen half-removed.
         """
         now = time.time() if now is None else now
-        self._clear_trash()
+        if not dry_run:
+            self._clear_trash()
         folders = self.session_dirs()
         report = PruneReport(dry_run=dry_run, sessions_before=len(folders))
         if (keep is None or len(folders) <= keep) and older_than_s is None:

