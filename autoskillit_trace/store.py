@@ -502,6 +502,7 @@ class SessionWriter:
         self.folder = folder
         self.faults = faults
         self._trace_fd: int | None = None  # also holds the session lock
+        self._folder_fd: int | None = None  # the lock for a session without a trace
         self._trace_failed = False
         self._anomaly_fd: int | None = None
         self._anomalies_failed = False
@@ -511,7 +512,10 @@ class SessionWriter:
 
         The file is created and locked under a hidden name, then renamed: a
         recoverer can never find the trace unlocked while its wrapper lives.
+        The folder is locked too, so that a session whose trace could not be
+        created is not mistaken for a crashed one either.
         """
+        self._folder_fd = try_lock(self.folder)
         starting = self.folder / f".{TRACE}.starting"
         try:
             fd = _open_private(starting, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND)
@@ -554,8 +558,8 @@ class SessionWriter:
 
     def close(self) -> None:
         """Release the session lock: after this, the session counts as finished."""
-        for fd in (self._anomaly_fd, self._trace_fd):
+        for fd in (self._anomaly_fd, self._trace_fd, self._folder_fd):
             if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        self._anomaly_fd = self._trace_fd = None
+        self._anomaly_fd = self._trace_fd = self._folder_fd = None

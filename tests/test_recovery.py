@@ -137,3 +137,20 @@ def test_wrapper_pid_reused_and_reboot_are_told_apart(tmp_path: Path) -> None:
     assert "rebooted" in why_lost(rebooted)
     same = {"wrapper_pid": me, "wrapper_start_ticks": process_start_ticks(me)}
     assert "ended without finishing" in why_lost(same)
+
+
+def test_a_live_session_without_a_trace_is_not_taken_for_crashed(log_root: Path) -> None:
+    import os
+
+    from autoskillit_trace.store import TRACE, Faults, SessionWriter
+
+    root = LogRoot(log_root)
+    root.ensure()
+    folder = root.create_session_dir("no-trace")
+    (folder / f".{TRACE}.starting").mkdir()  # the trace cannot be created
+    writer = SessionWriter(folder, Faults(lambda _: None))
+    assert writer.open_trace() is False
+    os.utime(folder, (0, 0))  # long past the start-up grace
+    assert root.recover_orphans(finalize_crashed) == []  # the wrapper still holds the folder
+    writer.close()
+    assert root.recover_orphans(finalize_crashed) == ["no-trace"]
