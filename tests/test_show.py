@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -71,11 +72,12 @@ def test_ambiguous_and_unknown(recorded: Path, env: dict[str, str]) -> None:
 
 def test_running_session(log_root: Path, env: dict[str, str]) -> None:
     proc = start_traced(
-        log_root, workload("sleep", 2), interval=0.1, extra=("--session-id", "live")
+        log_root, workload("sleep", 60), interval=0.1, extra=("--session-id", "live")
     )
     wait_for_snapshots(log_root, 2)
     shown = show(log_root, env, "live")
     as_json = show(log_root, env, "live", "--json")
+    proc.send_signal(signal.SIGTERM)  # forwarded to the command: the session ends
     proc.communicate(timeout=30)
     assert shown.returncode == 0, shown.stderr
     assert "Outcome:         running (no summary yet)" in shown.stdout
