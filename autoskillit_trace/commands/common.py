@@ -19,12 +19,16 @@ def settings_and_root(log_dir: str | None) -> tuple[Resolved, Path]:
     """
     env = dict(os.environ)
     overrides = {} if log_dir is None else {"linux_tracing.log_dir": ("--log-dir", log_dir)}
-    try:
-        cwd = Path.cwd()
-    except OSError:
-        cwd = Path("/")
-    resolved = load(cwd, env, overrides)
+    resolved = load(current_dir(), env, overrides)
     return resolved, log_root(resolved.settings, env)
+
+
+def current_dir() -> Path:
+    """Where the project file is looked for; ``/`` when the cwd was removed."""
+    try:
+        return Path.cwd()
+    except OSError:
+        return Path("/")
 
 
 def write_lines(lines: Iterable[str]) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from autoskillit_trace.commands.common import write_lines
+from autoskillit_trace.commands.common import current_dir, write_lines
 from autoskillit_trace.config import Resolved, describe, load, log_root
 
 
@@ -44,10 +43,6 @@ def config_lines(record: dict[str, Any]) -> list[str]:
 def run_config_show(as_json: bool, overrides: dict[str, tuple[str, object]]) -> int:
     """Load the settings as ``run`` does (same validation, same errors) and print them."""
     env = dict(os.environ)
-    try:
-        cwd = Path.cwd()
-    except OSError:
-        cwd = Path("/")
-    record = config_record(load(cwd, env, overrides), env)
+    record = config_record(load(current_dir(), env, overrides), env)
     write_lines([json.dumps(record, indent=2)] if as_json else config_lines(record))
     return 0
