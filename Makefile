@@ -8,9 +8,11 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: venv demo test test-fast lint bench clean
 
+# The [plot] extra (matplotlib) too, so that `show --plot` is tested for real;
+# the message for a missing matplotlib is tested with it made unimportable.
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,plot]'
 	touch $(STAMP)
 
 venv: $(STAMP)

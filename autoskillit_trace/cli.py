@@ -20,6 +20,9 @@ def cli() -> None:
 
     \b
     autoskillit-trace run -- make test
+    autoskillit-trace ls --failed
+    autoskillit-trace show SESSION
+    autoskillit-trace prune --older-than 30d
     autoskillit-trace config show
     """
 
@@ -73,44 +76,212 @@ cli.add_command(
 )
 
 
+class _Duration(click.ParamType):  # type: ignore[type-arg]
+    """``30d``, ``12h``, ``90m``, ``45s``: parsed by timeutil.parse_duration."""
+
+    name = "DURATION"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        from autoskillit_trace.timeutil import parse_duration
+
+        if isinstance(value, float):
+            return value
+        try:
+            return parse_duration(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class _Size(click.ParamType):  # type: ignore[type-arg]
+    """``500M``, ``1.5G``: a size in KiB, as peak_rss_kb."""
+
+    name = "SIZE"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        from autoskillit_trace.textfmt import parse_size_kb
+
+        if isinstance(value, float):
+            return value
+        try:
+            return parse_size_kb(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+DURATION = _Duration()
+SIZE = _Size()
+
+_log_dir_option = click.option(
+    "--log-dir", metavar="PATH", help="Log root (default: from the settings, see 'config show')."
+)
+
+
 @cli.group("config")
 def config_group() -> None:
     """Inspect the effective settings."""
 
 
+def _setting_options(command: Any) -> Any:
+    """The setting options of ``run`` (one table, see runopts), so their source shows."""
+    for option in reversed([o for o in RUN_OPTIONS if o.config_key is not None]):
+        command = click.option(
+            *option.flags,
+            option.dest,
+            help=option.help,
+            metavar=option.metavar,
+            is_flag=option.metavar is None,
+            default=None,
+        )(command)
+    return command
+
+
 @config_group.command("show")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object for machines.")
-def config_show(as_json: bool) -> int:
-    """Print each setting, its value, and where the value came from."""
-    import json
-    import os
+@_setting_options
+def config_show(as_json: bool, **options: Any) -> int:
+    """Print each setting, its value, and where the value came from.
+
+    \b
+    Sources, lowest to highest: default < user file < project file
+    < environment variable < command-line option.
+
+    The setting options are run's: with them, this shows what
+    'run' given the same options would use.
+    """
+    from autoskillit_trace.commands.config_show import run_config_show
+
+    overrides: dict[str, tuple[str, object]] = {}
+    for option in RUN_OPTIONS:
+        value = options.get(option.dest)
+        if option.config_key is not None and value not in (None, False):
+            raw = option.flag_value if option.metavar is None else value
+            overrides[option.config_key] = (option.flags[-1], raw)
+    return run_config_show(as_json, overrides)
+
+
+@cli.command("prune")
+@click.option(
+    "--keep",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Keep the newest N sessions (default: max_sessions from the settings).",
+)
+@click.option("--older-than", type=DURATION, help="Remove sessions started longer ago (30d, 12h).")
+@click.option("--dry-run", is_flag=True, help="Say what would go; remove nothing.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON report on stdout.")
+@_log_dir_option
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "console", "json"]),
+    default="auto",
+    help="The log line on stderr: console, json, or auto (console on a terminal).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Log errors only.")
+def prune_command(
+    keep: int | None,
+    older_than: float | None,
+    dry_run: bool,
+    as_json: bool,
+    log_dir: str | None,
+    log_format: str,
+    quiet: bool,
+) -> int:
+    """Finalize crashed sessions and remove old ones (for cron and CI).
+
+    A session goes when either limit says so; a running session never does.
+    Quiet unless asked: exit 0, and one log line on stderr when something was done.
+    """
+    from autoskillit_trace.commands.prune import PruneArgs, run_prune
+
+    return run_prune(PruneArgs(keep, older_than, dry_run, as_json, log_dir, log_format, quiet))
+
+
+@cli.command("ls")
+@click.option("--failed", is_flag=True, help="Only sessions that did not succeed.")
+@click.option("--anomalies", is_flag=True, help="Only sessions with anomalies.")
+@click.option("--since", type=DURATION, help="Only sessions started within this time (12h, 7d).")
+@click.option("--command", metavar="TEXT", help="Only sessions whose command contains TEXT.")
+@click.option("--min-rss", type=SIZE, help="Only sessions whose peak RSS exceeds SIZE (1G, 500M).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="At most N sessions (default 20 on a terminal, all otherwise; 0: all).",
+)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines (index records) on stdout.")
+@_log_dir_option
+def ls_command(
+    failed: bool,
+    anomalies: bool,
+    since: float | None,
+    command: str | None,
+    min_rss: float | None,
+    limit: int | None,
+    as_json: bool,
+    log_dir: str | None,
+) -> int:
+    """List sessions from the index, newest first.
+
+    Newest means most recently recorded: the index is read from its end, so
+    the newest few cost the same whatever the length of the history.
+    """
+    import time
+
+    from autoskillit_trace.commands.ls import LsArgs, run_ls
+    from autoskillit_trace.selection import SessionFilter
+
+    keep = SessionFilter(
+        failed=failed,
+        anomalies=anomalies,
+        since=None if since is None else time.time() - since,
+        command=command,
+        min_rss_kb=min_rss,
+    )
+    return run_ls(LsArgs(keep, limit, as_json, log_dir))
+
+
+def _plot_path(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
     from pathlib import Path
 
-    from autoskillit_trace.config import describe, load, log_root
+    from autoskillit_trace.plot import FORMATS
 
-    resolved = load(Path.cwd(), dict(os.environ))
-    rows = describe(resolved)
-    root = str(log_root(resolved.settings, dict(os.environ)))
-    files = {
-        "user_file": str(resolved.user_file),
-        "project_file": str(resolved.project_file) if resolved.project_file else None,
-    }
-    if as_json:
-        click.echo(json.dumps({"settings": rows, "log_root": root, **files}, indent=2))
-        return 0
-    width = max(len(str(row["key"])) for row in rows)
-    for row in rows:
-        value = json.dumps(row["value"])
-        click.echo(f"{row['key']:<{width}}  {value:<12}  ({row['source']})")
-    click.echo(f"{'log root':<{width}}  {root}")
-    click.echo(f"{'user file':<{width}}  {files['user_file']}")
-    click.echo(f"{'project file':<{width}}  {files['project_file'] or '(none found)'}")
-    return 0
+    if value is None:
+        return None
+    path = Path(value)
+    if path.suffix.lower() not in FORMATS:
+        raise click.BadParameter(f"{value!r} must end in {' or '.join(FORMATS)}", ctx, param)
+    return path
+
+
+@cli.command("show")
+@click.argument("session")
+@click.option("--json", "as_json", is_flag=True, help="The summary and anomalies as JSON.")
+@click.option(
+    "--plot",
+    metavar="FILE",
+    callback=_plot_path,
+    help="Draw RSS, CPU and open files to FILE (.png or .svg); needs the [plot] extra.",
+)
+@_log_dir_option
+def show_command(session: str, as_json: bool, plot: Any, log_dir: str | None) -> int:
+    """Show one session: summary, anomalies, and charts over its time.
+
+    SESSION is a session id, a folder name, or a unique prefix of either
+    (underscores are read as hyphens).
+    """
+    from autoskillit_trace.commands.show import ShowArgs, run_show
+
+    return run_show(ShowArgs(session, as_json, plot, log_dir))
 
 
 def main(args: list[str]) -> int:
     """Run the click CLI; every error is one line on stderr, never a traceback."""
     from autoskillit_trace.config import ConfigError
+    from autoskillit_trace.plot import PlotUnavailable
 
     try:
         result = cli.main(args, prog_name=PROG, standalone_mode=False)
@@ -121,11 +292,15 @@ def main(args: list[str]) -> int:
     except click.ClickException as exc:
         _error(exc.format_message())
         return exc.exit_code
-    except ConfigError as exc:
+    except (ConfigError, PlotUnavailable) as exc:
         _error(str(exc))
         return 2
     except click.exceptions.Abort:
         return 130
+    except OSError as exc:  # an unreadable log root or file: one line, never a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        _error(f"{where}{exc.strerror or exc}")
+        return 1
     return result if isinstance(result, int) else 0
 
 

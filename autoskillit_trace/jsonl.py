@@ -7,9 +7,9 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Generator, Iterator
     from pathlib import Path
-    from typing import Any
+    from typing import Any, BinaryIO
 
 
 def dumps_line(record: dict[str, Any]) -> bytes:
@@ -58,14 +58,8 @@ def iter_file(path: Path, chunk: int = 1 << 20) -> Iterator[dict[str, Any] | Non
 
 
 def _one(line: bytes) -> Iterator[dict[str, Any] | None]:
-    if not line.strip():
-        return
-    try:
-        value = json.loads(line)
-    except ValueError:
-        yield None
-        return
-    yield value if isinstance(value, dict) else None
+    if line.strip():
+        yield parse_line(line)
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -74,3 +68,41 @@ def write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def iter_lines_reversed(path: Path, block: int = 1 << 16) -> Generator[bytes, None, None]:
+    """The non-empty lines of a file, last first, read in blocks from its end.
+
+    Reading the newest N lines costs about N lines of I/O, whatever the file's
+    length.  A last line without its newline (being written, or cut) is
+    yielded like the others; callers parse and may skip it.  The file is
+    opened at once (FileNotFoundError here, not on the first line) and closed
+    when the generator is exhausted or closed.
+    """
+    return _reversed_lines(open(path, "rb"), block)
+
+
+def _reversed_lines(handle: BinaryIO, block: int) -> Generator[bytes, None, None]:
+    with handle:
+        position = handle.seek(0, os.SEEK_END)
+        rest = b""
+        while position > 0:
+            step = min(block, position)
+            position -= step
+            handle.seek(position)
+            lines = (handle.read(step) + rest).split(b"\n")
+            rest = lines.pop(0)  # may continue in the block before
+            for line in reversed(lines):
+                if line.strip():
+                    yield line
+        if rest.strip():
+            yield rest
+
+
+def parse_line(line: bytes) -> dict[str, Any] | None:
+    """The JSON object on one line, or None when it is not one (cut, garbage)."""
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

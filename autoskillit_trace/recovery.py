@@ -7,13 +7,12 @@ detector would have found, so anomalies.jsonl is rewritten whole.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 from autoskillit_trace.detect import Detector
 from autoskillit_trace.jsonl import dumps_line, iter_file
-from autoskillit_trace.store import ANOMALIES, SUMMARY, TRACE, write_atomic
-from autoskillit_trace.summary import Outcome, Peaks, build_summary, index_record
+from autoskillit_trace.store import ANOMALIES, TRACE, write_atomic
+from autoskillit_trace.summary import Outcome, Peaks, build_summary
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -51,7 +50,10 @@ def why_lost(start: dict[str, Any]) -> str:
 
 
 def finalize_crashed(folder: Path) -> dict[str, Any]:
-    """Write anomalies.jsonl and summary.json for a crashed session; return its index line."""
+    """Rewrite anomalies.jsonl for a crashed session and return its summary.
+
+    The store publishes the summary (summary.json and the index line).
+    """
     start: dict[str, Any] = {"dir_name": folder.name, "session_id": folder.name}
     peaks = Peaks()
     detector = Detector()
@@ -79,6 +81,4 @@ def finalize_crashed(folder: Path) -> dict[str, Any]:
         end_ts=peaks.last_ts,
         duration_seconds=peaks.last_elapsed_s,
     )
-    summary = build_summary(start, peaks, outcome, dict(kinds))
-    write_atomic(folder / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
-    return index_record(summary)
+    return build_summary(start, peaks, outcome, dict(kinds))

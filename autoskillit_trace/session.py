@@ -18,7 +18,7 @@ from autoskillit_trace.events import ENV_EVENTS, ENV_SESSION_DIR, ERROR, INFO, W
 from autoskillit_trace.log import Logger
 from autoskillit_trace.runopts import RunArgs
 from autoskillit_trace.store import Faults, LogRoot, SessionWriter, StoreError
-from autoskillit_trace.summary import Outcome, Peaks, build_summary, index_record
+from autoskillit_trace.summary import Outcome, Peaks, build_summary
 from autoskillit_trace.supervisor import ChildExit, Limits, SpawnError, Supervisor, signal_name
 from autoskillit_trace.timeutil import CaptureClock, compact_utc, iso_utc
 
@@ -342,11 +342,10 @@ class TracedSession:
         )
         if self.events is not None:
             self.events.close()
-        if self.writer.write_summary(summary):
-            try:
-                self.root.append_index(index_record(summary))
-            except OSError as exc:
-                self.faults.report(f"cannot write {self.root.index}", exc)
+        try:
+            self.root.publish(self.writer.folder, summary)
+        except OSError as exc:
+            self.faults.report(f"cannot write the summary of {self.writer.folder}", exc)
         self.writer.close()
         self.log.info(
             "session finished",

@@ -7,13 +7,16 @@ Layout (the seed's, exactly)::
 
 Invariants:
 - A running session holds an exclusive ``flock`` on its ``proc_trace.jsonl``
-  from creation until its index line is written.  The kernel drops the lock
-  when the wrapper dies in any way (SIGKILL, OOM killer, reboot), so "lock
-  free and no summary.json" means crashed, without guessing from pids.
+  from creation (the file is locked before it gets its name) until its
+  summary is published.  The kernel drops the lock when the wrapper dies in
+  any way (SIGKILL, OOM killer, reboot), so "lock free and no summary.json"
+  means crashed, without guessing from pids.
+- Publishing is pending summary -> index line -> summary.json, so a crash at
+  any step is completed by recovery with exactly one index line.
 - Every writer of ``sessions.jsonl`` holds ``<root>/.sessions.lock``: appends
   are one ``write`` each, and a rewrite (retention) cannot drop a line that a
   concurrent session appends.
-- summary.json is written to a temporary file and renamed: whole or absent.
+- summary.json is whole or absent (written under another name, then renamed).
 - Folders are 0700 and files 0600 whatever the umask: they hold command lines.
 """
 
@@ -40,6 +43,7 @@ LOCK = ".sessions.lock"
 TRACE = "proc_trace.jsonl"
 SUMMARY = "summary.json"
 ANOMALIES = "anomalies.jsonl"
+PENDING = ".summary.json.pending"
 TRASH_PREFIX = ".trash-"
 # A folder with no trace file yet is a session being set up, for this long.
 STARTING_GRACE_S = 60.0
@@ -197,39 +201,89 @@ class LogRoot:
         except FileNotFoundError:
             return []
 
-    # -- recovery ---------------------------------------------------------
+    # -- publishing and recovery ---------------------------------------------
 
-    def recover_orphans(self, finalize: Callable[[Path], dict[str, Any] | None]) -> list[str]:
+    def publish(self, folder: Path, summary: dict[str, Any]) -> None:
+        """Write a finished session's summary and its index line, crash-safely.
+
+        Order: ``.summary.json.pending`` (whole or absent), the index line, then
+        the rename to ``summary.json``.  A crash at any point leaves a folder
+        that recovery completes without losing or doubling the index line.
+        """
+        from autoskillit_trace.summary import index_record
+
+        pending = folder / PENDING
+        write_atomic(pending, summary_bytes(summary))
+        self.append_index(index_record(summary))
+        os.replace(pending, folder / SUMMARY)
+
+    def orphans(self) -> list[str]:
+        """Folder names of sessions whose wrapper is gone before finishing (read-only)."""
+        found: list[str] = []
+        for folder in self.session_dirs():
+            lock_fd = self._lock_unfinished(folder)
+            if lock_fd is not None:
+                os.close(lock_fd)
+                found.append(folder.name)
+        return found
+
+    def recover_orphans(self, finalize: Callable[[Path], dict[str, Any]]) -> list[str]:
         """Finalize sessions whose wrapper is gone; returns their folder names.
 
-        ``finalize(folder)`` builds and writes the crashed summary and returns
-        the index record; it runs while this process holds the folder's lock,
-        so two recoverers never finalize the same session.
+        ``finalize(folder)`` builds the crashed summary from the streamed trace;
+        it runs while this process holds the folder's lock, so two recoverers
+        never finalize the same session.  A session that died while publishing
+        its own summary is completed with that summary instead.
         """
+        from autoskillit_trace.summary import index_record
+
         recovered: list[str] = []
         for folder in self.session_dirs():
-            if (folder / SUMMARY).exists():
-                continue
-            trace = folder / TRACE
-            if not trace.exists():
-                if _age(folder) < STARTING_GRACE_S:
-                    continue
-                # No trace ever written: lock the folder itself for exclusivity.
-                lock_fd = try_lock(folder)
-            else:
-                lock_fd = try_lock(trace)
+            lock_fd = self._lock_unfinished(folder)
             if lock_fd is None:
-                continue  # alive
+                continue
             try:
                 if (folder / SUMMARY).exists():
-                    continue
-                record = finalize(folder)
-                if record is not None:
-                    self.append_index(record)
-                    recovered.append(folder.name)
+                    continue  # another recoverer was first
+                pending = read_json_object(folder / PENDING)
+                if pending is not None:
+                    if not self._indexed(folder.name):
+                        self.append_index(index_record(pending))
+                    os.replace(folder / PENDING, folder / SUMMARY)
+                else:
+                    self.publish(folder, finalize(folder))
+                recovered.append(folder.name)
             finally:
                 os.close(lock_fd)
         return recovered
+
+    def _lock_unfinished(self, folder: Path) -> int | None:
+        """The session's lock when it has no summary and its wrapper is gone, else None."""
+        if (folder / SUMMARY).exists():
+            return None
+        trace = folder / TRACE
+        if trace.exists():
+            return try_lock(trace)
+        if _age(folder) < STARTING_GRACE_S:
+            return None  # still being set up
+        # No trace ever written: lock the folder itself for exclusivity.
+        return try_lock(folder)
+
+    def _indexed(self, dir_name: str) -> bool:
+        """Whether the index has a line for ``dir_name`` (a full scan: recovery only)."""
+        if not self.index.exists():
+            return False
+        needle = dir_name.encode()
+        with open(self.index, "rb") as handle:
+            for line in handle:
+                if needle in line:
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(record, dict) and record.get("dir_name") == dir_name:
+                        return True
+        return False
 
     # -- retention ----------------------------------------------------------
 
@@ -248,7 +302,8 @@ class LogRoot:
         trash is deleted: no folder is ever seen half-removed.
         """
         now = time.time() if now is None else now
-        self._clear_trash()
+        if not dry_run:
+            self._clear_trash()
         folders = self.session_dirs()
         report = PruneReport(dry_run=dry_run, sessions_before=len(folders))
         if (keep is None or len(folders) <= keep) and older_than_s is None:
@@ -388,14 +443,25 @@ def plan_prune(
     return victims
 
 
+def summary_bytes(summary: dict[str, Any]) -> bytes:
+    """summary.json's text: indented for people, valid UTF-8 whatever the command line."""
+    return (json.dumps(summary, indent=2, default=str) + "\n").encode("utf-8", "backslashreplace")
+
+
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """A JSON object from a small file, or None when absent or not an object."""
+    try:
+        value = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def _start_from_summary(folder: Path) -> float | None:
     from autoskillit_trace.timeutil import parse_iso
 
-    try:
-        summary = json.loads((folder / SUMMARY).read_bytes())
-    except (OSError, ValueError):
-        return None
-    ts = summary.get("start_ts") if isinstance(summary, dict) else None
+    summary = read_json_object(folder / SUMMARY)
+    ts = summary.get("start_ts") if summary is not None else None
     return parse_iso(ts) if isinstance(ts, str) else None
 
 
@@ -453,18 +519,31 @@ class SessionWriter:
         self.folder = folder
         self.faults = faults
         self._trace_fd: int | None = None  # also holds the session lock
+        self._folder_fd: int | None = None  # the lock for a session without a trace
         self._trace_failed = False
         self._anomaly_fd: int | None = None
         self._anomalies_failed = False
 
     def open_trace(self) -> bool:
-        """Create proc_trace.jsonl and lock it for the session's life."""
+        """Create proc_trace.jsonl and lock it for the session's life.
+
+        The file is created and locked under a hidden name, then renamed: a
+        recoverer can never find the trace unlocked while its wrapper lives.
+        The folder is locked too, so that a session whose trace could not be
+        created is not mistaken for a crashed one either.
+        """
+        self._folder_fd = try_lock(self.folder)
+        starting = self.folder / f".{TRACE}.starting"
         try:
-            fd = _open_private(
-                self.folder / TRACE, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
-            )
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fd = _open_private(starting, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND)
         except OSError as exc:
+            self.faults.report(f"cannot write {self.folder / TRACE}", exc)
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rename(starting, self.folder / TRACE)
+        except OSError as exc:
+            os.close(fd)
             self.faults.report(f"cannot write {self.folder / TRACE}", exc)
             return False
         self._trace_fd = fd
@@ -494,21 +573,10 @@ class SessionWriter:
             self._anomalies_failed = True
             self.faults.report(f"cannot write {self.folder / ANOMALIES}", exc)
 
-    def write_summary(self, summary: dict[str, Any]) -> bool:
-        data = (json.dumps(summary, indent=2, default=str) + "\n").encode(
-            "utf-8", "backslashreplace"
-        )
-        try:
-            write_atomic(self.folder / SUMMARY, data)
-        except OSError as exc:
-            self.faults.report(f"cannot write {self.folder / SUMMARY}", exc)
-            return False
-        return True
-
     def close(self) -> None:
         """Release the session lock: after this, the session counts as finished."""
-        for fd in (self._anomaly_fd, self._trace_fd):
+        for fd in (self._anomaly_fd, self._trace_fd, self._folder_fd):
             if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        self._anomaly_fd = self._trace_fd = None
+        self._anomaly_fd = self._trace_fd = self._folder_fd = None

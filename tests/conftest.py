@@ -17,3 +17,23 @@ def log_root(tmp_path: Path) -> Path:
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     return clean_env(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A log root with real sessions, oldest first: ok, failed, anomalies, my_job.
+
+    Shared by the read-only tests of ls, show and the README recipes; never modify it.
+    """
+    from helpers import run_traced, workload
+
+    root = tmp_path_factory.mktemp("recorded") / "logs"
+    runs = [
+        (workload("sleep", 0.2), ()),
+        (workload("exit", 3), ()),
+        (workload("oom", 0.2, 0.5), ()),
+        (workload("echo", "hi"), ("--session-id", "my-job")),
+    ]
+    for command, extra in runs:
+        run_traced(root, command, interval=0.1, extra=extra)
+    return root

@@ -5,6 +5,7 @@ The one place that knows how tests spawn processes; tests import from here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -164,3 +165,61 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def trace_header(folder: Path) -> dict[str, Any] | None:
+    """The session_start record of a session folder, once it is written."""
+    try:
+        with open(folder / "proc_trace.jsonl", "rb") as handle:
+            first = handle.readline()
+        record = json.loads(first)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def wait_for_snapshots(root: Path, count: int, timeout: float = 15.0) -> Path:
+    """The folder of the one session under ``root`` once it has ``count`` snapshots."""
+
+    def ready() -> Path | None:
+        for trace in root.glob("sessions/*/proc_trace.jsonl"):
+            if trace.read_bytes().count(b'"event":"snapshot"') >= count:
+                return trace.parent
+        return None
+
+    folder: Path = wait_for(ready, timeout, f"{count} snapshots under {root}")
+    return folder
+
+
+def crash_wrapper(proc: subprocess.Popen[bytes], folder: Path) -> None:
+    """SIGKILL the wrapper mid-session (as the OOM killer would), then its orphaned child."""
+    import signal
+
+    header = trace_header(folder) or {}
+    proc.kill()
+    proc.wait(timeout=10)
+    child = header.get("pid")
+    if isinstance(child, int):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+    if proc.stdout:
+        proc.stdout.close()
+    if proc.stderr:
+        proc.stderr.close()
+
+
+def index_records(root: Path) -> list[dict[str, Any]]:
+    """Every line of the index, each required to be a JSON object."""
+    path = root / "sessions.jsonl"
+    if not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert all(isinstance(r, dict) for r in records)
+    return records
+
+
+def folders(root: Path) -> set[str]:
+    base = root / "sessions"
+    if not base.exists():
+        return set()
+    return {p.name for p in base.iterdir() if not p.name.startswith(".")}

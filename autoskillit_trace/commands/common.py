@@ -1,0 +1,58 @@
+"""What the store commands share: the settings, the log root, and writing to stdout."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from autoskillit_trace.config import Resolved, load, log_root
+
+PROG = "autoskillit-trace"
+
+
+def settings_and_root(log_dir: str | None) -> tuple[Resolved, Path]:
+    """The effective settings (``--log-dir`` overriding) and the log root they name.
+
+    Raises ConfigError, shown by the CLI as one line with exit status 2.
+    """
+    env = dict(os.environ)
+    overrides = {} if log_dir is None else {"linux_tracing.log_dir": ("--log-dir", log_dir)}
+    resolved = load(current_dir(), env, overrides)
+    return resolved, log_root(resolved.settings, env)
+
+
+def current_dir() -> Path:
+    """Where the project file is looked for; ``/`` when the cwd was removed."""
+    try:
+        return Path.cwd()
+    except OSError:
+        return Path("/")
+
+
+def write_lines(lines: Iterable[str]) -> None:
+    """Print lines; a reader that went away (``| head``) ends the output quietly."""
+    try:
+        for line in lines:
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Keep Python from complaining again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"{PROG}: warning: {message}\n")
+
+
+def error(message: str) -> None:
+    sys.stderr.write(f"{PROG}: error: {message}\n")
+
+
+def terminal_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((100, 24)).columns

@@ -1,0 +1,121 @@
+"""``autoskillit-trace show SESSION``: one session's summary, anomalies and charts."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autoskillit_trace.commands.common import (
+    error,
+    settings_and_root,
+    terminal_width,
+    write_lines,
+)
+from autoskillit_trace.jsonl import iter_file, parse_line
+from autoskillit_trace.selection import Candidate, resolve
+from autoskillit_trace.series import read_series
+from autoskillit_trace.store import (
+    ANOMALIES,
+    SUMMARY,
+    TRACE,
+    LogRoot,
+    read_json_object,
+    try_lock,
+)
+from autoskillit_trace.views import show_text
+
+MAX_LISTED = 10
+
+
+@dataclass(frozen=True)
+class ShowArgs:
+    session: str
+    as_json: bool = False
+    plot: Path | None = None
+    log_dir: str | None = None
+
+
+def session_id_of(folder: Path) -> str:
+    """The id the session was started with: its trace's first line, else the folder name."""
+    try:
+        with open(folder / TRACE, "rb") as handle:
+            first = parse_line(handle.readline(1 << 16))
+    except OSError:
+        first = None
+    value = first.get("session_id") if first else None
+    return value if isinstance(value, str) else folder.name
+
+
+def candidates(root: LogRoot) -> list[Candidate]:
+    return [Candidate(f.name, session_id_of(f)) for f in root.session_dirs()]
+
+
+def not_found_message(query: str, found: tuple[Candidate, ...], where: Path) -> str:
+    if not found:
+        return f"no session matches {query!r} in {where} (see 'autoskillit-trace ls')"
+    names = ", ".join(c.dir_name for c in found[:MAX_LISTED])
+    more = f" and {len(found) - MAX_LISTED} more" if len(found) > MAX_LISTED else ""
+    return f"{query!r} matches {len(found)} sessions: {names}{more}; type more of the name"
+
+
+def read_anomalies(folder: Path) -> list[dict[str, Any]]:
+    try:
+        return [r for r in iter_file(folder / ANOMALIES) if r is not None]
+    except FileNotFoundError:
+        return []
+
+
+def unfinished_state(folder: Path) -> str:
+    """Why a folder has no summary: its wrapper still runs, or was lost."""
+    fd = try_lock(folder / TRACE)
+    if fd is None:
+        return "running (no summary yet)"
+    os.close(fd)
+    return "unfinished: the wrapper was lost; 'autoskillit-trace prune' finalizes it"
+
+
+def run_show(args: ShowArgs) -> int:
+    if args.plot is not None:
+        from autoskillit_trace.plot import require_matplotlib
+
+        require_matplotlib()  # before any work: the fix is an install
+    _, root_path = settings_and_root(args.log_dir)
+    root = LogRoot(root_path)
+    resolution = resolve(args.session, candidates(root))
+    if resolution.match is None:
+        error(not_found_message(args.session, resolution.candidates, root.sessions))
+        return 1
+    folder = root.sessions / resolution.match.dir_name
+    summary = read_json_object(folder / SUMMARY)
+    series = None
+    state = None
+    if summary is None or not args.as_json or args.plot is not None:
+        series = read_series(folder / TRACE)
+    if summary is None:
+        assert series is not None
+        summary = dict(series.header or {"session_id": resolution.match.session_id})
+        summary["snapshot_count"] = len(series)
+        state = unfinished_state(folder)
+    anomalies = read_anomalies(folder)
+    if args.as_json:
+        record = {"folder": str(folder), "state": state, "summary": summary}
+        write_lines([json.dumps({**record, "anomalies": anomalies}, indent=2, default=str)])
+    else:
+        assert series is not None
+        write_lines(show_text(summary, str(folder), anomalies, series, terminal_width(), state))
+    if args.plot is not None:
+        from autoskillit_trace.plot import draw
+
+        assert series is not None
+        title = f"{resolution.match.dir_name}: {summary.get('skill_command') or ''}"
+        try:
+            draw(series, anomalies, title[:120], args.plot)
+        except OSError as exc:
+            error(f"cannot write {args.plot}: {exc.strerror or exc}")
+            return 1
+        sys.stderr.write(f"chart written to {args.plot}\n")
+    return 0

@@ -1,0 +1,176 @@
+"""``autoskillit-trace config show``: every value's source; the same errors as ``run``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from helpers import tracer
+
+from autoskillit_trace.commands.config_show import config_lines
+from autoskillit_trace.config import find_project_file
+
+PREFIX = "AUTOSKILLIT_LINUX_TRACING__"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    if find_project_file(tmp_path) is not None:
+        pytest.skip("a .autoskillit/config.yaml above the temporary directory would leak in")
+    path = tmp_path / "project" / "sub"
+    path.mkdir(parents=True)
+    return path
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def _user_file(env: dict[str, str]) -> Path:
+    return Path(env["XDG_CONFIG_HOME"]) / "autoskillit" / "config.yaml"
+
+
+def config_show(cwd: Path, env: dict[str, str], *args: object) -> subprocess.CompletedProcess[str]:
+    argv = tracer("config", "show", *args)
+    return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd)
+
+
+def test_each_value_names_its_source(project: Path, env: dict[str, str]) -> None:
+    user = _write(_user_file(env), "linux_tracing:\n  max_sessions: 50\n  enabled: true\n")
+    proj = _write(
+        project.parent / ".autoskillit" / "config.yaml", "linux_tracing:\n  enabled: false\n"
+    )
+    env = {**env, f"{PREFIX}LOG_DIR": "/tmp/from-env"}
+    proc = config_show(project, env, "--json", "--interval", "0.5")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    rows = {row["key"]: row for row in data["settings"]}
+    expected = {
+        "linux_tracing.enabled": (False, "project file", str(proj)),
+        "linux_tracing.proc_interval": (0.5, "command line", "--interval"),
+        "linux_tracing.log_dir": ("/tmp/from-env", "environment", f"{PREFIX}LOG_DIR"),
+        "linux_tracing.max_sessions": (50, "user file", str(user)),
+        "linux_tracing.agent_events": (False, "default", None),
+    }
+    got = {k: (r["value"], r["source_kind"], r["source_where"]) for k, r in rows.items()}
+    assert got == expected
+    assert data["log_root"] == "/tmp/from-env"
+    assert data["user_file"] == str(user) and data["user_file_exists"] is True
+    assert data["project_file"] == str(proj)
+
+    text = config_show(project, env, "--interval", "0.5", "--no-trace").stdout
+    lines = text.splitlines()
+    assert lines[0].split() == ["linux_tracing.enabled", "false", "(command", "line", "--no-trace)"]
+    assert lines[1].split() == [
+        "linux_tracing.proc_interval",
+        "0.5",
+        "(command",
+        "line",
+        "--interval)",
+    ]
+    assert lines[2].endswith(f"(environment {PREFIX}LOG_DIR)")
+    assert lines[3].endswith(f"(user file {user})")
+    assert f"project file                 {proj}" in text
+
+
+def test_defaults_and_missing_files(project: Path, env: dict[str, str]) -> None:
+    proc = config_show(project, env)
+    assert proc.returncode == 0
+    lines = proc.stdout.splitlines()
+    assert all(line.endswith("(default)") for line in lines[:4])
+    assert f"{_user_file(env)} (not present)" in proc.stdout
+    assert "(none found)" in proc.stdout
+    data = json.loads(config_show(project, env, "--json").stdout)
+    assert data["log_root"] == str(Path(env["XDG_DATA_HOME"]) / "autoskillit" / "logs")
+
+
+# Every kind of bad configuration: (where, content, expected message after "error: ").
+BAD = [
+    ("user", "linux_tracing:\n  enabled: a: b\n", "{path}: line 2: YAML does not parse: "),
+    (
+        "project",
+        "linux_tracng:\n  enabled: true\n",
+        "{path}: unknown section 'linux_tracng' (did you mean 'linux_tracing'?); "
+        "known sections: linux_tracing",
+    ),
+    (
+        "user",
+        "linux_tracing:\n  max_session: 5\n",
+        "{path}: unknown key 'linux_tracing.max_session' (did you mean 'max_sessions'?); "
+        "known keys: enabled, proc_interval, log_dir, max_sessions",
+    ),
+    (
+        "project",
+        "linux_tracing:\n  enabled: 'yes'\n",
+        "{path}: linux_tracing.enabled: expected true or false, got 'yes'",
+    ),
+    (
+        "user",
+        "linux_tracing:\n  proc_interval: 0\n",
+        "{path}: linux_tracing.proc_interval: expected a number of seconds greater than 0, got 0",
+    ),
+    (
+        "env",
+        "0",
+        f"{PREFIX}MAX_SESSIONS: linux_tracing.max_sessions: "
+        "expected a whole number of at least 1, got '0'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("where", "content", "expected"), BAD)
+def test_bad_configuration_is_one_line_exit_2_as_in_run(
+    project: Path, env: dict[str, str], where: str, content: str, expected: str
+) -> None:
+    if where == "env":
+        env = {**env, f"{PREFIX}MAX_SESSIONS": content}
+        path = None
+    elif where == "user":
+        path = _write(_user_file(env), content)
+    else:
+        path = _write(project / ".autoskillit" / "config.yaml", content)
+    message = expected.format(path=path)
+    shown = config_show(project, env)
+    ran = subprocess.run(
+        tracer("run", "--", "true"), capture_output=True, text=True, env=env, cwd=project
+    )
+    for proc, prefix in (
+        (shown, "autoskillit-trace: error: "),
+        (ran, "autoskillit-trace run: error: "),
+    ):
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+        assert proc.stderr.startswith(prefix + message), proc.stderr
+    assert shown.stderr.removeprefix("autoskillit-trace: error: ") == ran.stderr.removeprefix(
+        "autoskillit-trace run: error: "
+    )
+
+
+def test_bad_option_value_is_one_line(project: Path, env: dict[str, str]) -> None:
+    proc = config_show(project, env, "--interval", "soon")
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "autoskillit-trace: error: --interval: linux_tracing.proc_interval: "
+        "expected a number of seconds greater than 0, got 'soon'\n"
+    )
+
+
+def test_lines_on_data() -> None:
+    record = {
+        "settings": [{"key": "a.b", "value": 1.5, "source": "default"}],
+        "log_root": "/logs",
+        "user_file": "/u.yaml",
+        "user_file_exists": True,
+        "project_file": None,
+    }
+    assert config_lines(record) == [
+        "a.b           1.5  (default)",
+        "",
+        "log root      /logs",
+        "user file     /u.yaml",
+        "project file  (none found)",
+    ]

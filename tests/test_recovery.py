@@ -1,0 +1,158 @@
+"""Crash recovery: a wrapper killed mid-session is finalized as crashed, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+
+from helpers import (
+    Session,
+    crash_wrapper,
+    folders,
+    index_records,
+    run_traced,
+    start_traced,
+    tracer,
+    wait_for_snapshots,
+    workload,
+)
+
+from autoskillit_trace.detect import detect
+from autoskillit_trace.recovery import finalize_crashed
+from autoskillit_trace.store import PENDING, SUMMARY, LogRoot
+
+
+def _crashed_session(log_root: Path, cut_line: bytes = b'{"ts":"2026-11-22T1') -> Path:
+    """A real session whose wrapper was SIGKILLed after streaming an anomaly."""
+    proc = start_traced(log_root, workload("oom", 0.2, 60), interval=0.1)
+    folder = wait_for_snapshots(log_root, 6)
+    crash_wrapper(proc, folder)
+    with open(folder / "proc_trace.jsonl", "ab") as handle:
+        handle.write(cut_line)  # the crash cut the last line in half
+    assert not (folder / SUMMARY).exists()
+    return folder
+
+
+def _assert_recovered(folder: Path, root: Path) -> None:
+    session = Session(folder)
+    summary = session.summary
+    assert summary["subtype"] == "crashed"
+    assert summary["success"] is False and summary["exit_code"] is None
+    assert summary["termination_reason"].startswith("wrapper_lost: wrapper process ")
+    assert summary["termination_reason"].endswith("ended without finishing the session")
+    lines = (folder / "proc_trace.jsonl").read_bytes().split(b"\n")
+    whole = [json.loads(x) for x in lines[:-1]]  # everything but the cut line
+    snapshots = [r for r in whole if r["event"] == "snapshot"]
+    assert summary["snapshot_count"] == len(snapshots) >= 6
+    assert summary["peak_oom_score"] >= 800
+    assert "oom_critical" in session.kinds
+    assert session.anomalies == [a.to_record() for a in detect(snapshots)]
+    assert summary["anomaly_count"] == len(session.anomalies)
+    mine = [r for r in index_records(root) if r["dir_name"] == folder.name]
+    assert len(mine) == 1 and mine[0]["subtype"] == "crashed"
+
+
+def test_sigkilled_wrapper_is_recovered_by_the_next_run(log_root: Path) -> None:
+    folder = _crashed_session(log_root)
+    traced = run_traced(log_root, workload("sleep", 0.3), interval=0.1)
+    assert traced.proc.returncode == 0
+    _assert_recovered(folder, log_root)
+    assert len(index_records(log_root)) == 2
+
+
+def test_sigkilled_wrapper_is_recovered_by_prune(log_root: Path, env: dict[str, str]) -> None:
+    folder = _crashed_session(log_root)
+    dry = subprocess.run(
+        tracer("prune", "--log-dir", log_root, "--dry-run"), capture_output=True, env=env
+    )
+    assert dry.returncode == 0
+    assert f"would finalize crashed session {folder.name}" in dry.stdout.decode()
+    assert not (folder / SUMMARY).exists()  # a dry run writes nothing
+    proc = subprocess.run(
+        tracer("prune", "--log-dir", log_root, "--log-format", "json"), capture_output=True, env=env
+    )
+    assert proc.returncode == 0 and proc.stdout == b""
+    log = json.loads(proc.stderr)
+    assert log["event"] == "prune finished" and log["crashed_recovered"] == 1
+    _assert_recovered(folder, log_root)
+    again = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
+    assert again.returncode == 0 and again.stdout == again.stderr == b""  # nothing to do
+    assert len(index_records(log_root)) == 1
+
+
+def test_live_session_is_never_touched(log_root: Path, env: dict[str, str]) -> None:
+    proc = start_traced(log_root, workload("sleep", 60), interval=0.1)
+    folder = wait_for_snapshots(log_root, 2)
+    for args in (("prune", "--keep", "0"), ("prune", "--older-than", "0s")):
+        done = subprocess.run(tracer(*args, "--log-dir", log_root), capture_output=True, env=env)
+        assert done.returncode == 0
+        assert folder.exists() and not (folder / SUMMARY).exists()
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)  # forwarded to the command: the session ends
+    proc.communicate(timeout=30)
+    assert Session(folder).summary["subtype"] == "signaled"
+    assert [r["dir_name"] for r in index_records(log_root)] == [folder.name]
+
+
+def test_a_session_that_died_while_publishing_keeps_its_own_summary(log_root: Path) -> None:
+    """Pending summary written, index line not: recovery indexes the real outcome once."""
+    traced = run_traced(log_root, workload("exit", 3))
+    folder = traced.session.folder
+    (folder / SUMMARY).rename(folder / PENDING)
+    (log_root / "sessions.jsonl").write_text("")
+    root = LogRoot(log_root)
+    assert root.recover_orphans(finalize_crashed) == [folder.name]
+    assert Session(folder).summary["subtype"] == "failed"
+    assert [r["exit_code"] for r in index_records(log_root)] == [3]
+    # Index line written, rename not done: no second line.
+    (folder / SUMMARY).rename(folder / PENDING)
+    assert root.recover_orphans(finalize_crashed) == [folder.name]
+    assert len(index_records(log_root)) == 1
+    assert root.recover_orphans(finalize_crashed) == []
+
+
+def test_folder_without_a_trace_is_finalized_after_the_grace(log_root: Path) -> None:
+    import os
+
+    root = LogRoot(log_root)
+    root.ensure()
+    folder = root.create_session_dir("never-started")
+    assert root.recover_orphans(finalize_crashed) == []  # still being set up
+    os.utime(folder, (0, 0))
+    assert root.recover_orphans(finalize_crashed) == ["never-started"]
+    summary = Session(folder).summary
+    assert summary["subtype"] == "crashed" and summary["snapshot_count"] == 0
+    assert folders(log_root) == {"never-started"}
+
+
+def test_wrapper_pid_reused_and_reboot_are_told_apart(tmp_path: Path) -> None:
+    import os
+
+    from autoskillit_trace.recovery import process_start_ticks, read_boot_id, why_lost
+
+    me = os.getpid()
+    reused = {"wrapper_pid": me, "wrapper_start_ticks": -1, "boot_id": read_boot_id()}
+    assert "now belongs to another process" in why_lost(reused)
+    rebooted = {"wrapper_pid": me, "boot_id": "another-boot"}
+    assert "rebooted" in why_lost(rebooted)
+    same = {"wrapper_pid": me, "wrapper_start_ticks": process_start_ticks(me)}
+    assert "ended without finishing" in why_lost(same)
+
+
+def test_a_live_session_without_a_trace_is_not_taken_for_crashed(log_root: Path) -> None:
+    import os
+
+    from autoskillit_trace.store import TRACE, Faults, SessionWriter
+
+    root = LogRoot(log_root)
+    root.ensure()
+    folder = root.create_session_dir("no-trace")
+    (folder / f".{TRACE}.starting").mkdir()  # the trace cannot be created
+    writer = SessionWriter(folder, Faults(lambda _: None))
+    assert writer.open_trace() is False
+    os.utime(folder, (0, 0))  # long past the start-up grace
+    assert root.recover_orphans(finalize_crashed) == []  # the wrapper still holds the folder
+    writer.close()
+    assert root.recover_orphans(finalize_crashed) == ["no-trace"]

@@ -1,0 +1,179 @@
+"""``autoskillit-trace show SESSION``: resolution, summary, anomalies, charts, plots."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import index_records, start_traced, tracer, wait_for_snapshots, workload
+
+from autoskillit_trace.series import Series
+from autoskillit_trace.textfmt import SPARK
+from autoskillit_trace.views import chart_lines, show_text
+
+
+def show(root: Path, env: dict[str, str], *args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        tracer("show", "--log-dir", root, *args), capture_output=True, text=True, env=env
+    )
+
+
+def _anomalous(root: Path) -> dict[str, object]:
+    return next(r for r in index_records(root) if r["anomaly_count"])
+
+
+def test_summary_anomalies_and_sparklines(recorded: Path, env: dict[str, str]) -> None:
+    record = _anomalous(recorded)
+    proc = show(recorded, env, record["dir_name"])
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert f"Session:         {record['session_id']}" in out
+    assert "Outcome:         success (exit 0): exited: code 0" in out
+    assert "oom_critical" in out and "critical" in out
+    charts = {line.split()[0]: line for line in out.splitlines() if any(c in line for c in SPARK)}
+    assert {"RSS", "CPU", "Open"} <= set(charts)
+    assert any("anomaly" in line and "^" in line for line in out.splitlines())
+
+
+def test_json(recorded: Path, env: dict[str, str]) -> None:
+    record = _anomalous(recorded)
+    proc = show(recorded, env, record["dir_name"], "--json")
+    data = json.loads(proc.stdout)
+    folder = recorded / "sessions" / str(record["dir_name"])
+    assert data["summary"] == json.loads((folder / "summary.json").read_text())
+    lines = (folder / "anomalies.jsonl").read_text().splitlines()
+    assert data["anomalies"] == [json.loads(x) for x in lines]
+    assert data["folder"] == str(folder) and data["state"] is None
+
+
+def test_prefix_and_underscores(recorded: Path, env: dict[str, str]) -> None:
+    assert show(recorded, env, "my_j").stdout.startswith("Session:         my-job\n")
+    failed = next(r for r in index_records(recorded) if r["exit_code"] == 3)
+    full = show(recorded, env, str(failed["dir_name"]).replace("-", "_"))
+    assert full.returncode == 0 and "failed (exit 3)" in full.stdout
+
+
+def test_ambiguous_and_unknown(recorded: Path, env: dict[str, str]) -> None:
+    ambiguous = show(recorded, env, "pid")
+    assert ambiguous.returncode == 1 and ambiguous.stdout == ""
+    assert ambiguous.stderr.startswith("autoskillit-trace: error: 'pid' matches 3 sessions: pid-")
+    assert ambiguous.stderr.endswith("; type more of the name\n")
+    unknown = show(recorded, env, "nope")
+    assert unknown.returncode == 1
+    assert unknown.stderr == (
+        f"autoskillit-trace: error: no session matches 'nope' in {recorded / 'sessions'} "
+        "(see 'autoskillit-trace ls')\n"
+    )
+
+
+def test_running_session(log_root: Path, env: dict[str, str]) -> None:
+    proc = start_traced(
+        log_root, workload("sleep", 60), interval=0.1, extra=("--session-id", "live")
+    )
+    wait_for_snapshots(log_root, 2)
+    shown = show(log_root, env, "live")
+    as_json = show(log_root, env, "live", "--json")
+    proc.send_signal(signal.SIGTERM)  # forwarded to the command: the session ends
+    proc.communicate(timeout=30)
+    assert shown.returncode == 0, shown.stderr
+    assert "Outcome:         running (no summary yet)" in shown.stdout
+    assert json.loads(as_json.stdout)["state"] == "running (no summary yet)"
+    assert json.loads(show(log_root, env, "live", "--json").stdout)["state"] is None
+
+
+def test_plot_png_and_svg(recorded: Path, env: dict[str, str], tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    record = _anomalous(recorded)
+    png = tmp_path / "chart.png"
+    proc = show(recorded, env, record["dir_name"], "--plot", png)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == f"chart written to {png}\n"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    svg = tmp_path / "chart.svg"
+    assert show(recorded, env, record["dir_name"], "--json", "--plot", svg).returncode == 0
+    text = svg.read_text()
+    assert text.lstrip().startswith("<?xml") and "oom_critical" in text
+
+
+def test_plot_without_matplotlib_says_how_to_get_it(
+    recorded: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    code = (
+        "import sys; sys.modules['matplotlib'] = None\n"
+        "from autoskillit_trace.__main__ import main\n"
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    argv = [sys.executable, "-c", code, "show", "--log-dir", str(recorded), "my-job"]
+    proc = subprocess.run(
+        [*argv, "--plot", str(tmp_path / "c.png")], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == (
+        "autoskillit-trace: error: --plot needs matplotlib, which is not installed; "
+        "install it with: pip install 'autoskillit-trace[plot]'\n"
+    )
+    assert not (tmp_path / "c.png").exists()
+
+
+def test_plot_needs_png_or_svg(recorded: Path, env: dict[str, str]) -> None:
+    proc = show(recorded, env, "my-job", "--plot", "chart.jpg")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "'chart.jpg' must end in .png or .svg" in proc.stderr
+
+
+def test_views_on_data() -> None:
+    series = Series()
+    series.feed({"event": "session_start", "session_id": "s"})
+    for seq in range(10):
+        series.feed(
+            {
+                "event": "snapshot",
+                "seq": seq,
+                "elapsed_s": seq * 0.5,
+                "tree_rss_kb": 1024 * (seq + 1),
+                "cpu_percent": 10.0 * seq,
+                "tree_cpu_percent": None,
+                "fd_count": 5,
+            }
+        )
+    series.feed(None)
+    assert len(series) == 10 and series.skipped_lines == 1 and series.header is not None
+    assert series.values["CPU %"][3] == 30.0  # the command's own value when the tree's is unknown
+    lines = chart_lines(series, [4], 100)
+    assert lines[0].split()[0] == "RSS" and lines[0].endswith("1.0 MiB .. 10.0 MiB")
+    assert lines[1].endswith("0 .. 90 %") and lines[2].endswith("5 .. 5")
+    assert lines[3].split() == ["anomaly", "^"]
+    assert lines[4].split() == ["0.0s", "4.5s"]
+    assert chart_lines(Series(), [], 80) == ["  (no snapshots recorded)"]
+    text = show_text({"session_id": "s", "anomaly_count": 0}, "/f", [], series, 80)
+    assert text[0] == "Session:         s" and "Anomalies:       0" in text
+
+
+def test_crashed_session_not_yet_finalized(log_root: Path, env: dict[str, str]) -> None:
+    from helpers import crash_wrapper
+
+    proc = start_traced(
+        log_root, workload("sleep", 30), interval=0.1, extra=("--session-id", "lost")
+    )
+    folder = wait_for_snapshots(log_root, 3)
+    crash_wrapper(proc, folder)
+    shown = show(log_root, env, "lost")
+    assert shown.returncode == 0, shown.stderr
+    assert (
+        "Outcome:         unfinished: the wrapper was lost; "
+        "'autoskillit-trace prune' finalizes it" in shown.stdout
+    )
+    assert not (folder / "summary.json").exists()  # show only reads
+
+
+def test_unreadable_log_root_is_one_line(tmp_path: Path, env: dict[str, str]) -> None:
+    root = tmp_path / "logs"
+    root.mkdir()
+    (root / "sessions.jsonl").mkdir()  # a folder where the index should be
+    proc = subprocess.run(tracer("ls", "--log-dir", root), capture_output=True, text=True, env=env)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr == f"autoskillit-trace: error: {root / 'sessions.jsonl'}: Is a directory\n"
