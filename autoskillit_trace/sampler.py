@@ -214,10 +214,18 @@ class TreeFinder:
     descendant would be missed; that needs the whole pid space to wrap.
     """
 
-    def __init__(self, root: int, use_children_files: bool = _CHILDREN_FILES) -> None:
+    def __init__(
+        self,
+        root: int,
+        use_children_files: bool = _CHILDREN_FILES,
+        existing: set[int] | None = None,
+    ) -> None:
         self.root = root
         self._use_children = use_children_files
-        self._seen: set[int] = set()  # every pid of the last listing
+        # Every pid of the last listing.  Seeded with the pids that existed
+        # before the command was spawned (none can be its descendant), the
+        # first scan reads only the stat lines of processes born since.
+        self._seen: set[int] = set() if existing is None else existing
         self._members: set[int] = set()
 
     def members(self) -> dict[int, ProcStat]:
@@ -241,9 +249,8 @@ class TreeFinder:
         return found
 
     def _scan(self) -> dict[int, ProcStat]:
-        try:
-            current = set(map(int, filter(str.isdigit, os.listdir("/proc"))))
-        except OSError:
+        current = list_pids()
+        if not current:
             return {}
         candidates = (self._members & current) | (current - self._seen)
         self._seen = current
@@ -261,6 +268,14 @@ class TreeFinder:
                     frontier.append(stat.pid)
         self._members = set(found)
         return found
+
+
+def list_pids() -> set[int]:
+    """The pids in /proc now (empty when /proc cannot be listed)."""
+    try:
+        return set(map(int, filter(str.isdigit, os.listdir("/proc"))))
+    except OSError:
+        return set()
 
 
 def _children_of(pid: int) -> list[int]:
@@ -283,9 +298,9 @@ class Sampler:
     with the number of snapshots.
     """
 
-    def __init__(self, child: int, root: int | None = None) -> None:
+    def __init__(self, child: int, finder: TreeFinder | None = None) -> None:
         self.child = child
-        self._finder = TreeFinder(os.getpid() if root is None else root)
+        self._finder = finder or TreeFinder(os.getpid())
         self._prev_ticks: dict[int, tuple[int, int]] = {}  # pid -> (start_ticks, ticks)
         self._prev_mono: float | None = None
 

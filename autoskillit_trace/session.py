@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from autoskillit_trace.agent import Event, LineSplitter, StreamParser
+    from autoskillit_trace.sampler import TreeFinder
 
 
 def command_line(argv: list[str]) -> str:
@@ -60,7 +61,7 @@ def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> 
         traced.start(pid=None)
         traced.finish(Outcome(exc.status, "spawn_failed", f"spawn_failed: {exc}"))
         return exc.status
-    traced.start(pid)
+    traced.start(pid, supervisor.finder)
     ended = supervisor.wait(
         settings.proc_interval,
         traced.tick,
@@ -157,8 +158,8 @@ class TracedSession:
         if self.events is not None:
             self.events.write(level, event, fields)
 
-    def start(self, pid: int | None) -> None:
-        """Write the start record and log the start line."""
+    def start(self, pid: int | None, finder: TreeFinder | None = None) -> None:
+        """Write the start record and log the start line; ``finder`` is the run's tree finder."""
         from autoskillit_trace.recovery import process_start_ticks, read_boot_id
 
         assert self.writer is not None
@@ -197,7 +198,7 @@ class TracedSession:
             from autoskillit_trace.detect import Detector
             from autoskillit_trace.sampler import Sampler
 
-            self.sampler = Sampler(pid)
+            self.sampler = Sampler(pid, finder)
             self.detector = Detector()
         self.log.info(
             "session started",

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any
 
+    from autoskillit_trace.sampler import TreeFinder
+
 FORWARDED = (
     signal.SIGTERM,
     signal.SIGHUP,
@@ -208,7 +210,7 @@ class Supervisor:
         self._last_activity = 0.0
         self._idle_ticks: dict[tuple[int, int], int] | None = None
         self._orphans: tuple[Orphan, ...] = ()
-        self._finder: Any = None  # sampler.TreeFinder, imported when first needed
+        self.finder: TreeFinder | None = None  # one per run, shared with the sampler
 
     def spawn(self) -> int:
         """Start the command straight from argv, no shell; stdio inherited untouched.
@@ -217,6 +219,10 @@ class Supervisor:
         """
         if self.subreaper and self.can_wait_timed:
             self.is_subreaper = become_subreaper()
+        if self.can_wait_timed:
+            from autoskillit_trace.sampler import TreeFinder, list_pids
+
+            self.finder = TreeFinder(os.getpid(), existing=list_pids())
         if self.can_wait_timed:
             self._old_mask = set(signal.pthread_sigmask(signal.SIG_BLOCK, self._waited))
         actions: list[tuple[Any, ...]] = []
@@ -405,11 +411,11 @@ class Supervisor:
 
     def _members(self) -> dict[int, Any]:
         """The wrapper's descendants; one finder for the run, so later scans are incremental."""
-        if self._finder is None:
+        if self.finder is None:
             from autoskillit_trace.sampler import TreeFinder
 
-            self._finder = TreeFinder(os.getpid())
-        members: dict[int, Any] = self._finder.members()
+            self.finder = TreeFinder(os.getpid())
+        members: dict[int, Any] = self.finder.members()
         return members
 
     def _tree(self) -> list[int]:

@@ -108,3 +108,23 @@ def test_parse_status_merges_thread_and_process_pending_sets() -> None:
     fields = parse_status(data)
     assert fields["sig_pnd"] == "0000000000000201"
     assert fields["vm_rss_kb"] is None  # absent (a zombie has no VmRSS): null
+
+
+def test_seeded_finder_finds_children_born_after_the_seed() -> None:
+    """Seeded before the spawn, the first scan reads only processes born since."""
+    from autoskillit_trace.sampler import list_pids
+
+    finder = TreeFinder(os.getpid(), use_children_files=False, existing=list_pids())
+    proc = subprocess.Popen(["bash", "-c", "sleep 30 & wait"])
+    try:
+        oracle = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 5
+        while not oracle.children() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        expected = {proc.pid} | {c.pid for c in oracle.children(recursive=True)}
+        assert set(finder.members()) == expected
+    finally:
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            child.kill()
+        proc.kill()
+        proc.wait()
