@@ -7,46 +7,40 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = ROOT / "demo-logs"
+TOOL = [sys.executable, "-m", "autoskillit_trace"]
+
+
+def step(title: str, args: list[str]) -> int:
+    print(f"\n$ autoskillit-trace {title}", flush=True)
+    return subprocess.call([*TOOL, *args])
 
 
 def main() -> int:
-    cmd = [
-        sys.executable,
-        "-m",
-        "autoskillit_trace",
-        "run",
-        "--interval",
-        "0.25",
-        "--log-dir",
-        str(LOGS),
-        "--log-format",
-        "console",
-        "--",
-        sys.executable,
-        str(ROOT / "scripts" / "demo_workload.py"),
-    ]
-    print("$ autoskillit-trace run --interval 0.25 --log-dir demo-logs -- \\")
-    print("      python scripts/demo_workload.py")
-    status = subprocess.call(cmd)
-    print(f"(exit status {status})\n")
-    index = (LOGS / "sessions.jsonl").read_text().splitlines()
-    newest = json.loads(index[-1])
-    folder = LOGS / "sessions" / newest["dir_name"]
-    print(f"Recorded in {folder}:")
+    workload = [sys.executable, str(ROOT / "scripts" / "demo_workload.py")]
+    status = step(
+        "run --interval 0.25 --log-dir demo-logs -- python scripts/demo_workload.py",
+        [
+            "run",
+            "--interval",
+            "0.25",
+            "--log-dir",
+            str(LOGS),
+            "--log-format",
+            "console",
+            "--",
+            *workload,
+        ],
+    )
+    print(f"(exit status {status}, as the workload's own)")
+    newest = json.loads((LOGS / "sessions.jsonl").read_text().splitlines()[-1])["dir_name"]
+    folder = LOGS / "sessions" / newest
+    print(f"\nRecorded in {folder.relative_to(ROOT)}/:")
     for path in sorted(folder.iterdir()):
         print(f"  {path.name:<18} {path.stat().st_size:>8} bytes")
-    print("\nsummary.json:")
-    print((folder / "summary.json").read_text())
-    anomalies = folder / "anomalies.jsonl"
-    if anomalies.exists():
-        print("anomalies.jsonl (kind, severity, seq, detail):")
-        for line in anomalies.read_text().splitlines():
-            record = json.loads(line)
-            print(
-                f"  {record['kind']:<20} {record['severity']:<9} seq={record['seq']:<4} "
-                f"{json.dumps(record['detail'])}"
-            )
-    print(f"\nIndex: {LOGS / 'sessions.jsonl'} ({len(index)} sessions)")
+    step("ls --log-dir demo-logs", ["ls", "--log-dir", str(LOGS)])
+    step(f"show {newest} --log-dir demo-logs", ["show", newest, "--log-dir", str(LOGS)])
+    index = (LOGS / "sessions.jsonl").relative_to(ROOT)
+    print(f"\nFiles to read with jq: {index} and the folder above.")
     return status
 
 
