@@ -105,6 +105,35 @@ def _path_from_text(text: str, base: Path | None) -> str:
     return _path_from_value(text, base)
 
 
+class _Unusable(ValueError):
+    """A value of the right type that still cannot be used; the message says why."""
+
+
+def _patterns_from_value(value: object, base: Path | None) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(p, str) for p in value):
+        raise TypeError(value)
+    from autoskillit_trace.redact import compile_patterns
+
+    try:
+        compile_patterns(value)
+    except ValueError as exc:
+        raise _Unusable(str(exc)) from None
+    return tuple(value)
+
+
+def _patterns_from_text(text: str, base: Path | None) -> tuple[str, ...]:
+    """A JSON list of strings, or one pattern (empty: none)."""
+    if text.lstrip().startswith("["):
+        import json
+
+        try:
+            value = json.loads(text)
+        except RecursionError:
+            raise ValueError(text) from None
+        return _patterns_from_value(value, base)
+    return _patterns_from_value([text] if text else [], base)
+
+
 class ValueType(NamedTuple):
     """How one kind of setting is read from text and from typed values.
 
@@ -121,6 +150,9 @@ BOOL = ValueType("bool", _bool_from_text, _bool_from_value, " (or yes/no, on/off
 INT = ValueType("int", _int_from_text, _int_from_value)
 FLOAT = ValueType("float", _float_from_text, _float_from_value)
 PATH = ValueType("path", _path_from_text, _path_from_value)
+REGEX_LIST = ValueType(
+    "regex list", _patterns_from_text, _patterns_from_value, " (a JSON list of strings, or one)"
+)
 
 
 # --- the schema: one entry per setting ---------------------------------------
@@ -185,6 +217,11 @@ SCHEMA: tuple[Setting, ...] = (
         "linux_tracing", "max_sessions", INT, 500, _at_least_one,
         "a whole number of at least 1", "session folders kept",
     ),
+    Setting(
+        "linux_tracing", "redact_patterns", REGEX_LIST, (), _always,
+        "a list of regular expressions",
+        "extra regexes whose matches are redacted from recorded command lines",
+    ),
 )  # fmt: skip
 
 KEYS: tuple[str, ...] = tuple(s.dotted for s in SCHEMA)
@@ -202,6 +239,7 @@ class Settings:
     proc_interval: float = 5.0
     log_dir: str = ""
     max_sessions: int = 500
+    redact_patterns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -284,6 +322,10 @@ def _convert(setting: Setting, raw: object, where: str, base: Path | None, *, te
             value = setting.type.from_value(raw, base)
         if setting.valid(value):
             return value
+    except _Unusable as exc:
+        raise ConfigError(
+            f"{where}: {setting.dotted}: {exc}; expected {setting.expected}"
+        ) from None
     except (ValueError, TypeError, OverflowError):
         pass
     raise _invalid(setting, where, raw, text=text)

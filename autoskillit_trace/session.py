@@ -12,7 +12,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autoskillit_trace import __version__
 from autoskillit_trace.config import Resolved, log_root
@@ -23,11 +23,18 @@ from autoskillit_trace.summary import Outcome, Peaks, build_summary, index_recor
 from autoskillit_trace.supervisor import ChildExit, SpawnError, Supervisor, signal_name
 from autoskillit_trace.timeutil import CaptureClock, compact_utc, iso_utc
 
+if TYPE_CHECKING:
+    from autoskillit_trace.redact import Redactor
 
-def command_line(argv: list[str]) -> str:
-    """The command, shell-quoted; bytes that are not UTF-8 shown as escapes."""
+
+def command_line(argv: list[str], redactor: Redactor | None = None) -> str:
+    """The command as recorded: secrets redacted, shell-quoted, non-UTF-8 bytes as escapes."""
+    if redactor is None:
+        from autoskillit_trace.redact import Redactor
+
+        redactor = Redactor()
     shown = [os.fsencode(arg).decode("utf-8", "backslashreplace") for arg in argv]
-    return shlex.join(shown)
+    return shlex.join(redactor.argv(shown))
 
 
 def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> int:
@@ -45,7 +52,8 @@ def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> 
     except SpawnError as exc:
         _print_error(str(exc))
         traced.start(pid=None)
-        traced.finish(Outcome(exc.status, "spawn_failed", f"spawn_failed: {exc}"))
+        reason = traced.redactor.text(f"spawn_failed: {exc}")
+        traced.finish(Outcome(exc.status, "spawn_failed", reason))
         return exc.status
     traced.start(pid)
     ended = supervisor.wait(settings.proc_interval, traced.tick, traced.on_signal)
@@ -78,6 +86,7 @@ class TracedSession:
         self.settings = resolved.settings
         self.log = log
         self.faults = faults
+        self._redactor: Redactor | None = None
         self.clock = CaptureClock()
         self.start_mono = time.monotonic()
         self.start_micros = time.time_ns() // 1000
@@ -89,6 +98,15 @@ class TracedSession:
         self.seq = 0
         self.sampler: Any = None
         self.detector: Any = None
+
+    @property
+    def redactor(self) -> Redactor:
+        """Compiled on first use, once the command is already running."""
+        if self._redactor is None:
+            from autoskillit_trace.redact import Redactor
+
+            self._redactor = Redactor(self.settings.redact_patterns)
+        return self._redactor
 
     def open(self, root_path: Path) -> bool:
         """Create the session folder and its locked trace; False: run untraced."""
@@ -112,7 +130,9 @@ class TracedSession:
         assert self.writer is not None
         folder = self.writer.folder
         try:
-            cwd: str | None = os.getcwd()
+            cwd: str | None = self.redactor.text(
+                os.fsencode(os.getcwd()).decode("utf-8", "backslashreplace")
+            )
         except OSError:
             cwd = None
         self.header = {
@@ -127,7 +147,7 @@ class TracedSession:
             "boot_id": read_boot_id(),
             "hostname": os.uname().nodename,
             "cwd": cwd,
-            "skill_command": command_line(self.args.argv),
+            "skill_command": command_line(self.args.argv, self.redactor),
             "start_ts": iso_utc(self.start_micros),
             "snapshot_interval_seconds": self.settings.proc_interval,
             "tracer_version": __version__,
