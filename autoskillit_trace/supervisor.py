@@ -102,6 +102,10 @@ class Supervisor:
         while True:
             now = time.monotonic()
             if interval is not None and now >= next_due:
+                # A command that has already exited would be sampled as a zombie.
+                ended = self._reap() if self._has_exited() else None
+                if ended is not None:
+                    return ended
                 on_tick(now)
                 next_due += interval
                 if next_due <= now:  # a late tick (stopped, slow sample): don't burst
@@ -123,6 +127,15 @@ class Supervisor:
                 forwarded = self._forward(info.si_signo, info.si_code)
                 if on_signal is not None:
                     on_signal(info.si_signo, forwarded)
+
+    def _has_exited(self) -> bool:
+        """True once the command has ended, without reaping it."""
+        assert self.pid is not None
+        try:
+            flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+            return os.waitid(os.P_PID, self.pid, flags) is not None
+        except ChildProcessError:
+            return False
 
     def _reap(self) -> ChildExit | None:
         """Reap every exited child; the command's status once it is among them."""
