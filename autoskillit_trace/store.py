@@ -83,6 +83,23 @@ def _mkdir_private(path: Path) -> None:
     os.chmod(path, 0o700)
 
 
+def _makedirs_private(path: Path) -> None:
+    """Create ``path`` and its missing parents 0700 whatever the umask; existing ones stay."""
+    missing: list[Path] = []
+    while not os.path.lexists(path) and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            _mkdir_private(folder)
+
+
+def _refuse_foreign(path: Path, st: os.stat_result, what: str) -> None:
+    """A folder of another user that others can write to could redirect our writes."""
+    if st.st_uid != os.geteuid() and st.st_mode & 0o022:
+        raise StoreError(f"{what} {path} belongs to another user and others can write to it")
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -127,24 +144,33 @@ class LogRoot:
 
     def ensure(self) -> None:
         """Create the root and ``sessions/``; refuse a root others could redirect."""
+        import stat as stat_mod
+
         try:
-            self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _makedirs_private(self.path)
             st = os.lstat(self.path)
         except OSError as exc:
             raise StoreError(f"cannot create log folder {self.path}: {exc.strerror}") from None
-        import stat as stat_mod
-
+        if stat_mod.S_ISLNK(st.st_mode):
+            # Our own link is our choice; another user's could point anywhere.
+            if st.st_uid != os.geteuid():
+                raise StoreError(
+                    f"log folder {self.path} is a symlink owned by another user; "
+                    "refusing to write there"
+                )
+            try:
+                st = os.stat(self.path)
+            except OSError as exc:
+                raise StoreError(f"cannot use log folder {self.path}: {exc.strerror}") from None
         if not stat_mod.S_ISDIR(st.st_mode):
             raise StoreError(f"log folder {self.path} is not a folder")
-        if st.st_uid != os.geteuid() and st.st_mode & 0o022:
-            raise StoreError(
-                f"log folder {self.path} belongs to another user and others can write to it"
-            )
+        _refuse_foreign(self.path, st, "log folder")
         try:
             _mkdir_private(self.sessions)
         except FileExistsError:
             if self.sessions.is_symlink() or not self.sessions.is_dir():
                 raise StoreError(f"{self.sessions} is not a folder") from None
+            _refuse_foreign(self.sessions, os.lstat(self.sessions), "folder")
         except OSError as exc:
             raise StoreError(f"cannot create {self.sessions}: {exc.strerror}") from None
 
