@@ -87,6 +87,8 @@ class Supervisor:
             )
         except OSError as exc:
             raise _spawn_error(self.argv[0], exc) from None
+        except ValueError:  # an empty command name, as in ``run -- ''``
+            raise SpawnError(127, f"{self.argv[0]!r}: command not found") from None
         return self.pid
 
     def wait(
