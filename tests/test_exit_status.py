@@ -54,9 +54,7 @@ def test_every_exit_code_and_fatal_signal_passes_through(tmp_path: Path) -> None
     cases: list[tuple[str, int, str, bool]] = [
         (f"exit {code}", code, f"exit {code}", code in TRACED_CODES) for code in range(256)
     ]
-    cases += [
-        (f"signal {n}", 128 + n, f"kill -{n} $$", n in TRACED_SIGNALS) for n in FATAL_SIGNALS
-    ]
+    cases += [(f"signal {n}", 128 + n, f"kill -{n} $$", n in TRACED_SIGNALS) for n in FATAL_SIGNALS]
     roots = {name: tmp_path / "logs" / name.replace(" ", "-") for name, *_ in cases}
 
     def one(case: tuple[str, int, str, bool]) -> tuple[str, int, bytes]:
