@@ -200,11 +200,18 @@ class LogRoot:
             os.close(fd)
 
     def append_index(self, record: dict[str, Any]) -> None:
-        """One line, one write, under the index lock."""
+        """One line, one write, under the index lock.
+
+        After a line cut short (a full disk, a crash), the new line starts on
+        a line of its own instead of being glued to the broken one.
+        """
         line = dumps_line(record)
         with self.index_lock():
-            fd = _open_private(self.index, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            fd = _open_private(self.index, os.O_RDWR | os.O_APPEND | os.O_CREAT)
             try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    line = b"\n" + line
                 write_all(fd, line)
             finally:
                 os.close(fd)
