@@ -97,6 +97,7 @@ class TracedSession:
         self.kinds: Counter[str] = Counter()
         self.seq = 0
         self.sampler: Any = None
+        self.proc_fault_told = False
         self.detector: Any = None
 
     @property
@@ -179,6 +180,9 @@ class TracedSession:
             "elapsed_s": round(now - self.start_mono, 6),
         }
         snapshot.update(self.sampler.sample(now))
+        if self.sampler.unreadable is not None and not self.proc_fault_told:
+            self.proc_fault_told = True
+            self.faults.report("some values are recorded as null", self.sampler.unreadable)
         self.writer.append_trace(snapshot)
         self.peaks.feed(snapshot)
         for anomaly in self.detector.feed(snapshot):
