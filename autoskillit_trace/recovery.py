@@ -14,8 +14,16 @@ from typing import Any
 
 from autoskillit_trace.detect import Detector
 from autoskillit_trace.jsonl import dumps_line, iter_file
-from autoskillit_trace.store import ANOMALIES, SUMMARY, TRACE, write_atomic
+from autoskillit_trace.store import ANOMALIES, PENDING_SUMMARY, TRACE, write_atomic
 from autoskillit_trace.summary import Outcome, Peaks, build_summary, index_record
+
+
+def _pending_summary(folder: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads((folder / PENDING_SUMMARY).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def read_boot_id() -> str | None:
@@ -48,7 +56,16 @@ def why_lost(start: dict[str, Any]) -> str:
 
 
 def finalize_crashed(folder: Path) -> dict[str, Any]:
-    """Write anomalies.jsonl and summary.json for a crashed session; return its index line."""
+    """Write anomalies.jsonl and summary.json for a crashed session; return its index line.
+
+    The summary is left pending: the store renames it to summary.json once
+    the index line is written.  A wrapper (or a recoverer) that died while
+    ending the session left its whole summary pending: that summary, with
+    the command's real outcome, is kept.
+    """
+    pending = _pending_summary(folder)
+    if pending is not None:
+        return index_record(pending)
     start: dict[str, Any] = {"dir_name": folder.name, "session_id": folder.name}
     peaks = Peaks()
     detector = Detector()
@@ -77,5 +94,5 @@ def finalize_crashed(folder: Path) -> dict[str, Any]:
         duration_seconds=peaks.last_elapsed_s,
     )
     summary = build_summary(start, peaks, outcome, dict(kinds))
-    write_atomic(folder / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
+    write_atomic(folder / PENDING_SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
     return index_record(summary)

@@ -230,7 +230,7 @@ class TracedSession:
         return Outcome(ended.status, subtype, f"exited: code {ended.status}")
 
     def finish(self, outcome: Outcome) -> None:
-        """summary.json, then the index line, then release the session lock."""
+        """Pending summary, index line, summary.json, then release the session lock."""
         assert self.writer is not None and self.root is not None
         _, end_ts = self.clock.now()
         outcome = Outcome(
@@ -242,11 +242,12 @@ class TracedSession:
             duration_seconds=round(time.monotonic() - self.start_mono, 6),
         )
         summary = build_summary(self.header, self.peaks, outcome, dict(self.kinds))
-        if self.writer.write_summary(summary):
+        if self.writer.stage_summary(summary):
             try:
                 self.root.append_index(index_record(summary))
             except OSError as exc:
                 self.faults.report(f"cannot write {self.root.index}", exc)
+            self.writer.commit_summary()
         self.writer.close()
         self.log.info(
             "session finished",

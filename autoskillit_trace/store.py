@@ -14,6 +14,9 @@ Invariants:
   are one ``write`` each, and a rewrite (retention) cannot drop a line that a
   concurrent session appends.
 - summary.json is written to a temporary file and renamed: whole or absent.
+  A session ends in three steps: a whole ``.summary.json.pending``, its index
+  line, the rename to summary.json.  Recovery of a wrapper that died between
+  them completes the session with its real outcome, and never indexes it twice.
 - Folders are 0700 and files 0600 whatever the umask: they hold command lines.
 """
 
@@ -37,6 +40,8 @@ SESSIONS = "sessions"
 LOCK = ".sessions.lock"
 TRACE = "proc_trace.jsonl"
 SUMMARY = "summary.json"
+# summary.json before the index line is written; renamed to SUMMARY after it.
+PENDING_SUMMARY = ".summary.json.pending"
 ANOMALIES = "anomalies.jsonl"
 TRASH_PREFIX = ".trash-"
 # A folder with no trace file yet is a session being set up, for this long.
@@ -233,11 +238,14 @@ class LogRoot:
     def recover_orphans(self, finalize: Callable[[Path], dict[str, Any] | None]) -> list[str]:
         """Finalize sessions whose wrapper is gone; returns their folder names.
 
-        ``finalize(folder)`` builds and writes the crashed summary and returns
-        the index record; it runs while this process holds the folder's lock,
-        so two recoverers never finalize the same session.
+        ``finalize(folder)`` writes the crashed summary under its pending name
+        and returns the index record; it runs while this process holds the
+        folder's lock, so two recoverers never finalize the same session.  The
+        index line goes first, then the rename to summary.json, as for a live
+        session: a recoverer that dies midway leaves work the next one finishes.
         """
         recovered: list[str] = []
+        indexed: set[str] | None = None  # read only when something is recovered
         for folder in self.session_dirs():
             if (folder / SUMMARY).exists():
                 continue
@@ -254,13 +262,31 @@ class LogRoot:
             try:
                 if (folder / SUMMARY).exists():
                     continue
+                for stray in folder.glob(".*.tmp"):  # a writer died mid write_atomic
+                    with contextlib.suppress(OSError):
+                        stray.unlink()
                 record = finalize(folder)
                 if record is not None:
-                    self.append_index(record)
+                    if indexed is None:
+                        indexed = self.indexed_names()
+                    if folder.name not in indexed:  # died after its index line
+                        self.append_index(record)
+                    os.replace(folder / PENDING_SUMMARY, folder / SUMMARY)
                     recovered.append(folder.name)
             finally:
                 os.close(lock_fd)
         return recovered
+
+    def indexed_names(self) -> set[str]:
+        """The ``dir_name`` of every session the index has a line for."""
+        try:
+            return {
+                str(record.get("dir_name"))
+                for record in iter_file(self.index)
+                if record is not None
+            }
+        except FileNotFoundError:
+            return set()
 
     # -- retention ----------------------------------------------------------
 
@@ -510,16 +536,24 @@ class SessionWriter:
             self._anomalies_failed = True
             self.faults.report(f"cannot write {self.folder / ANOMALIES}", exc)
 
-    def write_summary(self, summary: dict[str, Any]) -> bool:
+    def stage_summary(self, summary: dict[str, Any]) -> bool:
+        """Write the whole summary under its pending name; False if it could not be."""
         data = (json.dumps(summary, indent=2, default=str) + "\n").encode(
             "utf-8", "backslashreplace"
         )
         try:
-            write_atomic(self.folder / SUMMARY, data)
+            write_atomic(self.folder / PENDING_SUMMARY, data)
         except OSError as exc:
             self.faults.report(f"cannot write {self.folder / SUMMARY}", exc)
             return False
         return True
+
+    def commit_summary(self) -> None:
+        """The pending summary becomes summary.json (after its index line)."""
+        try:
+            os.replace(self.folder / PENDING_SUMMARY, self.folder / SUMMARY)
+        except OSError as exc:
+            self.faults.report(f"cannot write {self.folder / SUMMARY}", exc)
 
     def close(self) -> None:
         """Release the session lock: after this, the session counts as finished."""
