@@ -326,6 +326,9 @@ class LogRoot:
             removed: list[tuple[str, Path]] = []
             for info in victims:
                 folder = self.sessions / info.dir_name
+                if not (folder / SUMMARY).exists():
+                    # Pruned meanwhile, or its name already reused by a new session.
+                    continue
                 lock_fd = try_lock(folder / TRACE)
                 if lock_fd is None and (folder / TRACE).exists():
                     continue  # still held by its wrapper
@@ -454,9 +457,10 @@ def _age(path: Path) -> float:
 
 def _tree_size(folder: Path) -> int:
     total = 0
-    for entry in os.scandir(folder):
-        with contextlib.suppress(OSError):
-            total += entry.stat(follow_symlinks=False).st_size
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                total += entry.stat(follow_symlinks=False).st_size
     return total
 
 
@@ -500,12 +504,23 @@ class SessionWriter:
         self._anomalies_failed = False
 
     def open_trace(self) -> bool:
-        """Create proc_trace.jsonl and lock it for the session's life."""
+        """Create proc_trace.jsonl and lock it for the session's life.
+
+        It is created and locked under a temporary name, then renamed: a
+        recoverer or a prune must never find it unlocked and take the live
+        session for a crashed one.
+        """
+        tmp = self.folder / f".{TRACE}.{os.getpid()}.tmp"
         try:
-            fd = _open_private(
-                self.folder / TRACE, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
-            )
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fd = _open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.rename(tmp, self.folder / TRACE)
+            except OSError:
+                os.close(fd)
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
         except OSError as exc:
             self.faults.report(f"cannot write {self.folder / TRACE}", exc)
             return False
