@@ -271,10 +271,10 @@ def test_one_fault_one_warning_even_when_everything_fails(tmp_path: Path) -> Non
     (root / "sessions.jsonl").mkdir(parents=True)  # the index cannot be written
     proc = wrap(
         root,
-        ["sh", "-c", SCRIPT.format(sleep=0.3)],
+        ["sh", "-c", SCRIPT.format(sleep=0.5)],
         tmp_path,
         interval=0.002,
-        preexec=_fsize_limit(4_000),
+        preexec=_fsize_limit(2_000),
     )
     assert_command_unharmed(proc)
     assert "proc_trace.jsonl" in one_warning(proc)
