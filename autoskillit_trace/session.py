@@ -241,6 +241,8 @@ class TracedSession:
             end_ts=end_ts,
             duration_seconds=round(time.monotonic() - self.start_mono, 6),
         )
+        if self.seq == 0:  # over before its first snapshot: retention still applies
+            self.housekeeping()
         summary = build_summary(self.header, self.peaks, outcome, dict(self.kinds))
         if self.writer.stage_summary(summary):
             try:
