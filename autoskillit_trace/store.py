@@ -344,7 +344,14 @@ class LogRoot:
                     if lock_fd is not None:
                         os.close(lock_fd)
             if removed:
-                self._rewrite_index_without({name for name, _ in removed})
+                try:
+                    self._rewrite_index_without({name for name, _ in removed})
+                except OSError:
+                    # The index still names them: put them back rather than half-remove.
+                    for name, trash in removed:
+                        with contextlib.suppress(OSError):
+                            os.rename(trash, self.sessions / name)
+                    raise
         for _, trash in removed:
             shutil.rmtree(trash, ignore_errors=True)
         return report
