@@ -109,6 +109,35 @@ def _path_from_text(text: str, base: Path | None) -> str:
     return _path_from_value(text, base)
 
 
+class _Unusable(ValueError):
+    """A value of the right type that still cannot be used; the message says why."""
+
+
+def _patterns_from_value(value: object, base: Path | None) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(p, str) for p in value):
+        raise TypeError(value)
+    from autoskillit_trace.redact import compile_patterns
+
+    try:
+        compile_patterns(value)
+    except ValueError as exc:
+        raise _Unusable(str(exc)) from None
+    return tuple(value)
+
+
+def _patterns_from_text(text: str, base: Path | None) -> tuple[str, ...]:
+    """A JSON list of strings, or one pattern (empty: none)."""
+    if text.lstrip().startswith("["):
+        import json
+
+        try:
+            value = json.loads(text)
+        except RecursionError:
+            raise ValueError(text) from None
+        return _patterns_from_value(value, base)
+    return _patterns_from_value([text] if text else [], base)
+
+
 class ValueType(Record):
     """How one kind of setting is read from text and from typed values."""
 
@@ -131,6 +160,9 @@ BOOL = ValueType("bool", _bool_from_text, _bool_from_value, " (or yes/no, on/off
 INT = ValueType("int", _int_from_text, _int_from_value)
 FLOAT = ValueType("float", _float_from_text, _float_from_value)
 PATH = ValueType("path", _path_from_text, _path_from_value)
+REGEX_LIST = ValueType(
+    "regex list", _patterns_from_text, _patterns_from_value, " (a JSON list of strings, or one)"
+)
 
 
 # --- the schema: one entry per setting ---------------------------------------
@@ -211,6 +243,11 @@ SCHEMA: tuple[Setting, ...] = (
         "linux_tracing", "agent_events", BOOL, False, _always, "true or false",
         "read the command's stdout as Claude Code stream-json (as --agent-events)",
     ),
+    Setting(
+        "linux_tracing", "redact_patterns", REGEX_LIST, (), _always,
+        "a list of regular expressions",
+        "extra regexes whose matches are redacted from recorded command lines",
+    ),
 )  # fmt: skip
 
 KEYS: tuple[str, ...] = tuple(s.dotted for s in SCHEMA)
@@ -229,6 +266,7 @@ class Settings(Record):
     log_dir: str
     max_sessions: int
     agent_events: bool
+    redact_patterns: tuple[str, ...]
 
     def __init__(self, **values: object) -> None:
         for setting in SCHEMA:
@@ -327,6 +365,10 @@ def _convert(setting: Setting, raw: object, where: str, base: Path | None, *, te
             value = setting.type.from_value(raw, base)
         if setting.valid(value):
             return value
+    except _Unusable as exc:
+        raise ConfigError(
+            f"{where}: {setting.dotted}: {exc}; expected {setting.expected}"
+        ) from None
     except (ValueError, TypeError, OverflowError):
         pass
     raise _invalid(setting, where, raw, text=text)

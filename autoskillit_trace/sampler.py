@@ -191,10 +191,24 @@ def fd_count(pid: int) -> int | None:
 
 def fd_soft_limit(pid: int) -> int | None:
     try:
-        soft = resource.prlimit(pid, resource.RLIMIT_NOFILE)[0]
+        return _soft_limit(pid)
     except (OSError, ValueError):
         return None
+
+
+def _soft_limit(pid: int) -> int | None:
+    """Raises OSError when the limit cannot be read (e.g. a setuid child)."""
+    soft = resource.prlimit(pid, resource.RLIMIT_NOFILE)[0]
     return None if soft == resource.RLIM_INFINITY else soft
+
+
+def _why_unreadable(path: str) -> str | None:
+    """Why ``path`` cannot be read, or None when it can."""
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror or exc}"
+    return None
 
 
 def _read_small(path: str) -> str | None:
@@ -295,7 +309,8 @@ class Sampler:
     """Takes snapshots of the command (``child``) and of the wrapper's whole tree.
 
     Keeps only the previous CPU ticks of live processes: memory does not grow
-    with the number of snapshots.
+    with the number of snapshots.  ``unreadable`` says why the command's /proc
+    files could not be read (hidden /proc, a setuid command), once noticed.
     """
 
     def __init__(self, child: int, finder: TreeFinder | None = None) -> None:
@@ -303,6 +318,7 @@ class Sampler:
         self._finder = finder or TreeFinder(os.getpid())
         self._prev_ticks: dict[int, tuple[int, int]] = {}  # pid -> (start_ticks, ticks)
         self._prev_mono: float | None = None
+        self.unreadable: str | None = None
 
     def sample(self, mono: float) -> dict[str, Any]:
         """The snapshot fields (without ts, seq, event, pid, elapsed_s)."""
@@ -336,6 +352,9 @@ class Sampler:
                     child_cpu = round(100.0 * delta / CLK_TCK / wall, 1)
         self._prev_ticks = ticks_now
         child_stat = members.get(self.child)
+        if child_stat is None and self.unreadable is None:
+            # Not yet reaped, so its /proc entry exists unless we may not see it.
+            self.unreadable = _why_unreadable(f"/proc/{self.child}/stat")
         fields = self._child_fields(child_stat)
         fields["fd_count"] = child_fds
         fields["cpu_percent"] = child_cpu
@@ -376,7 +395,7 @@ class Sampler:
             "vm_rss_kb": fields["vm_rss_kb"],
             "threads": fields["threads"],
             "fd_count": None,
-            "fd_soft_limit": fd_soft_limit(pid) if stat is not None else None,
+            "fd_soft_limit": self._fd_soft_limit() if stat is not None else None,
             "ctx_switches_voluntary": fields["ctx_switches_voluntary"],
             "ctx_switches_involuntary": fields["ctx_switches_involuntary"],
             "sig_pnd": fields["sig_pnd"],
@@ -388,3 +407,11 @@ class Sampler:
             "comm": stat.comm if stat is not None else None,
             "cpu_percent": None,
         }
+
+    def _fd_soft_limit(self) -> int | None:
+        try:
+            return _soft_limit(self.child)
+        except (OSError, ValueError) as exc:
+            if self.unreadable is None and isinstance(exc, PermissionError):
+                self.unreadable = f"cannot read the limits of process {self.child}: {exc.strerror}"
+            return None

@@ -28,13 +28,18 @@ if TYPE_CHECKING:
     from typing import Any
 
     from autoskillit_trace.agent import Event, LineSplitter, StreamParser
+    from autoskillit_trace.redact import Redactor
     from autoskillit_trace.sampler import TreeFinder
 
 
-def command_line(argv: list[str]) -> str:
-    """The command, shell-quoted; bytes that are not UTF-8 shown as escapes."""
+def command_line(argv: list[str], redactor: Redactor | None = None) -> str:
+    """The command as recorded: secrets redacted, shell-quoted, non-UTF-8 bytes as escapes."""
+    if redactor is None:
+        from autoskillit_trace.redact import Redactor
+
+        redactor = Redactor()
     shown = [os.fsencode(arg).decode("utf-8", "backslashreplace") for arg in argv]
-    return shlex.join(shown)
+    return shlex.join(redactor.argv(shown))
 
 
 def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> int:
@@ -59,7 +64,8 @@ def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> 
     except SpawnError as exc:
         _print_error(str(exc))
         traced.start(pid=None)
-        traced.finish(Outcome(exc.status, "spawn_failed", f"spawn_failed: {exc}"))
+        reason = traced.redactor.text(f"spawn_failed: {exc}")
+        traced.finish(Outcome(exc.status, "spawn_failed", reason))
         return exc.status
     traced.start(pid, supervisor.finder)
     ended = supervisor.wait(
@@ -108,6 +114,7 @@ class TracedSession:
         self.settings = resolved.settings
         self.log = log
         self.faults = faults
+        self._redactor: Redactor | None = None
         self.clock = CaptureClock()
         self.start_mono = time.monotonic()
         self.start_micros = time.time_ns() // 1000
@@ -118,10 +125,20 @@ class TracedSession:
         self.kinds: Counter[str] = Counter()
         self.seq = 0
         self.sampler: Any = None
+        self.proc_fault_told = False
         self.detector: Any = None
         self.events: EventLog | None = None
         self.parser: StreamParser | None = None
         self.splitter: LineSplitter | None = None
+
+    @property
+    def redactor(self) -> Redactor:
+        """Compiled on first use, once the command is already running."""
+        if self._redactor is None:
+            from autoskillit_trace.redact import Redactor
+
+            self._redactor = Redactor(self.settings.redact_patterns)
+        return self._redactor
 
     def open(self, root_path: Path) -> bool:
         """Create the session folder and its locked trace; False: run untraced."""
@@ -165,7 +182,9 @@ class TracedSession:
         assert self.writer is not None
         folder = self.writer.folder
         try:
-            cwd: str | None = os.getcwd()
+            cwd: str | None = self.redactor.text(
+                os.fsencode(os.getcwd()).decode("utf-8", "backslashreplace")
+            )
         except OSError:
             cwd = None
         self.header = {
@@ -180,7 +199,7 @@ class TracedSession:
             "boot_id": read_boot_id(),
             "hostname": os.uname().nodename,
             "cwd": cwd,
-            "skill_command": command_line(self.args.argv),
+            "skill_command": command_line(self.args.argv, self.redactor),
             "start_ts": iso_utc(self.start_micros),
             "snapshot_interval_seconds": self.settings.proc_interval,
             "tracer_version": __version__,
@@ -220,6 +239,9 @@ class TracedSession:
             "elapsed_s": round(now - self.start_mono, 6),
         }
         snapshot.update(self.sampler.sample(now))
+        if self.sampler.unreadable is not None and not self.proc_fault_told:
+            self.proc_fault_told = True
+            self.faults.report("some values are recorded as null", self.sampler.unreadable)
         self.writer.append_trace(snapshot)
         self.peaks.feed(snapshot)
         for anomaly in self.detector.feed(snapshot):
@@ -325,12 +347,14 @@ class TracedSession:
         return Outcome(ended.status, subtype, reason, None, None, None, orphans, agent)
 
     def finish(self, outcome: Outcome) -> None:
-        """summary.json, then the index line, then release the session lock."""
+        """Pending summary, index line, summary.json, then release the session lock."""
         assert self.writer is not None and self.root is not None
         _, end_ts = self.clock.now()
         outcome = outcome.replace(
             end_ts=end_ts, duration_seconds=round(time.monotonic() - self.start_mono, 6)
         )
+        if self.seq == 0:  # over before its first snapshot: retention still applies
+            self.housekeeping()
         summary = build_summary(self.header, self.peaks, outcome, dict(self.kinds))
         self.emit(
             INFO if summary["success"] else WARNING,
@@ -346,7 +370,9 @@ class TracedSession:
         try:
             self.root.publish(self.writer.folder, summary)
         except OSError as exc:
-            self.faults.report(f"cannot write the summary of {self.writer.folder}", exc)
+            self.faults.report(
+                f"cannot write the summary or index line of {self.writer.folder}", exc
+            )
         self.writer.close()
         self.log.info(
             "session finished",

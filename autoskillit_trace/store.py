@@ -89,6 +89,23 @@ def _mkdir_private(path: Path) -> None:
     os.chmod(path, 0o700)
 
 
+def _makedirs_private(path: Path) -> None:
+    """Create ``path`` and its missing parents 0700 whatever the umask; existing ones stay."""
+    missing: list[Path] = []
+    while not os.path.lexists(path) and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            _mkdir_private(folder)
+
+
+def _refuse_foreign(path: Path, st: os.stat_result, what: str) -> None:
+    """A folder of another user that others can write to could redirect our writes."""
+    if st.st_uid != os.geteuid() and st.st_mode & 0o022:
+        raise StoreError(f"{what} {path} belongs to another user and others can write to it")
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -133,24 +150,33 @@ class LogRoot:
 
     def ensure(self) -> None:
         """Create the root and ``sessions/``; refuse a root others could redirect."""
+        import stat as stat_mod
+
         try:
-            self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _makedirs_private(self.path)
             st = os.lstat(self.path)
         except OSError as exc:
             raise StoreError(f"cannot create log folder {self.path}: {exc.strerror}") from None
-        import stat as stat_mod
-
+        if stat_mod.S_ISLNK(st.st_mode):
+            # Our own link is our choice; another user's could point anywhere.
+            if st.st_uid != os.geteuid():
+                raise StoreError(
+                    f"log folder {self.path} is a symlink owned by another user; "
+                    "refusing to write there"
+                )
+            try:
+                st = os.stat(self.path)
+            except OSError as exc:
+                raise StoreError(f"cannot use log folder {self.path}: {exc.strerror}") from None
         if not stat_mod.S_ISDIR(st.st_mode):
             raise StoreError(f"log folder {self.path} is not a folder")
-        if st.st_uid != os.geteuid() and st.st_mode & 0o022:
-            raise StoreError(
-                f"log folder {self.path} belongs to another user and others can write to it"
-            )
+        _refuse_foreign(self.path, st, "log folder")
         try:
             _mkdir_private(self.sessions)
         except FileExistsError:
             if self.sessions.is_symlink() or not self.sessions.is_dir():
                 raise StoreError(f"{self.sessions} is not a folder") from None
+            _refuse_foreign(self.sessions, os.lstat(self.sessions), "folder")
         except OSError as exc:
             raise StoreError(f"cannot create {self.sessions}: {exc.strerror}") from None
 
@@ -180,11 +206,18 @@ class LogRoot:
             os.close(fd)
 
     def append_index(self, record: dict[str, Any]) -> None:
-        """One line, one write, under the index lock."""
+        """One line, one write, under the index lock.
+
+        After a line cut short (a full disk, a crash), the new line starts on
+        a line of its own instead of being glued to the broken one.
+        """
         line = dumps_line(record)
         with self.index_lock():
-            fd = _open_private(self.index, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            fd = _open_private(self.index, os.O_RDWR | os.O_APPEND | os.O_CREAT)
             try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    line = b"\n" + line
                 write_all(fd, line)
             finally:
                 os.close(fd)
@@ -214,8 +247,12 @@ class LogRoot:
 
         pending = folder / PENDING
         write_atomic(pending, summary_bytes(summary))
-        self.append_index(index_record(summary))
-        os.replace(pending, folder / SUMMARY)
+        try:
+            self.append_index(index_record(summary))
+        finally:
+            # An index that cannot be written (the caller warns) leaves the
+            # session's own record whole all the same.
+            os.replace(pending, folder / SUMMARY)
 
     def orphans(self) -> list[str]:
         """Folder names of sessions whose wrapper is gone before finishing (read-only)."""
@@ -245,6 +282,9 @@ class LogRoot:
             try:
                 if (folder / SUMMARY).exists():
                     continue  # another recoverer was first
+                for stray in folder.glob(".*.tmp"):  # a writer died inside write_atomic
+                    with contextlib.suppress(OSError):
+                        stray.unlink()
                 pending = read_json_object(folder / PENDING)
                 if pending is not None:
                     if not self._indexed(folder.name):
@@ -324,6 +364,9 @@ class LogRoot:
             removed: list[tuple[str, Path]] = []
             for info in victims:
                 folder = self.sessions / info.dir_name
+                if not (folder / SUMMARY).exists():
+                    # Pruned meanwhile, or its name already reused by a new session.
+                    continue
                 lock_fd = try_lock(folder / TRACE)
                 if lock_fd is None and (folder / TRACE).exists():
                     continue  # still held by its wrapper
@@ -339,7 +382,14 @@ class LogRoot:
                     if lock_fd is not None:
                         os.close(lock_fd)
             if removed:
-                self._rewrite_index_without({name for name, _ in removed})
+                try:
+                    self._rewrite_index_without({name for name, _ in removed})
+                except OSError:
+                    # The index still names them: put them back rather than half-remove.
+                    for name, trash in removed:
+                        with contextlib.suppress(OSError):
+                            os.rename(trash, self.sessions / name)
+                    raise
         if removed:
             import shutil  # lazily: it loads the compression modules
 
@@ -478,9 +528,10 @@ def _age(path: Path) -> float:
 
 def _tree_size(folder: Path) -> int:
     total = 0
-    for entry in os.scandir(folder):
-        with contextlib.suppress(OSError):
-            total += entry.stat(follow_symlinks=False).st_size
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                total += entry.stat(follow_symlinks=False).st_size
     return total
 
 

@@ -33,7 +33,9 @@ from autoskillit_trace.config import (
 
 REPO = Path(__file__).resolve().parents[1]
 PREFIX = "AUTOSKILLIT_LINUX_TRACING__"
-KNOWN_KEYS = "known keys: enabled, proc_interval, log_dir, max_sessions, agent_events"
+KNOWN_KEYS = (
+    "known keys: enabled, proc_interval, log_dir, max_sessions, agent_events, redact_patterns"
+)
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux XDG layout")
 
 
@@ -107,6 +109,7 @@ def test_schema_matches_settings_class() -> None:
         "linux_tracing.log_dir",
         "linux_tracing.max_sessions",
         "linux_tracing.agent_events",
+        "linux_tracing.redact_patterns",
     )
 
 
@@ -193,12 +196,14 @@ def test_each_layer_overrides_the_one_below(project: Path, env: dict[str, str]) 
         "linux_tracing.log_dir": Source("environment", f"{PREFIX}LOG_DIR"),
         "linux_tracing.max_sessions": Source("command line", "--keep"),
         "linux_tracing.agent_events": Source("default"),
+        "linux_tracing.redact_patterns": Source("default", None),
     }
     assert [str(resolved.sources[key]) for key in KEYS] == [
         f"user file {user}",
         f"project file {proj}",
         f"environment {PREFIX}LOG_DIR",
         "command line --keep",
+        "default",
         "default",
     ]
 
@@ -450,7 +455,14 @@ def test_env_empty_log_dir_means_default(project: Path, env: dict[str, str]) -> 
 
 KNOWN_VARIABLES = "known variables: " + ", ".join(
     f"{PREFIX}{key}"
-    for key in ("ENABLED", "PROC_INTERVAL", "LOG_DIR", "MAX_SESSIONS", "AGENT_EVENTS")
+    for key in (
+        "ENABLED",
+        "PROC_INTERVAL",
+        "LOG_DIR",
+        "MAX_SESSIONS",
+        "AGENT_EVENTS",
+        "REDACT_PATTERNS",
+    )
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def test_each_value_names_its_source(project: Path, env: dict[str, str]) -> None
         "linux_tracing.log_dir": ("/tmp/from-env", "environment", f"{PREFIX}LOG_DIR"),
         "linux_tracing.max_sessions": (50, "user file", str(user)),
         "linux_tracing.agent_events": (False, "default", None),
+        "linux_tracing.redact_patterns": ([], "default", None),
     }
     got = {k: (r["value"], r["source_kind"], r["source_where"]) for k, r in rows.items()}
     assert got == expected
@@ -74,7 +76,7 @@ def test_each_value_names_its_source(project: Path, env: dict[str, str]) -> None
     ]
     assert lines[2].endswith(f"(environment {PREFIX}LOG_DIR)")
     assert lines[3].endswith(f"(user file {user})")
-    assert f"project file                 {proj}" in text
+    assert re.search(rf"^project file +{re.escape(str(proj))}$", text, re.M)
 
 
 def test_defaults_and_missing_files(project: Path, env: dict[str, str]) -> None:

@@ -1,14 +1,22 @@
-"""JSON lines: reading backwards gives exactly the forward lines, reversed."""
+"""JSON lines: any bytes read back safely; reading backwards gives the forward lines."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoskillit_trace.jsonl import iter_lines_reversed, parse_line
+from autoskillit_trace.jsonl import (
+    dumps_line,
+    iter_file,
+    iter_lines_reversed,
+    parse_line,
+    parse_lines,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -47,3 +55,73 @@ def test_reading_the_newest_lines_reads_only_the_end(tmp_path: Path) -> None:
 )
 def test_parse_line(line: bytes, expected: object) -> None:
     assert parse_line(line) == expected
+
+
+# -- any bytes, any cut ----------------------------------------------------------
+
+FAST = settings(max_examples=150, deadline=None)
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=8,
+)
+RECORDS = st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=5)
+# Bytes that look like JSON lines often enough to matter.
+PIECES = st.sampled_from([b"{", b"}", b'"a":', b"1", b",", b"\n", b"[", b"]", b"\xff", b" ", b"\r"])
+NEAR_JSON = st.lists(PIECES | st.binary(max_size=4), max_size=40).map(b"".join)
+ANY_BYTES = st.binary(max_size=300) | NEAR_JSON
+
+
+def _nonblank_lines(data: bytes) -> int:
+    return sum(1 for line in data.split(b"\n") if line.strip())
+
+
+@FAST
+@given(ANY_BYTES)
+def test_parse_lines_takes_any_bytes(data: bytes) -> None:
+    records, skipped = parse_lines(data)
+    assert all(isinstance(r, dict) for r in records)
+    assert len(records) + skipped == _nonblank_lines(data)
+
+
+@FAST
+@given(ANY_BYTES, st.integers(1, 64))
+def test_iter_file_agrees_with_parse_lines_whatever_the_chunk(
+    tmp_path_factory: Any, data: bytes, chunk: int
+) -> None:
+    path = Path(tmp_path_factory.mktemp("jsonl")) / "x.jsonl"
+    path.write_bytes(data)
+    read = list(iter_file(path, chunk=chunk))
+    records, skipped = parse_lines(data)
+    assert [r for r in read if r is not None] == records
+    assert read.count(None) == skipped
+
+
+@FAST
+@given(st.lists(RECORDS, max_size=8), st.data())
+def test_a_cut_keeps_every_whole_line(records: list[dict[str, Any]], data: st.DataObject) -> None:
+    blob = b"".join(dumps_line(r) for r in records)
+    cut = data.draw(st.integers(0, len(blob)))
+    parsed, skipped = parse_lines(blob[:cut])
+    whole = blob[:cut].count(b"\n")
+    expected = [json.loads(line) for line in blob[:cut].split(b"\n")[:whole]]
+    assert parsed[:whole] == expected
+    # At most the cut line is lost; a cut that happens to be valid JSON is kept.
+    assert len(parsed) - whole + skipped <= 1
+
+
+@FAST
+@given(RECORDS)
+def test_dumps_line_is_one_line_that_reads_back(record: dict[str, Any]) -> None:
+    line = dumps_line(record)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert parse_lines(line) == ([record], 0)
+
+
+@FAST
+@given(st.text().map(lambda t: t.encode("utf-8", "surrogatepass")))
+def test_undecodable_text_is_escaped_not_fatal(raw: bytes) -> None:
+    text = raw.decode("utf-8", "surrogateescape")
+    records, skipped = parse_lines(dumps_line({"cmd": text}))
+    assert skipped == 0 and len(records) == 1

@@ -229,7 +229,7 @@ def test_folders_and_files_are_private_whatever_the_umask(tmp_path: Path) -> Non
 
 def test_log_root_that_is_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "logs").write_text("not a folder")
-    with pytest.raises(StoreError, match="cannot create log folder"):
+    with pytest.raises(StoreError, match="is not a folder"):
         LogRoot(tmp_path / "logs").ensure()
 
 

@@ -204,6 +204,21 @@ def orchestrate(*phases: str) -> None:
     print(os.environ["AUTOSKILLIT_TRACE_SESSION_DIR"])
 
 
+def argv(out: str, *args: str) -> None:
+    """Write our arguments to ``out`` as the hex of their exact bytes."""
+    _write_json(out, [os.fsencode(arg).hex() for arg in args])
+
+
+def undumpable(seconds: str = "1") -> None:
+    """Make ourselves non-dumpable: /proc/PID/fd and the like become root's alone."""
+    import ctypes
+
+    pr_set_dumpable = 4
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_dumpable, 0, 0, 0, 0)
+    print("undumpable", flush=True)
+    time.sleep(float(seconds))
+
+
 def _write_json(path: str, value: object) -> None:
     tmp = f"{path}.tmp"
     with open(tmp, "w") as handle:
@@ -227,6 +242,8 @@ WORKLOADS = {
     "stubborn-tree": stubborn_tree,
     "daemonize": daemonize,
     "orchestrate": orchestrate,
+    "argv": argv,
+    "undumpable": undumpable,
 }
 
 if __name__ == "__main__":

@@ -1,0 +1,122 @@
+"""Secrets out of what is recorded: command lines, working directories, messages.
+
+Session folders keep the command line for the life of the session and beyond,
+so anything that looks like a credential is replaced by ``[REDACTED]`` before
+it is written anywhere.  Only the recorded text changes; the child always gets
+its real arguments.
+
+Three kinds of rule:
+- an option whose name says it holds a secret (``--token X``, ``--token=X``):
+  its value goes;
+- ``NAME=value`` where NAME contains TOKEN, SECRET, PASSWORD/PASSWD or KEY:
+  the value goes;
+- text patterns: credentials in URLs, bearer tokens, well-known key formats,
+  and the user's own ``linux_tracing.redact_patterns``.  A pattern without
+  groups redacts its whole match; a pattern with groups redacts only what
+  its groups matched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+MASK = "[REDACTED]"
+
+# A long or short option whose name says its value is a secret.
+_SECRET_WORD = (
+    r"(?:token|secret|passw(?:or)?d|passphrase|pwd|api[-_]?key|access[-_]?key"
+    r"|private[-_]?key|client[-_]?secret|credentials?|auth(?:orization)?)"
+)
+_SECRET_OPTION = re.compile(
+    rf"^--?(?!no-)(?:[a-z0-9]+[-_])*{_SECRET_WORD}(?:[-_][a-z0-9]+)*$", re.I
+)
+
+# Built-in patterns; groups mark the part that is replaced.
+DEFAULT_PATTERNS: tuple[str, ...] = (
+    # NAME=value with a telling NAME (also inside a shell script: ``sh -c 'API_KEY=x make'``).
+    r"(?i)\b[A-Za-z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|KEY)[A-Za-z0-9_]*="
+    r"(?:\"([^\"]*)\"|'([^']*)'|([^\s'\"&;|]+))",
+    # Options written inside one argument, such as a shell script: ``--token=x`` / ``--token x``.
+    rf"(?i)(?<![\w-])--?(?:[a-z0-9]+[-_])*{_SECRET_WORD}(?:[-_][a-z0-9]+)*[= ]([^\s'\"-][^\s'\"]*)",
+    # user:password@host in a URL.
+    r"(?i)\b[a-z][a-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@",
+    # HTTP headers: ``Authorization: Bearer x``, ``Authorization: Basic x``, ``X-Api-Key: x``.
+    r"(?i)\b(?:proxy-)?authorization\s*:\s*(?:(?:bearer|basic|digest|token)\s+)?([^\s'\"]+)",
+    r"(?i)\b(?:x-api-key|api-key|x-auth-token|private-token)\s*:\s*([^\s'\"]+)",
+    r"(?i)\bbearer\s+([A-Za-z0-9._~+/=-]{4,})",
+    # Well-known key formats.
+    r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}",
+    r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}",
+    r"\bgithub_pat_[A-Za-z0-9_]{20,}",
+    r"\bglpat-[A-Za-z0-9_-]{20,}",
+    r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b",
+    r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
+    r"\bAIza[A-Za-z0-9_-]{35}",
+    r"\bnpm_[A-Za-z0-9]{36}",
+    r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+",  # JWT
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
+)
+
+
+def compile_patterns(patterns: Iterable[str]) -> list[re.Pattern[str]]:
+    """Compile ``patterns``; raises ValueError naming the first that does not compile."""
+    compiled = []
+    for number, pattern in enumerate(patterns, 1):
+        try:
+            compiled.append(re.compile(pattern))
+        except re.error as exc:
+            raise ValueError(f"pattern {number} {pattern!r} does not compile: {exc}") from None
+    return compiled
+
+
+_DEFAULTS: list[re.Pattern[str]] | None = None
+
+
+class Redactor:
+    """Redacts text and argument lists with the built-in patterns plus ``extra``."""
+
+    def __init__(self, extra: Sequence[str] = ()) -> None:
+        global _DEFAULTS
+        if _DEFAULTS is None:
+            _DEFAULTS = compile_patterns(DEFAULT_PATTERNS)
+        self.patterns = [*_DEFAULTS, *compile_patterns(extra)]
+
+    def text(self, text: str) -> str:
+        """``text`` with every pattern's secret part replaced by ``[REDACTED]``."""
+        for pattern in self.patterns:
+            text = pattern.sub(_replace, text)
+        return text
+
+    def argv(self, argv: Sequence[str]) -> list[str]:
+        """The arguments as they may be recorded; the value after a secret option goes."""
+        out: list[str] = []
+        hide_next = False
+        for arg in argv:
+            if hide_next:
+                out.append(MASK)
+                hide_next = False
+                continue
+            if _SECRET_OPTION.match(arg) or arg.lower() in ("bearer", "authorization:"):
+                hide_next = True
+            out.append(self.text(arg))
+        return out
+
+
+def _replace(match: re.Match[str]) -> str:
+    """The match with its groups (or, without groups, all of it) masked."""
+    if match.re.groups == 0:
+        return MASK
+    whole = match.group(0)
+    start = match.start()
+    pieces: list[str] = []
+    position = 0
+    for index in range(1, match.re.groups + 1):
+        begin, end = match.span(index)
+        if begin < 0 or begin - start < position:
+            continue  # the group did not take part, or nests inside one already masked
+        pieces.append(whole[position : begin - start])
+        pieces.append(MASK)
+        position = end - start
+    pieces.append(whole[position:])
+    return "".join(pieces)

@@ -1,0 +1,310 @@
+"""A corpus of bad input: each gets one clear line, its exit status, and no traceback.
+
+Every case runs the real wrapper against a log root that already holds a
+finished session; afterwards that session's files are byte for byte what they
+were (usage and configuration errors write nothing at all).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from helpers import clean_env, run_traced, tracer, workload
+
+from autoskillit_trace.jsonl import iter_file, parse_lines
+from autoskillit_trace.timeutil import parse_duration
+
+PREFIX = "autoskillit-trace run: error: "
+ENV = "AUTOSKILLIT_LINUX_TRACING__"
+ID_RULE = "expected [A-Za-z0-9][A-Za-z0-9._-]{0,127} without '..'"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    args: list[str | bytes]  # after ``run``; "{root}" is the log root
+    message: str  # what the one line must contain
+    status: int = 2
+    config: str | bytes | None = None  # the project's .autoskillit/config.yaml
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def opts(*args: str | bytes) -> list[str | bytes]:
+    """Options, then ``-- true``."""
+    return ["--log-dir", "{root}", *args, "--", "true"]
+
+
+def config(text: str | bytes, message: str) -> Case:
+    return Case(f"config: {message[:40]}", opts(), message, config=text)
+
+
+CASES = [
+    # -- the configuration file -----------------------------------------------------
+    config("linux_tracing:\n  enabled: a: b\n", "line 2: YAML does not parse"),
+    config("linux_tracing:\n  log_dir: [unclosed\n", "YAML does not parse"),
+    config("linux_tracing:\n\t enabled: true\n", "line 2: YAML does not parse"),
+    config("tracing:\n  enabled: true\n", "unknown section 'tracing'"),
+    config(
+        "linux_tracing:\n  proc_intervl: 1\n",
+        "unknown key 'linux_tracing.proc_intervl' (did you mean 'proc_interval'?)",
+    ),
+    config(
+        "linux_tracing:\n  proc_interval: fast\n",
+        "linux_tracing.proc_interval: expected a number of seconds greater than 0, got 'fast'",
+    ),
+    config(
+        "linux_tracing:\n  enabled: 'yes'\n",
+        "linux_tracing.enabled: expected true or false, got 'yes'",
+    ),
+    config(
+        "linux_tracing:\n  max_sessions: 2.5\n",
+        "linux_tracing.max_sessions: expected a whole number of at least 1, got 2.5",
+    ),
+    config(
+        "linux_tracing:\n  max_sessions: 0\n",
+        "linux_tracing.max_sessions: expected a whole number of at least 1, got 0",
+    ),
+    config(
+        "linux_tracing:\n  proc_interval: -1\n",
+        "linux_tracing.proc_interval: expected a number of seconds greater than 0, got -1",
+    ),
+    config(
+        "linux_tracing:\n  proc_interval: .inf\n",
+        "linux_tracing.proc_interval: expected a number of seconds greater than 0, got inf",
+    ),
+    config(
+        "linux_tracing:\n  log_dir: relative/logs\n",
+        "linux_tracing.log_dir: expected an absolute path or one starting with '~'",
+    ),
+    config(
+        "linux_tracing:\n  redact_patterns: ['(']\n",
+        "linux_tracing.redact_patterns: pattern 1 '(' does not compile",
+    ),
+    config(b"linux_tracing:\n  log_dir: /caf\xe9\n", "line 2: not UTF-8 text (byte 0xe9)"),
+    config("- just\n- a list\n", "expected a mapping of sections such as 'linux_tracing:'"),
+    # -- the environment ------------------------------------------------------------
+    Case(
+        "env: wrong type",
+        opts(),
+        f"{ENV}PROC_INTERVAL: linux_tracing.proc_interval: expected a number of seconds",
+        env={f"{ENV}PROC_INTERVAL": "soon"},
+    ),
+    Case(
+        "env: unknown key",
+        opts(),
+        f"{ENV}COLOUR: unknown key 'linux_tracing.colour'",
+        env={f"{ENV}COLOUR": "red"},
+    ),
+    Case(
+        "env: bad session id",
+        opts(),
+        "AUTOSKILLIT_SESSION_ID: invalid session id 'a/b': it contains '/'",
+        env={"AUTOSKILLIT_SESSION_ID": "a/b"},
+    ),
+    # -- options ----------------------------------------------------------------------
+    Case("no such option", opts("--bogus"), "no such option: '--bogus'"),
+    Case("option without value", ["--interval"], "no command given"),
+    Case("value missing", ["--log-dir", "{root}", "--interval", "--", "true"], "needs a value"),
+    Case("flag with a value", opts("--no-trace=1"), "option --no-trace takes no value"),
+    Case(
+        "interval not a number",
+        opts("--interval", "abc"),
+        "--interval: linux_tracing.proc_interval: expected a number of seconds greater than 0, "
+        "got 'abc'",
+    ),
+    Case("interval zero", opts("--interval", "0"), "expected a number of seconds greater than 0"),
+    Case("interval nan", opts("--interval", "nan"), "greater than 0, got 'nan'"),
+    Case("interval inf", opts("--interval", "inf"), "greater than 0, got 'inf'"),
+    Case("log format", opts("--log-format", "xml"), "'xml' is not one of auto, console, json"),
+    Case("log format empty", opts("--log-format", ""), "'' is not one of auto, console, json"),
+    Case("long flag with a value", opts("--quiet=yes"), "option --quiet takes no value"),
+    Case("option not UTF-8", opts("--log-dir", b"/tmp/\xff\xfe"), "--log-dir: value is not valid"),
+    Case("session id not UTF-8", opts("--session-id", b"s\xff"), "value is not valid UTF-8"),
+    # -- session ids ------------------------------------------------------------------
+    Case("id with /", opts("--session-id", "a/b"), "it contains '/'"),
+    Case("id ..", opts("--session-id", ".."), "it must start with a letter or a digit"),
+    Case("id with ..", opts("--session-id", "a..b"), "it contains '..'"),
+    Case("id ../ escape", opts("--session-id", "x/../../etc"), "it contains '/'"),
+    Case("id with space", opts("--session-id", "my session"), "it contains ' '"),
+    Case("id with newline", opts("--session-id", "a\nb"), "it contains '\\n'"),
+    Case("id with control", opts("--session-id", "a\x07b"), "it contains '\\x07'"),
+    Case("id of 500 chars", opts("--session-id", "a" * 500), "500 characters long (at most 128)"),
+    Case("id empty", opts("--session-id", ""), "invalid session id '': it is empty"),
+    # -- the command ------------------------------------------------------------------
+    Case("missing --", ["--log-dir", "{root}", "sleep", "1"], "missing '--' before the command"),
+    Case("no command", [], "no command given; usage: autoskillit-trace run"),
+    Case("only options", ["--log-dir", "{root}"], "missing '--' before the command"),
+    Case("nothing after --", ["--log-dir", "{root}", "--"], "no command given after '--'"),
+]
+SPAWN_CASES = [
+    Case("command not found", ["--", "no-such-cmd-zz"], "no-such-cmd-zz: command not found", 127),
+    Case("no such path", ["--", "/no/such/bin"], "/no/such/bin: No such file or directory", 127),
+    Case("empty command name", ["--", ""], "'': command not found", 127),
+    Case("a directory", ["--", "/"], "/: Permission denied", 126),
+    Case("not executable", ["--", "{plain}"], ": Permission denied", 126),
+]
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A log root holding one finished session, to copy for each case."""
+    root = tmp_path_factory.mktemp("template") / "logs"
+    traced = run_traced(root, workload("sleep", 0.1), interval=0.05)
+    assert traced.proc.returncode == 0
+    return root
+
+
+def contents(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def run_case(case: Case, root: Path, tmp_path: Path) -> subprocess.CompletedProcess[bytes]:
+    project = tmp_path / "project"
+    project.mkdir()
+    if case.config is not None:
+        path = project / ".autoskillit" / "config.yaml"
+        path.parent.mkdir()
+        data = case.config if isinstance(case.config, bytes) else case.config.encode()
+        path.write_bytes(data)
+    plain = tmp_path / "plain.sh"
+    plain.write_text("#!/bin/sh\necho hi\n")
+
+    def fill(arg: str | bytes) -> str | bytes:
+        if isinstance(arg, bytes):
+            return arg
+        return arg.replace("{root}", str(root)).replace("{plain}", str(plain))
+
+    argv = [sys.executable, "-m", "autoskillit_trace", "run", *map(fill, case.args)]
+    env = clean_env(tmp_path, **case.env)
+    return subprocess.run(
+        argv, env=env, cwd=project, capture_output=True, stdin=subprocess.DEVNULL, timeout=30
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input_is_one_line_and_damages_nothing(
+    case: Case, recorded: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "logs"
+    shutil.copytree(recorded, root)
+    before = contents(root)
+    proc = run_case(case, root, tmp_path)
+    stderr = proc.stderr.decode("utf-8", "backslashreplace")
+    assert proc.returncode == case.status, stderr
+    assert proc.stdout == b""
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith(PREFIX), lines[0]
+    assert case.message in lines[0], lines[0]
+    assert contents(root) == before
+
+
+@pytest.mark.parametrize("case", SPAWN_CASES, ids=[c.name for c in SPAWN_CASES])
+def test_command_that_cannot_start(case: Case, recorded: Path, tmp_path: Path) -> None:
+    """Status as a shell gives it; the failure is recorded beside the old session."""
+    root = tmp_path / "logs"
+    shutil.copytree(recorded, root)
+    before = contents(root)
+    proc = run_case(Case(case.name, ["--log-dir", "{root}", "-q", *case.args], ""), root, tmp_path)
+    assert proc.returncode == case.status
+    lines = proc.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("autoskillit-trace: "), lines
+    assert lines[0].endswith(case.message), lines
+    after = contents(root)
+    for name, data in before.items():
+        assert after[name].startswith(data), name  # the index only grew
+    index, skipped = parse_lines(after["sessions.jsonl"])
+    assert skipped == 0 and [r["subtype"] for r in index] == ["success", "spawn_failed"]
+
+
+def test_child_arguments_pass_through_byte_for_byte(log_root: Path, tmp_path: Path) -> None:
+    weird: list[bytes] = [
+        b"\xff\xfe",
+        b"caf\xc3\xa9",
+        b"caf\xe9",
+        b"",
+        b" ",
+        b"a\nb",
+        b"--",
+        b"--interval",
+        b"-q",
+        b"$(echo no)",
+        b"\x01\x7f",
+        "日本".encode(),
+    ]
+    out = tmp_path / "argv.json"
+    argv: list[str | bytes] = [*tracer("run", "--log-dir", log_root, "-q", "--")]
+    argv += [*workload("argv", out), *weird]
+    proc = subprocess.run(argv, env=clean_env(tmp_path), capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    assert [bytes.fromhex(h) for h in json.loads(out.read_text())] == weird
+    summary = json.loads(next(log_root.glob("sessions/*/summary.json")).read_text())
+    command = summary["skill_command"]
+    assert "\\xff\\xfe" in command and "caf\\xe9" in command and "日本" in command
+
+
+# -- the store's own files, broken ------------------------------------------------------
+
+
+def test_broken_index_lines_are_kept_and_skipped(log_root: Path) -> None:
+    log_root.mkdir()
+    garbage = b'not json\n{"half": \n[1,2]\n\xff\xfe\x00binary\n{"dir_name": "cut-by-a-cr'
+    (log_root / "sessions.jsonl").write_bytes(garbage)
+    traced = run_traced(log_root, ["true"], extra=("-q",))
+    assert traced.proc.returncode == 0 and traced.stderr == ""
+    data = (log_root / "sessions.jsonl").read_bytes()
+    assert data.startswith(garbage)
+    records, skipped = parse_lines(data)
+    assert skipped == 5  # kept as they were, skipped by readers
+    assert [r.get("subtype") for r in records] == ["success"]  # not glued to the cut line
+    assert list(iter_file(log_root / "sessions.jsonl")).count(None) == 5
+
+
+def test_broken_trace_lines_do_not_stop_recovery(log_root: Path) -> None:
+    folder = log_root / "sessions" / "crashed-one"
+    folder.mkdir(parents=True)
+    start = {"event": "session_start", "session_id": "crashed-one", "dir_name": "crashed-one"}
+    snap = {"event": "snapshot", "seq": 0, "ts": "2026-01-01T00:00:00+00:00", "oom_score": 900}
+    lines = [json.dumps(start), "garbage", json.dumps(snap), "\x00\xff", '{"event": "snap']
+    (folder / "proc_trace.jsonl").write_bytes("\n".join(lines).encode("utf-8", "surrogateescape"))
+    traced = run_traced(log_root, workload("sleep", 0.2), interval=0.05, extra=("-q",))
+    assert traced.proc.returncode == 0 and traced.stderr == ""
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["subtype"] == "crashed"
+    assert summary["snapshot_count"] == 1 and summary["peak_oom_score"] == 900
+    assert summary["anomalies_by_kind"] == {"oom_critical": 1}
+
+
+# -- durations --------------------------------------------------------------------------
+
+BAD_DURATIONS = [
+    ("", "'' is not a duration"),
+    ("abc", "'abc' is not a duration; expected a number with an optional unit"),
+    ("10x", "'10x' is not a duration"),
+    ("1.5.2m", "'1.5.2m' is not a duration"),
+    ("-5", "expected a finite number >= 0"),
+    ("-1h", "expected a finite number >= 0"),
+    ("inf", "expected a finite number >= 0"),
+    ("nan", "expected a finite number >= 0"),
+    ("m", "'m' is not a duration"),
+    ("5 m s", "'5 m s' is not a duration"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_DURATIONS)
+def test_durations_that_do_not_parse(text: str, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        parse_duration(text)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(CASES) + len(SPAWN_CASES) + len(BAD_DURATIONS) >= 30
+    assert len(CASES) >= 30
