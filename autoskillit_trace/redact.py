@@ -32,15 +32,17 @@ _SECRET_OPTION = re.compile(
     rf"^--?(?!no-)(?:[a-z0-9]+[-_])*{_SECRET_WORD}(?:[-_][a-z0-9]+)*$", re.I
 )
 
+# NAME=value (also inside a shell script: ``sh -c 'API_KEY=x make'``); the value
+# goes when NAME is telling.  Split in two so that long words cost linear time.
+_ASSIGNMENT = re.compile(r"\b[A-Za-z0-9_]+=(?:\"([^\"]*)\"|'([^']*)'|([^\s'\"&;|]+))")
+_TELLING_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY", re.IGNORECASE)
+
 # Built-in patterns; groups mark the part that is replaced.
 DEFAULT_PATTERNS: tuple[str, ...] = (
-    # NAME=value with a telling NAME (also inside a shell script: ``sh -c 'API_KEY=x make'``).
-    r"(?i)\b[A-Za-z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|KEY)[A-Za-z0-9_]*="
-    r"(?:\"([^\"]*)\"|'([^']*)'|([^\s'\"&;|]+))",
     # Options written inside one argument, such as a shell script: ``--token=x`` / ``--token x``.
     rf"(?i)(?<![\w-])--?(?:[a-z0-9]+[-_])*{_SECRET_WORD}(?:[-_][a-z0-9]+)*[= ]([^\s'\"-][^\s'\"]*)",
     # user:password@host in a URL.
-    r"(?i)\b[a-z][a-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@",
+    r"(?i)(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,30}://[^/\s:@]*:([^/\s@]+)@",
     # HTTP headers: ``Authorization: Bearer x``, ``Authorization: Basic x``, ``X-Api-Key: x``.
     r"(?i)\b(?:proxy-)?authorization\s*:\s*(?:(?:bearer|basic|digest|token)\s+)?([^\s'\"]+)",
     r"(?i)\b(?:x-api-key|api-key|x-auth-token|private-token)\s*:\s*([^\s'\"]+)",
@@ -84,6 +86,8 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """``text`` with every pattern's secret part replaced by ``[REDACTED]``."""
+        if "=" in text:
+            text = _ASSIGNMENT.sub(_replace_assignment, text)
         for pattern in self.patterns:
             text = pattern.sub(_replace, text)
         return text
@@ -101,6 +105,11 @@ class Redactor:
                 hide_next = True
             out.append(self.text(arg))
         return out
+
+
+def _replace_assignment(match: re.Match[str]) -> str:
+    name = match.group(0).partition("=")[0]
+    return _replace(match) if _TELLING_NAME.search(name) else match.group(0)
 
 
 def _replace(match: re.Match[str]) -> str:

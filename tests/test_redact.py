@@ -198,3 +198,40 @@ def test_spawn_failure_reason_is_redacted(log_root: Path) -> None:
     assert traced.proc.returncode == 127
     for path in (p for p in log_root.rglob("*") if p.is_file()):
         assert b"ABCDEFGHIJ0000" not in path.read_bytes()
+
+
+# -- properties ------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+WORDS = st.sampled_from(
+    ["--token", "--token=", "Bearer", "KEY=", "https://", "a:b@", "sk-", "ghp_", " ", "=", "x"]
+)
+ARGS = st.lists(st.lists(WORDS | st.text(max_size=12), max_size=6).map("".join), max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ARGS)
+def test_any_arguments_redact_without_error_and_stably(args: list[str]) -> None:
+    redactor = Redactor()
+    once = redactor.argv(args)
+    assert len(once) == len(args)
+    assert redactor.argv(once) == once
+    command_line(args)  # always quotable
+
+
+def test_long_arguments_are_redacted_quickly() -> None:
+    import time
+
+    redactor = Redactor()
+    hostile = [
+        "a" * 200_000,
+        "--" + "a-" * 50_000 + "token",
+        "KEY" * 60_000,
+        "https://" + "u" * 100_000,
+        "Bearer " * 30_000,
+    ]
+    started = time.monotonic()
+    redactor.argv(hostile)
+    assert time.monotonic() - started < 2.0
