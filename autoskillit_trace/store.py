@@ -271,7 +271,8 @@ class LogRoot:
                         indexed = self.indexed_names()
                     if folder.name not in indexed:  # died after its index line
                         self.append_index(record)
-                    os.replace(folder / PENDING_SUMMARY, folder / SUMMARY)
+                    with contextlib.suppress(FileNotFoundError):  # finalize wrote SUMMARY
+                        os.replace(folder / PENDING_SUMMARY, folder / SUMMARY)
                     recovered.append(folder.name)
             finally:
                 os.close(lock_fd)
