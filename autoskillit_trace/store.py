@@ -437,20 +437,28 @@ class LogRoot:
         write_atomic(self.index, b"".join(kept))
 
     def _clear_trash(self) -> None:
-        """Delete trash left by a prune that died midway (its pid is gone)."""
+        """Delete what a prune that died midway left (its pid is gone): trash, temporaries."""
         try:
             names = [n for n in os.listdir(self.sessions) if n.startswith(TRASH_PREFIX)]
         except FileNotFoundError:
-            return
-        if not names:
-            return
-        import shutil
-
+            names = []
         for name in names:
             owner = name[len(TRASH_PREFIX) :].split("-", 1)[0]
             if owner.isdigit() and int(owner) != os.getpid() and _pid_alive(int(owner)):
                 continue
+            import shutil  # lazily, and only when there is trash: it loads compression modules
+
             shutil.rmtree(self.sessions / name, ignore_errors=True)
+        # The temporary of an index rewrite that died midway: .sessions.jsonl.<pid>.tmp
+        prefix = f".{INDEX}."
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self.path):
+                owner = name[len(prefix) : -len(".tmp")]
+                if not (name.startswith(prefix) and name.endswith(".tmp") and owner.isdigit()):
+                    continue
+                if int(owner) == os.getpid() or not _pid_alive(int(owner)):
+                    with contextlib.suppress(OSError):
+                        os.unlink(self.path / name)
 
 
 class SessionInfo(Record):

@@ -340,3 +340,20 @@ def test_write_atomic_that_fails_leaves_the_old_file(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]
     write_atomic(target, b'{"new": 1}\n')
     assert json.loads(target.read_text()) == {"new": 1}
+
+
+def test_prune_clears_what_a_killed_prune_left(tmp_path: Path) -> None:
+    from autoskillit_trace.store import LogRoot
+
+    root = tmp_path / "logs"
+    for _ in range(3):
+        assert wrap(root, ["true"], tmp_path).returncode == 0
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that is gone
+    (root / f".sessions.jsonl.{dead.pid}.tmp").write_text('{"cut')
+    (root / "sessions" / f".trash-{dead.pid}-old").mkdir()
+    LogRoot(root).prune(keep=2)
+    names = sorted(p.name for p in root.iterdir())
+    assert names == [".sessions.lock", "sessions", "sessions.jsonl"]
+    assert not [p for p in (root / "sessions").iterdir() if p.name.startswith(".")]
+    assert len(list((root / "sessions").iterdir())) == 2
