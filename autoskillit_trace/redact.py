@@ -19,23 +19,41 @@ Three kinds of rule:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 MASK = "[REDACTED]"
+
+# Every built-in rule below needs one of these fragments (compared lower-cased):
+# text holding none of them cannot hold a secret the rules would find, so the
+# regexes are neither compiled nor run (most commands: ``make test``, ``true``).
+# A new rule must add its fragment here; test_redact checks the two agree.
+TRIGGERS: tuple[str, ...] = (
+    "token", "secret", "pass", "pwd", "key", "credential", "auth", "://", "bearer",
+    "sk-", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "akia", "asia",
+    "xox", "aiza", "npm_", "eyj", "-----begin",
+)  # fmt: skip
+
+
+def might_hold_secret(text: str) -> bool:
+    """False when no built-in rule can match ``text``."""
+    lowered = text.lower()
+    return any(trigger in lowered for trigger in TRIGGERS)
+
 
 # A long or short option whose name says its value is a secret.
 _SECRET_WORD = (
     r"(?:token|secret|passw(?:or)?d|passphrase|pwd|api[-_]?key|access[-_]?key"
     r"|private[-_]?key|client[-_]?secret|credentials?|auth(?:orization)?)"
 )
-_SECRET_OPTION = re.compile(
-    rf"^--?(?!no-)(?:[a-z0-9]+[-_])*{_SECRET_WORD}(?:[-_][a-z0-9]+)*$", re.I
-)
+_SECRET_OPTION = rf"^--?(?!no-)(?:[a-z0-9]+[-_])*{_SECRET_WORD}(?:[-_][a-z0-9]+)*$"
 
 # NAME=value (also inside a shell script: ``sh -c 'API_KEY=x make'``); the value
 # goes when NAME is telling.  Split in two so that long words cost linear time.
-_ASSIGNMENT = re.compile(r"\b[A-Za-z0-9_]+=(?:\"([^\"]*)\"|'([^']*)'|([^\s'\"&;|]+))")
-_TELLING_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY", re.IGNORECASE)
+_ASSIGNMENT = r"\b[A-Za-z0-9_]+=(?:\"([^\"]*)\"|'([^']*)'|([^\s'\"&;|]+))"
+_TELLING_NAME = r"(?i)TOKEN|SECRET|PASSWORD|PASSWD|KEY"
 
 # Built-in patterns; groups mark the part that is replaced.
 DEFAULT_PATTERNS: tuple[str, ...] = (
@@ -72,23 +90,39 @@ def compile_patterns(patterns: Iterable[str]) -> list[re.Pattern[str]]:
     return compiled
 
 
-_DEFAULTS: list[re.Pattern[str]] | None = None
+class _Rules:
+    """The built-in rules, compiled once, when first needed."""
+
+    compiled: _Rules | None = None
+
+    def __init__(self) -> None:
+        self.option = re.compile(_SECRET_OPTION, re.I)
+        self.assignment = re.compile(_ASSIGNMENT)
+        self.telling_name = re.compile(_TELLING_NAME)
+        self.patterns = compile_patterns(DEFAULT_PATTERNS)
+
+    @classmethod
+    def get(cls) -> _Rules:
+        if cls.compiled is None:
+            cls.compiled = cls()
+        return cls.compiled
 
 
 class Redactor:
     """Redacts text and argument lists with the built-in patterns plus ``extra``."""
 
     def __init__(self, extra: Sequence[str] = ()) -> None:
-        global _DEFAULTS
-        if _DEFAULTS is None:
-            _DEFAULTS = compile_patterns(DEFAULT_PATTERNS)
-        self.patterns = [*_DEFAULTS, *compile_patterns(extra)]
+        self.extra = compile_patterns(extra)
 
     def text(self, text: str) -> str:
         """``text`` with every pattern's secret part replaced by ``[REDACTED]``."""
-        if "=" in text:
-            text = _ASSIGNMENT.sub(_replace_assignment, text)
-        for pattern in self.patterns:
+        if might_hold_secret(text):
+            rules = _Rules.get()
+            if "=" in text:
+                text = rules.assignment.sub(_replace_assignment, text)
+            for pattern in rules.patterns:
+                text = pattern.sub(_replace, text)
+        for pattern in self.extra:
             text = pattern.sub(_replace, text)
         return text
 
@@ -101,7 +135,9 @@ class Redactor:
                 out.append(MASK)
                 hide_next = False
                 continue
-            if _SECRET_OPTION.match(arg) or arg.lower() in ("bearer", "authorization:"):
+            if might_hold_secret(arg) and (
+                _Rules.get().option.match(arg) or arg.lower() in ("bearer", "authorization:")
+            ):
                 hide_next = True
             out.append(self.text(arg))
         return out
@@ -109,7 +145,7 @@ class Redactor:
 
 def _replace_assignment(match: re.Match[str]) -> str:
     name = match.group(0).partition("=")[0]
-    return _replace(match) if _TELLING_NAME.search(name) else match.group(0)
+    return _replace(match) if _Rules.get().telling_name.search(name) else match.group(0)
 
 
 def _replace(match: re.Match[str]) -> str:

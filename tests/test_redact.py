@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from helpers import clean_env, run_traced, tracer, workload
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autoskillit_trace.config import ConfigError, load
 from autoskillit_trace.redact import MASK, Redactor
@@ -202,8 +204,6 @@ def test_spawn_failure_reason_is_redacted(log_root: Path) -> None:
 
 # -- properties ------------------------------------------------------------------
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 WORDS = st.sampled_from(
     ["--token", "--token=", "Bearer", "KEY=", "https://", "a:b@", "sk-", "ghp_", " ", "=", "x"]
@@ -235,3 +235,45 @@ def test_long_arguments_are_redacted_quickly() -> None:
     started = time.monotonic()
     redactor.argv(hostile)
     assert time.monotonic() - started < 2.0
+
+
+# -- the prefilter: text without a trigger fragment is left alone by every rule ------
+
+_PIECES = st.sampled_from(
+    [
+        "--", "-", "=", ":", "@", "/", " ", "'", '"', "_", ".", "x", "A", "0", "9", "Z",
+        "token", "TOK", "secret", "pass", "word", "pwd", "key", "api", "auth", "bearer",
+        "://", "sk-", "ghp_", "github_pat_", "glpat-", "AKIA", "ASIA", "xox", "AIza", "npm_",
+        "eyJ", "-----BEGIN", "PRIVATE KEY-----", "credential", "Authorization", "https",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES | st.text(max_size=6), max_size=30).map("".join))
+def test_prefilter_never_skips_what_the_rules_would_redact(text: str) -> None:
+    """Without a trigger fragment, the full rule set (forced) changes nothing."""
+    from autoskillit_trace import redact
+
+    if redact.might_hold_secret(text):
+        return
+    rules = redact._Rules.get()
+    forced = rules.assignment.sub(redact._replace_assignment, text)
+    for pattern in rules.patterns:
+        forced = pattern.sub(redact._replace, forced)
+    assert forced == text
+    assert not rules.option.match(text)
+
+
+def test_plain_commands_compile_no_rules() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "from autoskillit_trace import redact\n"
+        "r = redact.Redactor()\n"
+        "assert r.argv(['make', '-j8', 'test']) == ['make', '-j8', 'test']\n"
+        "print(redact._Rules.compiled is None)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "True", out.stderr
