@@ -156,11 +156,19 @@ def parse_run_args(args: list[str], env: Mapping[str, str]) -> RunArgs:
     except ValueError:
         if any(a in ("-h", "--help") for a in args):
             raise HelpRequested from None
-        if not args or all(a.startswith("-") for a in args):
+        options, command = _split_without_separator(args)
+        if not command:
             raise UsageError(f"no command given; usage: {USAGE}") from None
+        if command[0].startswith("-"):
+            raise UsageError(
+                f"no such option: {command[0]!r} (see 'autoskillit-trace run --help'); "
+                "the command goes after '--'"
+            ) from None
+        import shlex
+
+        fixed = shlex.join(["autoskillit-trace", "run", *options, "--", *command])
         raise UsageError(
-            f"missing '--' before the command; usage: {USAGE} "
-            f"(for example: autoskillit-trace run -- {args[-1]})"
+            f"missing '--' before the command; usage: {USAGE} (did you mean: {fixed})"
         ) from None
     options, command = args[:split], args[split + 1 :]
     result = RunArgs(argv=command)
@@ -194,6 +202,21 @@ def parse_run_args(args: list[str], env: Mapping[str, str]) -> RunArgs:
     if result.session_id is None and env.get("AUTOSKILLIT_SESSION_ID"):
         result.session_id = _checked_id(env["AUTOSKILLIT_SESSION_ID"], "AUTOSKILLIT_SESSION_ID")
     return result
+
+
+def _split_without_separator(args: list[str]) -> tuple[list[str], list[str]]:
+    """Where the options would end had ``--`` been typed: known options and their values."""
+    i = 0
+    while i < len(args):
+        word = args[i]
+        name, has_value, _ = word.partition("=")
+        option = _BY_FLAG.get(name if name.startswith("--") else word)
+        if option is None:
+            break
+        if option.metavar is not None and not has_value:
+            i += 1  # its value
+        i += 1
+    return args[:i], args[i:]
 
 
 def _apply(result: RunArgs, option: RunOption, typed: str, value: object) -> None:

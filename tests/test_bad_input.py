@@ -139,7 +139,7 @@ CASES = [
     # -- the command ------------------------------------------------------------------
     Case("missing --", ["--log-dir", "{root}", "sleep", "1"], "missing '--' before the command"),
     Case("no command", [], "no command given; usage: autoskillit-trace run"),
-    Case("only options", ["--log-dir", "{root}"], "missing '--' before the command"),
+    Case("only options", ["--log-dir", "{root}"], "no command given; usage: autoskillit-trace run"),
     Case("nothing after --", ["--log-dir", "{root}", "--"], "no command given after '--'"),
 ]
 SPAWN_CASES = [

@@ -36,7 +36,7 @@ def test_session_id_from_option_wins_over_environment() -> None:
     [
         (["ls", "-la"], "missing '--' before the command"),
         ([], "no command given"),
-        (["--interval", "1"], "missing '--' before the command"),
+        (["--interval", "1"], "no command given"),
         (["--interval"], "no command given"),
         (["--"], "no command given after '--'"),
         (["--bogus", "--", "true"], "no such option: '--bogus'"),
@@ -69,3 +69,22 @@ def test_help_before_the_separator_asks_for_help(args: list[str]) -> None:
 
 def test_help_after_the_separator_belongs_to_the_command() -> None:
     assert parse_run_args(["--", "ls", "--help"], {}).argv == ["ls", "--help"]
+
+
+@pytest.mark.parametrize(
+    ("args", "suggestion"),
+    [
+        (["ls", "-la"], "autoskillit-trace run -- ls -la"),
+        (["--log-dir", "/x", "ls"], "autoskillit-trace run --log-dir /x -- ls"),
+        (["--interval=2", "-q", "make", "it"], "autoskillit-trace run --interval=2 -q -- make it"),
+    ],
+)
+def test_missing_separator_suggests_the_fixed_command(args: list[str], suggestion: str) -> None:
+    with pytest.raises(UsageError, match="missing '--'") as caught:
+        parse_run_args(args, {})
+    assert f"(did you mean: {suggestion})" in str(caught.value)
+
+
+def test_unknown_option_before_the_command_is_named() -> None:
+    with pytest.raises(UsageError, match="no such option: '--bogus'"):
+        parse_run_args(["-q", "--bogus", "x"], {})
