@@ -291,3 +291,17 @@ def test_rewriting_the_index_keeps_lines_it_cannot_parse(tmp_path: Path) -> None
     lines = root.index.read_bytes().splitlines()
     assert b"{broken" in lines and len(lines) == 2
     assert not (root.sessions / "a").exists()
+
+
+def test_remove_folder_flat_nested_and_missing(tmp_path: Path) -> None:
+    from autoskillit_trace.store import remove_folder
+
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    (flat / "summary.json").write_text("{}")
+    nested = tmp_path / "nested"
+    (nested / "inner").mkdir(parents=True)
+    (nested / "inner" / "x").write_text("x")
+    for folder in (flat, nested, tmp_path / "missing"):
+        remove_folder(folder)
+        assert not folder.exists()
