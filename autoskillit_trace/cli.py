@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -76,44 +77,40 @@ cli.add_command(
 )
 
 
-class _Duration(click.ParamType):  # type: ignore[type-arg]
-    """``30d``, ``12h``, ``90m``, ``45s``: parsed by timeutil.parse_duration."""
+class _Parsed(click.ParamType):  # type: ignore[type-arg]
+    """A value read by one of the project's text parsers; its ValueError is the message."""
 
-    name = "DURATION"
+    def __init__(self, name: str, parse: Callable[[str], float]) -> None:
+        self.name = name
+        self._parse = parse
 
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> float:
-        from autoskillit_trace.timeutil import parse_duration
-
         if isinstance(value, float):
             return value
         try:
-            return parse_duration(str(value))
+            return self._parse(str(value))
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
 
 
-class _Size(click.ParamType):  # type: ignore[type-arg]
+def _parse_duration(text: str) -> float:
+    """``30d``, ``12h``, ``90m``, ``45s``, in seconds."""
+    from autoskillit_trace.timeutil import parse_duration
+
+    return parse_duration(text)
+
+
+def _parse_size(text: str) -> float:
     """``500M``, ``1.5G``: a size in KiB, as peak_rss_kb."""
+    from autoskillit_trace.textfmt import parse_size_kb
 
-    name = "SIZE"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        from autoskillit_trace.textfmt import parse_size_kb
-
-        if isinstance(value, float):
-            return value
-        try:
-            return parse_size_kb(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
+    return parse_size_kb(text)
 
 
-DURATION = _Duration()
-SIZE = _Size()
+DURATION = _Parsed("DURATION", _parse_duration)
+SIZE = _Parsed("SIZE", _parse_size)
 
 _log_dir_option = click.option(
     "--log-dir", metavar="PATH", help="Log root (default: from the settings, see 'config show')."

@@ -223,3 +223,23 @@ def folders(root: Path) -> set[str]:
     if not base.exists():
         return set()
     return {p.name for p in base.iterdir() if not p.name.startswith(".")}
+
+
+def ctrl_c_at_a_terminal(argv: list[str], ready_file: Path, env: dict[str, str]) -> int:
+    """Run ``argv`` as a session leader on a pseudo-terminal, type Ctrl-C once it is ready.
+
+    ``ready_file`` is where the workload says it is ready (count-signals).
+    Returns the exit status.
+    """
+    import pty
+
+    pid, master = pty.fork()
+    if pid == 0:  # the child: a session leader whose controlling terminal is the pty
+        os.execve(argv[0], argv, env)
+    try:
+        wait_for(lambda: (read_json(ready_file) or {}).get("ready"), what="workload ready")
+        os.write(master, b"\x03")  # Ctrl-C, typed
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(master)
+    return os.waitstatus_to_exitcode(status)

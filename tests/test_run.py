@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 from helpers import (
     clean_env,
+    ctrl_c_at_a_terminal,
     read_json,
     run_traced,
     start_traced,
@@ -164,7 +164,6 @@ def test_sigterm_kills_child_and_session_is_recorded(log_root: Path) -> None:
 
 def test_ctrl_c_at_a_terminal_reaches_child_once(log_root: Path, tmp_path: Path) -> None:
     """The terminal signals the whole foreground group; the wrapper must not add a second."""
-    import pty
 
     out = tmp_path / "signals.json"
     argv = tracer(
@@ -177,16 +176,7 @@ def test_ctrl_c_at_a_terminal_reaches_child_once(log_root: Path, tmp_path: Path)
         "--",
         *workload("count-signals", out, 0.5, 10, "SIGINT"),
     )
-    pid, master = pty.fork()
-    if pid == 0:  # the child: a session leader whose controlling terminal is the pty
-        os.execve(argv[0], argv, clean_env(tmp_path))
-    try:
-        wait_for(lambda: (read_json(out) or {}).get("ready"), what="workload ready")
-        os.write(master, b"\x03")  # Ctrl-C, typed
-        _, status = os.waitpid(pid, 0)
-    finally:
-        os.close(master)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert ctrl_c_at_a_terminal(argv, out, clean_env(tmp_path)) == 0
     assert read_json(out)["counts"] == {"SIGINT": 1}
     assert next(log_root.glob("sessions/*/summary.json")).exists()
 

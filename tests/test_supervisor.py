@@ -13,7 +13,16 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import clean_env, read_json, run_traced, start_traced, tracer, wait_for, workload
+from helpers import (
+    clean_env,
+    ctrl_c_at_a_terminal,
+    read_json,
+    run_traced,
+    start_traced,
+    tracer,
+    wait_for,
+    workload,
+)
 from workloads import blob_bytes
 
 FIXTURES = Path(__file__).with_name("fixtures")
@@ -230,23 +239,13 @@ def test_ctrl_c_reaches_the_child_once_while_reading_the_pipe(
     log_root: Path, tmp_path: Path
 ) -> None:
     """signalfd reports the si_code too: the terminal's own SIGINT is not forwarded again."""
-    import pty
 
     out = tmp_path / "signals.json"
     argv = tracer(
         "run", "--log-dir", log_root, "--agent-events", "-q", "--",
         *workload("count-signals", out, 0.5, 10, "SIGINT"),
     )  # fmt: skip
-    pid, master = pty.fork()
-    if pid == 0:  # the child: a session leader whose controlling terminal is the pty
-        os.execve(argv[0], argv, clean_env(tmp_path))
-    try:
-        wait_for(lambda: (read_json(out) or {}).get("ready"), what="workload ready")
-        os.write(master, b"\x03")  # Ctrl-C, typed
-        _, status = os.waitpid(pid, 0)
-    finally:
-        os.close(master)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert ctrl_c_at_a_terminal(argv, out, clean_env(tmp_path)) == 0
     assert read_json(out)["counts"] == {"SIGINT": 1}
 
 
