@@ -221,7 +221,8 @@ class TreeFinder:
 
     With /proc/PID/task/TID/children it walks down from the root.  Without it
     (kernels built without CONFIG_PROC_CHILDREN) it lists /proc and reads the
-    stat line only of the current members and of pids it has not seen before:
+    stat line only of the current members and of pids it has not seen before
+    (and lists nothing while /proc/loadavg says no process was created):
     a process that was outside the tree stays outside (a parent never changes
     but by re-parenting, which only moves processes out of a tree or up to the
     wrapper, itself in it).  A pid reused within one interval by a new
@@ -241,6 +242,7 @@ class TreeFinder:
         # first scan reads only the stat lines of processes born since.
         self._seen: set[int] = set() if existing is None else existing
         self._members: set[int] = set()
+        self._last_pid: int | None = None  # the last pid allocated, at the last listing
 
     def members(self) -> dict[int, ProcStat]:
         """Stat lines of all descendants of the root (the root excluded)."""
@@ -263,11 +265,18 @@ class TreeFinder:
         return found
 
     def _scan(self) -> dict[int, ProcStat]:
-        current = list_pids()
-        if not current:
-            return {}
-        candidates = (self._members & current) | (current - self._seen)
-        self._seen = current
+        last_pid = _last_pid()
+        if last_pid is not None and last_pid == self._last_pid:
+            # No process was created since the last listing: the tree can only
+            # have lost members, so their stat lines are all there is to read.
+            candidates = self._members
+        else:
+            current = list_pids()
+            if not current:
+                return {}
+            candidates = (self._members & current) | (current - self._seen)
+            self._seen = current
+            self._last_pid = last_pid
         children: dict[int, list[ProcStat]] = {}
         for pid in candidates:
             stat = read_stat(pid)
@@ -282,6 +291,17 @@ class TreeFinder:
                     frontier.append(stat.pid)
         self._members = set(found)
         return found
+
+
+def _last_pid() -> int | None:
+    """The pid the kernel allocated last (the last field of /proc/loadavg)."""
+    data = read_proc("/proc/loadavg")
+    if not data:
+        return None
+    try:
+        return int(data.rsplit(None, 1)[-1])
+    except (ValueError, IndexError):
+        return None
 
 
 def list_pids() -> set[int]:
