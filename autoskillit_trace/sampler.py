@@ -252,16 +252,16 @@ class TreeFinder:
 
     def _walk_children(self) -> dict[int, ProcStat]:
         found: dict[int, ProcStat] = {}
-        frontier = [self.root]
+        frontier: list[tuple[int, int]] = [(self.root, 0)]  # (pid, threads; 0 = unknown)
         while frontier:
-            parent = frontier.pop()
-            for child in _children_of(parent):
+            parent, threads = frontier.pop()
+            for child in _children_of(parent, threads):
                 if child in found or child == self.root:
                     continue
                 stat = read_stat(child)
                 if stat is not None:
                     found[child] = stat
-                    frontier.append(child)
+                    frontier.append((child, stat.threads))
         return found
 
     def _scan(self) -> dict[int, ProcStat]:
@@ -312,11 +312,15 @@ def list_pids() -> set[int]:
         return set()
 
 
-def _children_of(pid: int) -> list[int]:
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return []
+def _children_of(pid: int, threads: int = 0) -> list[int]:
+    """Children of every thread of ``pid``; a single-threaded one needs no task listing."""
+    if threads == 1:
+        tids = [str(pid)]
+    else:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            return []
     out: list[int] = []
     for tid in tids:
         data = read_proc(f"/proc/{pid}/task/{tid}/children")
