@@ -34,7 +34,8 @@ from autoskillit_trace.config import (
 REPO = Path(__file__).resolve().parents[1]
 PREFIX = "AUTOSKILLIT_LINUX_TRACING__"
 KNOWN_KEYS = (
-    "known keys: enabled, proc_interval, log_dir, max_sessions, agent_events, redact_patterns"
+    "known keys: enabled, proc_interval, log_dir, max_sessions, agent_events, redact_patterns, "
+    "pushgateway_url, textfile_dir, labels"
 )
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux XDG layout")
 
@@ -110,6 +111,9 @@ def test_schema_matches_settings_class() -> None:
         "linux_tracing.max_sessions",
         "linux_tracing.agent_events",
         "linux_tracing.redact_patterns",
+        "linux_tracing.pushgateway_url",
+        "linux_tracing.textfile_dir",
+        "linux_tracing.labels",
     )
 
 
@@ -197,12 +201,18 @@ def test_each_layer_overrides_the_one_below(project: Path, env: dict[str, str]) 
         "linux_tracing.max_sessions": Source("command line", "--keep"),
         "linux_tracing.agent_events": Source("default"),
         "linux_tracing.redact_patterns": Source("default", None),
+        "linux_tracing.pushgateway_url": Source("default"),
+        "linux_tracing.textfile_dir": Source("default"),
+        "linux_tracing.labels": Source("default"),
     }
     assert [str(resolved.sources[key]) for key in KEYS] == [
         f"user file {user}",
         f"project file {proj}",
         f"environment {PREFIX}LOG_DIR",
         "command line --keep",
+        "default",
+        "default",
+        "default",
         "default",
         "default",
     ]
@@ -462,6 +472,9 @@ KNOWN_VARIABLES = "known variables: " + ", ".join(
         "MAX_SESSIONS",
         "AGENT_EVENTS",
         "REDACT_PATTERNS",
+        "PUSHGATEWAY_URL",
+        "TEXTFILE_DIR",
+        "LABELS",
     )
 )
 
