@@ -696,10 +696,11 @@ def describe(resolved: Resolved) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for setting in SCHEMA:
         source = resolved.sources[setting.dotted]
+        value = getattr(resolved.settings, setting.attr)
         rows.append(
             {
                 "key": setting.dotted,
-                "value": getattr(resolved.settings, setting.attr),
+                "value": dict(value) if setting.type is LABELS else value,  # shown as written
                 "source": str(source),
                 "source_kind": source.kind,
                 "source_where": source.where,

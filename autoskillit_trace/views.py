@@ -219,7 +219,8 @@ def markdown_lines(summary: dict[str, Any], anomalies: Sequence[dict[str, Any]])
         )  # fmt: skip
         if cost is not None:
             rows.append(("Cost", f"${cost:.4f}"))
-    lines = [f"### {icon} `{_md(command)}`", "", "| | |", "|---|---|"]
+    heading = command.replace("`", "'").replace("\n", " ")  # a heading is not a table cell
+    lines = [f"### {icon} `{heading}`", "", "| | |", "|---|---|"]
     lines += [f"| {label} | {value} |" for label, value in rows]
     tools = s.get("tool_calls")
     if isinstance(tools, dict) and tools:

@@ -773,3 +773,44 @@ def test_module_exposes_source_kinds() -> None:
     )
     assert (config.ENVIRONMENT, config.COMMAND_LINE) == ("environment", "command line")
     assert str(Source("default", None)) == "default"
+
+
+# --- export settings ---------------------------------------------------------------------
+
+
+def test_export_settings_from_file_and_environment(project: Path, env: dict[str, str]) -> None:
+    write(
+        project_file(project),
+        "linux_tracing:\n"
+        "  pushgateway_url: http://gw:9091\n"
+        "  textfile_dir: /var/lib/node-exporter\n"
+        "  labels: {team: infra, shard: 3}\n",
+    )
+    settings = load(project, env).settings
+    assert settings.pushgateway_url == "http://gw:9091"
+    assert settings.textfile_dir == "/var/lib/node-exporter"
+    assert settings.labels == (("team", "infra"), ("shard", "3"))
+    env[f"{PREFIX}LABELS"] = "job=build, runner=r-1"
+    assert load(project, env).settings.labels == (("job", "build"), ("runner", "r-1"))
+    env[f"{PREFIX}LABELS"] = '{"job": "x"}'
+    assert load(project, env).settings.labels == (("job", "x"),)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("  labels: {'a-b': 1}\n", "invalid label name 'a-b': expected [a-zA-Z_][a-zA-Z0-9_]*"),
+        ("  labels: {__name__: x}\n", "reserved by Prometheus"),
+        ("  labels: {host: x}\n", "'host' is set by autoskillit-trace itself"),
+        ("  labels: [job]\n", "'job' is not name=value"),
+        ("  labels: {a: [1]}\n", "expected a mapping of Prometheus label names to values"),
+        ("  pushgateway_url: gw:9091\n", "expected an http:// or https:// URL, or empty"),
+        ("  textfile_dir: relative/dir\n", "expected an absolute path"),
+    ],
+)
+def test_export_setting_errors(
+    project: Path, env: dict[str, str], body: str, expected: str
+) -> None:
+    write(project_file(project), "linux_tracing:\n" + body)
+    message = load_error(project, env)
+    assert expected in message and str(project_file(project)) in message
