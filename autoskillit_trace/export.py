@@ -80,11 +80,35 @@ def push_url(base: str, key: Mapping[str, str]) -> str:
 
 
 def push(base: str, text: str, labels: Mapping[str, str], timeout: float = PUSH_TIMEOUT) -> None:
-    """PUT the session's metrics to its group (replacing the previous session's)."""
+    """PUT the session's metrics to its group, within ``timeout`` seconds in all.
+
+    urllib's timeout bounds each socket operation, not name resolution nor a
+    server that answers a byte at a time; the request therefore runs in a
+    daemon thread that the wrapper stops waiting for after ``timeout``.
+    """
+    import threading
+
+    failure: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            _put(base, text, labels, timeout)
+        except BaseException as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(target=send, name="pushgateway", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TimeoutError(f"no answer within {timeout:g} s")
+    if failure:
+        raise failure[0]
+
+
+def _put(base: str, text: str, labels: Mapping[str, str], timeout: float) -> None:
     import urllib.request
 
     key = grouping_key(labels)
-    # The grouping key adds job/instance to every sample; a sample must not disagree.
     body = text.encode()
     request = urllib.request.Request(
         push_url(base, key),

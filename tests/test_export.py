@@ -282,3 +282,52 @@ def test_readme_queries_answer_their_questions(stack: Stack, log_root: Path) -> 
     assert {r["metric"]["job"] for r in stack.wait_query(oom)} == {"oomy"}
     slow = stack.wait_query(slowest)
     assert {r["metric"]["job"] for r in slow} == {"agent"}
+
+
+def test_a_gateway_answering_byte_by_byte_is_cut_at_the_timeout(log_root: Path) -> None:
+    """Each byte within urllib's per-read timeout, the whole answer far beyond it."""
+    import threading
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        stop = threading.Event()
+
+        def drip() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(65536)
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100:
+                    if stop.wait(0.5):
+                        return
+                    conn.sendall(bytes([byte]))
+
+        thread = threading.Thread(target=drip, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        started = time.monotonic()
+        traced = run_traced(log_root, workload("exit", 0), extra=("--pushgateway", url))
+        took = time.monotonic() - started
+        stop.set()
+        thread.join(timeout=5)
+    assert traced.proc.returncode == 0
+    assert traced.stderr.count('"export failed"') == 1 and "no answer within 2 s" in traced.stderr
+    assert took < 4.5, took
+
+
+def test_every_failed_export_is_one_warning_and_the_status_stays(
+    tmp_path: Path, log_root: Path
+) -> None:
+    step = tmp_path / "no-such-dir" / "summary.md"
+    env = clean_env(tmp_path, GITHUB_STEP_SUMMARY=str(step))
+    extra = (
+        "--textfile-dir", tmp_path / "missing",
+        "--junit", tmp_path / "missing" / "junit.xml",
+        "--pushgateway", "http://127.0.0.1:9",
+    )  # fmt: skip
+    traced = run_traced(log_root, workload("echo", "out"), extra=extra, env=env)
+    assert traced.proc.returncode == 0
+    assert traced.stdout == "out\n"
+    warnings = [line for line in traced.stderr.splitlines() if '"export failed"' in line]
+    assert len(warnings) == 4, traced.stderr
+    assert traced.session.summary["success"] is True
