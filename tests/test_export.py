@@ -331,3 +331,16 @@ def test_every_failed_export_is_one_warning_and_the_status_stays(
     warnings = [line for line in traced.stderr.splitlines() if '"export failed"' in line]
     assert len(warnings) == 4, traced.stderr
     assert traced.session.summary["success"] is True
+
+
+def test_parallel_steps_lose_no_junit_case(tmp_path: Path, log_root: Path) -> None:
+    report = tmp_path / "junit.xml"
+    procs = [
+        start_traced(log_root, workload("exit", code), extra=("--junit", report))
+        for code in (0, 1, 0, 1, 0, 1)
+    ]
+    for proc in procs:
+        proc.communicate(timeout=30)
+    cases = ET.parse(report).getroot().findall("testsuite/testcase")
+    assert len(cases) == 6
+    assert sum(1 for c in cases if c.find("failure") is not None) == 3
