@@ -426,6 +426,8 @@ class TracedSession:
             return
         try:
             self._export(summary)
+        except Exception as exc:  # a bug here must not reach the command either
+            self.log.warning("export failed", problem=repr(exc), command_unaffected=True)
         finally:
             if self.slot is not None:
                 os.close(self.slot[1])
@@ -446,7 +448,8 @@ class TracedSession:
         targets: list[tuple[str, Any]] = []
         if settings.pushgateway_url:
             url = settings.pushgateway_url
-            targets.append((f"Pushgateway {url}", lambda: export.push(url, text, labels)))
+            shown = self.redactor.text(url)  # user:password@ never reaches a log line
+            targets.append((f"Pushgateway {shown}", lambda: export.push(url, text, labels)))
         if settings.textfile_dir:
             folder = Path(settings.textfile_dir).expanduser()
             targets.append(

@@ -323,13 +323,14 @@ def test_every_failed_export_is_one_warning_and_the_status_stays(
     extra = (
         "--textfile-dir", tmp_path / "missing",
         "--junit", tmp_path / "missing" / "junit.xml",
-        "--pushgateway", "http://127.0.0.1:9",
+        "--pushgateway", "http://bob:s3cret@127.0.0.1:9",
     )  # fmt: skip
     traced = run_traced(log_root, workload("echo", "out"), extra=extra, env=env)
     assert traced.proc.returncode == 0
     assert traced.stdout == "out\n"
     warnings = [line for line in traced.stderr.splitlines() if '"export failed"' in line]
     assert len(warnings) == 4, traced.stderr
+    assert "s3cret" not in traced.stderr and "bob:[REDACTED]@127.0.0.1:9" in traced.stderr
     assert traced.session.summary["success"] is True
 
 
