@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -124,3 +126,19 @@ def test_parse_label() -> None:
 )
 def test_command_name(command: str, argv0: str | None, name: str) -> None:
     assert command_name(command, argv0) == name
+
+
+@pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="promtool is not installed (prometheus)"
+)
+def test_promtool_finds_nothing_to_lint() -> None:
+    """Prometheus' own linter: format, naming and unit conventions."""
+    summary = {**SUMMARY, "agent_turns": 4, "tool_call_count": 9, "total_cost_usd": 0.5}
+    proc = subprocess.run(
+        ["promtool", "check", "metrics"],
+        input=render(summary, LABELS),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
