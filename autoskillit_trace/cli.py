@@ -258,13 +258,20 @@ def _plot_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.argument("session")
 @click.option("--json", "as_json", is_flag=True, help="The summary and anomalies as JSON.")
 @click.option(
+    "--markdown",
+    is_flag=True,
+    help="A short Markdown report (the one written to $GITHUB_STEP_SUMMARY).",
+)
+@click.option(
     "--plot",
     metavar="FILE",
     callback=_plot_path,
     help="Draw RSS, CPU and open files to FILE (.png or .svg); needs the [plot] extra.",
 )
 @_log_dir_option
-def show_command(session: str, as_json: bool, plot: Any, log_dir: str | None) -> int:
+def show_command(
+    session: str, as_json: bool, markdown: bool, plot: Any, log_dir: str | None
+) -> int:
     """Show one session: summary, anomalies, and charts over its time.
 
     SESSION is a session id, a folder name, or a unique prefix of either
@@ -272,7 +279,7 @@ def show_command(session: str, as_json: bool, plot: Any, log_dir: str | None) ->
     """
     from autoskillit_trace.commands.show import ShowArgs, run_show
 
-    return run_show(ShowArgs(session, as_json, plot, log_dir))
+    return run_show(ShowArgs(session, as_json, plot, log_dir, markdown))
 
 
 def main(args: list[str]) -> int:

@@ -138,6 +138,49 @@ def _patterns_from_text(text: str, base: Path | None) -> tuple[str, ...]:
     return _patterns_from_value([text] if text else [], base)
 
 
+def _url_from_value(value: object, base: Path | None) -> str:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return value.strip()
+
+
+def _url_from_text(text: str, base: Path | None) -> str:
+    return _url_from_value(text, base)
+
+
+def _labels_from_value(value: object, base: Path | None) -> tuple[tuple[str, str], ...]:
+    """A mapping ``{name: value}`` or a list of ``name=value``; names checked for Prometheus."""
+    from autoskillit_trace.metrics import parse_label
+
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value) or not all(
+            isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value.values()
+        ):
+            raise TypeError(value)
+        items = [f"{k}={v}" for k, v in value.items()]
+    elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        items = list(value)
+    else:
+        raise TypeError(value)
+    try:
+        return tuple(parse_label(item) for item in items)
+    except ValueError as exc:
+        raise _Unusable(str(exc)) from None
+
+
+def _labels_from_text(text: str, base: Path | None) -> tuple[tuple[str, str], ...]:
+    """``name=value,name=value`` (or a JSON object or list)."""
+    if text.lstrip().startswith(("{", "[")):
+        import json
+
+        try:
+            value = json.loads(text)
+        except RecursionError:
+            raise ValueError(text) from None
+        return _labels_from_value(value, base)
+    return _labels_from_value([part.strip() for part in text.split(",") if part.strip()], base)
+
+
 class ValueType(Record):
     """How one kind of setting is read from text and from typed values."""
 
@@ -163,6 +206,10 @@ PATH = ValueType("path", _path_from_text, _path_from_value)
 REGEX_LIST = ValueType(
     "regex list", _patterns_from_text, _patterns_from_value, " (a JSON list of strings, or one)"
 )
+URL = ValueType("url", _url_from_text, _url_from_value)
+LABELS = ValueType(
+    "labels", _labels_from_text, _labels_from_value, " (name=value,name=value, or a JSON object)"
+)
 
 
 # --- the schema: one entry per setting ---------------------------------------
@@ -174,6 +221,12 @@ def _always(value: Any) -> bool:
 
 def _positive_finite(value: Any) -> bool:
     return math.isfinite(value) and value > 0
+
+
+def _http_or_empty(value: Any) -> bool:
+    return value == "" or (
+        value.startswith(("http://", "https://")) and len(value.split("://", 1)[1]) > 0
+    )
 
 
 def _at_least_one(value: Any) -> bool:
@@ -248,6 +301,21 @@ SCHEMA: tuple[Setting, ...] = (
         "a list of regular expressions",
         "extra regexes whose matches are redacted from recorded command lines",
     ),
+    Setting(
+        "linux_tracing", "pushgateway_url", URL, "", _http_or_empty,
+        "an http:// or https:// URL, or empty",
+        "Prometheus Pushgateway that receives each session's metrics; empty: no push",
+    ),
+    Setting(
+        "linux_tracing", "textfile_dir", PATH, "", _anchored_or_empty,
+        "an absolute path or one starting with '~'",
+        "folder where node_exporter's textfile collector reads session metrics; empty: none",
+    ),
+    Setting(
+        "linux_tracing", "labels", LABELS, (), _always,
+        "a mapping of Prometheus label names to values",
+        "extra labels on exported metrics (name: value); --label adds to them",
+    ),
 )  # fmt: skip
 
 KEYS: tuple[str, ...] = tuple(s.dotted for s in SCHEMA)
@@ -267,6 +335,9 @@ class Settings(Record):
     max_sessions: int
     agent_events: bool
     redact_patterns: tuple[str, ...]
+    pushgateway_url: str
+    textfile_dir: str
+    labels: tuple[tuple[str, str], ...]
 
     def __init__(self, **values: object) -> None:
         for setting in SCHEMA:
@@ -625,10 +696,11 @@ def describe(resolved: Resolved) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for setting in SCHEMA:
         source = resolved.sources[setting.dotted]
+        value = getattr(resolved.settings, setting.attr)
         rows.append(
             {
                 "key": setting.dotted,
-                "value": getattr(resolved.settings, setting.attr),
+                "value": dict(value) if setting.type is LABELS else value,  # shown as written
                 "source": str(source),
                 "source_kind": source.kind,
                 "source_where": source.where,

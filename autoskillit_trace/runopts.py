@@ -124,6 +124,32 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         "kill_orphans",
         "When the command exits, stop the descendants it left running (SIGTERM, then SIGKILL).",
     ),
+    RunOption(
+        ("--pushgateway",),
+        "pushgateway_url",
+        "Push the session's metrics to this Prometheus Pushgateway when it ends.",
+        metavar="URL",
+        config_key="linux_tracing.pushgateway_url",
+    ),
+    RunOption(
+        ("--textfile-dir",),
+        "textfile_dir",
+        "Write the session's metrics into this node_exporter textfile-collector folder.",
+        metavar="PATH",
+        config_key="linux_tracing.textfile_dir",
+    ),
+    RunOption(
+        ("--label",),
+        "labels",
+        "An extra label on exported metrics (repeatable; added to linux_tracing.labels).",
+        metavar="NAME=VALUE",
+    ),
+    RunOption(
+        ("--junit",),
+        "junit",
+        "Add a JUnit XML test case for the session to FILE (created if absent).",
+        metavar="FILE",
+    ),
 )
 
 _BY_FLAG = {flag: option for option in RUN_OPTIONS for flag in option.flags}
@@ -133,8 +159,8 @@ class RunArgs(Record):
     """What the command line of ``run`` asked for."""
 
     __slots__ = (
-        "argv", "idle_timeout", "kill_grace", "kill_orphans", "log_format", "overrides", "quiet",
-        "session_id", "timeout",
+        "argv", "idle_timeout", "junit", "kill_grace", "kill_orphans", "labels", "log_format",
+        "overrides", "quiet", "session_id", "timeout",
     )  # fmt: skip
 
     def __init__(self, argv: list[str]) -> None:
@@ -147,6 +173,8 @@ class RunArgs(Record):
         self.kill_grace = 5.0
         self.kill_orphans = False
         self.overrides: dict[str, tuple[str, object]] = {}
+        self.labels: list[tuple[str, str]] = []  # --label, in order; added to the setting's
+        self.junit: str | None = None
 
 
 def parse_run_args(args: list[str], env: Mapping[str, str]) -> RunArgs:
@@ -228,6 +256,13 @@ def _apply(result: RunArgs, option: RunOption, typed: str, value: object) -> Non
         result.overrides[option.config_key] = (typed, value)
     elif option.dest == "session_id":
         result.session_id = _checked_id(str(value), typed)
+    elif option.dest == "labels":
+        from autoskillit_trace.metrics import parse_label
+
+        try:
+            result.labels.append(parse_label(str(value)))
+        except ValueError as exc:
+            raise UsageError(f"option {typed}: {exc}") from None
     elif option.duration:
         setattr(result, option.dest, _checked_duration(str(value), typed))
     else:

@@ -50,6 +50,7 @@ def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> 
         return _run_untraced(Supervisor(args.argv, env, limits=limits), log)
     faults = Faults(lambda message: log.warning("tracing fault", problem=message))
     traced = TracedSession(args, resolved, log, faults)
+    traced.step_summary = env.get("GITHUB_STEP_SUMMARY") or None
     if not traced.open(log_root(settings, env)):
         return _run_untraced(Supervisor(args.argv, env, limits=limits), log)
     supervisor = Supervisor(
@@ -130,6 +131,8 @@ class TracedSession:
         self.events: EventLog | None = None
         self.parser: StreamParser | None = None
         self.splitter: LineSplitter | None = None
+        self.step_summary: str | None = None  # $GITHUB_STEP_SUMMARY
+        self.slot: tuple[int, int] | None = None  # (slot number, the fd that holds it)
 
     @property
     def redactor(self) -> Redactor:
@@ -151,6 +154,8 @@ class TracedSession:
             self.faults.report("tracing disabled", str(exc))
             return False
         self.root = root
+        if self.settings.pushgateway_url or self.settings.textfile_dir:
+            self.slot = self._acquire_slot(root)
         self.writer = SessionWriter(folder, self.faults)
         self.writer.open_trace()
         self.events = EventLog(folder, self.faults, self.clock)
@@ -384,3 +389,103 @@ class TracedSession:
             anomalies=summary["anomaly_count"],
             folder=str(self.writer.folder),
         )
+        self.export(summary)
+
+    def _acquire_slot(self, root: LogRoot) -> tuple[int, int] | None:
+        from autoskillit_trace.export import acquire_slot
+
+        try:
+            return acquire_slot(root.path)
+        except OSError as exc:
+            self.log.warning("export: no session slot; the wrapper pid stands in", problem=str(exc))
+            return None
+
+    def export_labels(self, summary: dict[str, Any]) -> dict[str, str]:
+        """The bounded label set of exported metrics: command, host, slot, then the user's."""
+        from autoskillit_trace.metrics import command_name
+
+        slot = str(self.slot[0]) if self.slot is not None else f"pid{os.getpid()}"
+        labels = {
+            "command": command_name(None, self.args.argv[0] if self.args.argv else None),
+            "host": str(summary.get("hostname") or os.uname().nodename),
+            "slot": slot,
+        }
+        labels.update(self.settings.labels)
+        labels.update(self.args.labels)
+        return labels
+
+    def export(self, summary: dict[str, Any]) -> None:
+        """Send the published session to the configured places; a failure is one warning each.
+
+        Runs after summary.json and the index line are written, once the command
+        has exited; the push is bounded by its timeout.
+        """
+        settings = self.settings
+        wanted = settings.pushgateway_url or settings.textfile_dir
+        if not (wanted or self.args.junit or self.step_summary):
+            return
+        try:
+            self._export(summary)
+        except Exception as exc:  # a bug here must not reach the command either
+            self.log.warning("export failed", problem=repr(exc), command_unaffected=True)
+        finally:
+            if self.slot is not None:
+                os.close(self.slot[1])
+                self.slot = None
+
+    def _export(self, summary: dict[str, Any]) -> None:
+        from pathlib import Path
+
+        from autoskillit_trace import export
+
+        settings = self.settings
+        labels = self.export_labels(summary)
+        text = ""
+        if settings.pushgateway_url or settings.textfile_dir:
+            from autoskillit_trace.metrics import render
+
+            text = render(summary, labels)
+        targets: list[tuple[str, Any]] = []
+        if settings.pushgateway_url:
+            url = settings.pushgateway_url
+            shown = self.redactor.text(url)  # user:password@ never reaches a log line
+            targets.append((f"Pushgateway {shown}", lambda: export.push(url, text, labels)))
+        if settings.textfile_dir:
+            folder = Path(settings.textfile_dir).expanduser()
+            targets.append(
+                (f"textfile in {folder}", lambda: export.write_textfile(folder, text, labels))
+            )
+        if self.step_summary or self.args.junit:
+            markdown = self._markdown(summary)
+            if self.step_summary:
+                path = self.step_summary
+                targets.append(
+                    ("$GITHUB_STEP_SUMMARY", lambda: export.append_step_summary(path, markdown))
+                )
+            if self.args.junit:
+                junit = Path(self.args.junit)
+                command = labels["command"]
+                targets.append(
+                    (f"JUnit report {junit}",
+                     lambda: export.write_junit(junit, summary, command, markdown))
+                )  # fmt: skip
+        for what, action in targets:
+            try:
+                action()
+            except Exception as exc:  # an export must never reach the command
+                problem = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+                self.log.warning(
+                    "export failed", target=what, problem=str(problem), command_unaffected=True
+                )
+
+    def _markdown(self, summary: dict[str, Any]) -> str:
+        from autoskillit_trace.jsonl import iter_file
+        from autoskillit_trace.store import ANOMALIES
+        from autoskillit_trace.views import markdown_lines
+
+        assert self.writer is not None
+        try:
+            anomalies = [r for r in iter_file(self.writer.folder / ANOMALIES) if r is not None]
+        except OSError:  # none detected (no file), or unreadable: the table is left out
+            anomalies = []
+        return "\n".join(markdown_lines(summary, anomalies)) + "\n\n"

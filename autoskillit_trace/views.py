@@ -173,3 +173,77 @@ def show_text(
     lines.append(f"Over time ({len(series)} snapshots, whole process tree):")
     lines.extend(chart_lines(series, [a.get("seq") for a in anomalies], width))
     return lines
+
+
+# -- Markdown (show --markdown, $GITHUB_STEP_SUMMARY) ---------------------------------
+
+MARKDOWN_MAX_ANOMALIES = 20
+
+
+def _md(text: str) -> str:
+    """Text safe inside a Markdown table cell or inline code."""
+    return text.replace("|", "\\|").replace("`", "'").replace("\n", " ")
+
+
+def markdown_lines(summary: dict[str, Any], anomalies: Sequence[dict[str, Any]]) -> list[str]:
+    """A short Markdown report of one session: outcome, duration, peaks, anomalies, agent."""
+    s = summary
+    ok = s.get("success") is True
+    icon = "✅" if ok else "❌"
+    command = shorten(_text(s.get("skill_command")), 200)
+    outcome = (
+        f"{_text(s.get('subtype'))} (exit {_text(s.get('exit_code'))}): "
+        f"{_text(s.get('termination_reason'))}"
+    )
+    fd_ratio = _float(s.get("peak_fd_ratio"))
+    rows = [
+        ("Outcome", _md(outcome)),
+        ("Duration", human_duration(_float(s.get("duration_seconds")))),
+        ("Peak RSS", f"{human_kb(_float(s.get('peak_rss_kb')))} "
+                     f"(tree {human_kb(_float(s.get('peak_tree_rss_kb')))})"),
+        ("Peak CPU", f"{_text(s.get('peak_tree_cpu_percent') or s.get('peak_cpu_percent'))} %"),
+        ("Peak open files", f"{_text(s.get('peak_fd_count'))}"
+                            + (f" ({fd_ratio:.1%} of the limit)" if fd_ratio is not None else "")),
+        ("Peak OOM score", _text(s.get("peak_oom_score"))),
+        ("Snapshots", _text(s.get("snapshot_count"))),
+        ("Anomalies", _text(s.get("anomaly_count"))),
+        ("Session", f"`{_md(_text(s.get('dir_name') or s.get('session_id')))}` "
+                    f"on {_md(_text(s.get('hostname')))}"),
+    ]  # fmt: skip
+    if s.get("agent_turns") is not None or s.get("num_turns") is not None:
+        cost = _float(s.get("total_cost_usd"))
+        rows.append(("Agent turns", _text(s.get("agent_turns") or s.get("num_turns"))))
+        rows.append(
+            ("Tool calls", f"{_text(s.get('tool_call_count'))} "
+                           f"({_text(s.get('tool_error_count'))} failed)")
+        )  # fmt: skip
+        if cost is not None:
+            rows.append(("Cost", f"${cost:.4f}"))
+    heading = command.replace("`", "'").replace("\n", " ")  # a heading is not a table cell
+    lines = [f"### {icon} `{heading}`", "", "| | |", "|---|---|"]
+    lines += [f"| {label} | {value} |" for label, value in rows]
+    tools = s.get("tool_calls")
+    if isinstance(tools, dict) and tools:
+        shown = ", ".join(f"{_md(str(k))} {v}" for k, v in sorted(tools.items(), key=_by_count))
+        lines += ["", f"Tools: {shown}"]
+    if anomalies:
+        lines += ["", f"**Anomalies ({len(anomalies)})**", ""]
+        lines += ["| time | severity | kind | pid | detail |", "|---|---|---|---|---|"]
+        for a in anomalies[:MARKDOWN_MAX_ANOMALIES]:
+            snapshot = a.get("snapshot")
+            elapsed = _float(snapshot.get("elapsed_s")) if isinstance(snapshot, dict) else None
+            when = f"+{human_duration(elapsed)}" if elapsed is not None else short_time(a.get("ts"))
+            detail = a.get("detail")
+            text = " ".join(f"{k}={json.dumps(v)}" for k, v in detail.items()) if detail else ""
+            lines.append(
+                f"| {when} | {_md(_text(a.get('severity')))} | {_md(_text(a.get('kind')))} "
+                f"| {_text(a.get('pid'))} | {_md(shorten(text, 120))} |"
+            )
+        if len(anomalies) > MARKDOWN_MAX_ANOMALIES:
+            lines.append(f"\n… and {len(anomalies) - MARKDOWN_MAX_ANOMALIES} more")
+    return lines
+
+
+def _by_count(item: tuple[Any, Any]) -> tuple[float, str]:
+    count = _float(item[1])
+    return (-(count or 0.0), str(item[0]))

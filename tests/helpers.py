@@ -31,7 +31,11 @@ def tracer(*args: object) -> list[str]:
 
 def clean_env(tmp: Path, **extra: str) -> dict[str, str]:
     """An environment that can never reach the user's real files or settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOSKILLIT")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AUTOSKILLIT") and k != "GITHUB_STEP_SUMMARY"
+    }
     env.update(
         XDG_CONFIG_HOME=str(tmp / "xdg-config"),
         XDG_DATA_HOME=str(tmp / "xdg-data"),

@@ -34,7 +34,8 @@ from autoskillit_trace.config import (
 REPO = Path(__file__).resolve().parents[1]
 PREFIX = "AUTOSKILLIT_LINUX_TRACING__"
 KNOWN_KEYS = (
-    "known keys: enabled, proc_interval, log_dir, max_sessions, agent_events, redact_patterns"
+    "known keys: enabled, proc_interval, log_dir, max_sessions, agent_events, redact_patterns, "
+    "pushgateway_url, textfile_dir, labels"
 )
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux XDG layout")
 
@@ -110,6 +111,9 @@ def test_schema_matches_settings_class() -> None:
         "linux_tracing.max_sessions",
         "linux_tracing.agent_events",
         "linux_tracing.redact_patterns",
+        "linux_tracing.pushgateway_url",
+        "linux_tracing.textfile_dir",
+        "linux_tracing.labels",
     )
 
 
@@ -197,12 +201,18 @@ def test_each_layer_overrides_the_one_below(project: Path, env: dict[str, str]) 
         "linux_tracing.max_sessions": Source("command line", "--keep"),
         "linux_tracing.agent_events": Source("default"),
         "linux_tracing.redact_patterns": Source("default", None),
+        "linux_tracing.pushgateway_url": Source("default"),
+        "linux_tracing.textfile_dir": Source("default"),
+        "linux_tracing.labels": Source("default"),
     }
     assert [str(resolved.sources[key]) for key in KEYS] == [
         f"user file {user}",
         f"project file {proj}",
         f"environment {PREFIX}LOG_DIR",
         "command line --keep",
+        "default",
+        "default",
+        "default",
         "default",
         "default",
     ]
@@ -462,6 +472,9 @@ KNOWN_VARIABLES = "known variables: " + ", ".join(
         "MAX_SESSIONS",
         "AGENT_EVENTS",
         "REDACT_PATTERNS",
+        "PUSHGATEWAY_URL",
+        "TEXTFILE_DIR",
+        "LABELS",
     )
 )
 
@@ -760,3 +773,44 @@ def test_module_exposes_source_kinds() -> None:
     )
     assert (config.ENVIRONMENT, config.COMMAND_LINE) == ("environment", "command line")
     assert str(Source("default", None)) == "default"
+
+
+# --- export settings ---------------------------------------------------------------------
+
+
+def test_export_settings_from_file_and_environment(project: Path, env: dict[str, str]) -> None:
+    write(
+        project_file(project),
+        "linux_tracing:\n"
+        "  pushgateway_url: http://gw:9091\n"
+        "  textfile_dir: /var/lib/node-exporter\n"
+        "  labels: {team: infra, shard: 3}\n",
+    )
+    settings = load(project, env).settings
+    assert settings.pushgateway_url == "http://gw:9091"
+    assert settings.textfile_dir == "/var/lib/node-exporter"
+    assert settings.labels == (("team", "infra"), ("shard", "3"))
+    env[f"{PREFIX}LABELS"] = "job=build, runner=r-1"
+    assert load(project, env).settings.labels == (("job", "build"), ("runner", "r-1"))
+    env[f"{PREFIX}LABELS"] = '{"job": "x"}'
+    assert load(project, env).settings.labels == (("job", "x"),)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("  labels: {'a-b': 1}\n", "invalid label name 'a-b': expected [a-zA-Z_][a-zA-Z0-9_]*"),
+        ("  labels: {__name__: x}\n", "reserved by Prometheus"),
+        ("  labels: {host: x}\n", "'host' is set by autoskillit-trace itself"),
+        ("  labels: [job]\n", "'job' is not name=value"),
+        ("  labels: {a: [1]}\n", "expected a mapping of Prometheus label names to values"),
+        ("  pushgateway_url: gw:9091\n", "expected an http:// or https:// URL, or empty"),
+        ("  textfile_dir: relative/dir\n", "expected an absolute path"),
+    ],
+)
+def test_export_setting_errors(
+    project: Path, env: dict[str, str], body: str, expected: str
+) -> None:
+    write(project_file(project), "linux_tracing:\n" + body)
+    message = load_error(project, env)
+    assert expected in message and str(project_file(project)) in message

@@ -57,6 +57,9 @@ def test_each_value_names_its_source(project: Path, env: dict[str, str]) -> None
         "linux_tracing.max_sessions": (50, "user file", str(user)),
         "linux_tracing.agent_events": (False, "default", None),
         "linux_tracing.redact_patterns": ([], "default", None),
+        "linux_tracing.pushgateway_url": ("", "default", None),
+        "linux_tracing.textfile_dir": ("", "default", None),
+        "linux_tracing.labels": ({}, "default", None),
     }
     got = {k: (r["value"], r["source_kind"], r["source_where"]) for k, r in rows.items()}
     assert got == expected

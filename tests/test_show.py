@@ -177,3 +177,28 @@ def test_unreadable_log_root_is_one_line(tmp_path: Path, env: dict[str, str]) ->
     proc = subprocess.run(tracer("ls", "--log-dir", root), capture_output=True, text=True, env=env)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr == f"autoskillit-trace: error: {root / 'sessions.jsonl'}: Is a directory\n"
+
+
+def test_markdown_report(recorded: Path, env: dict[str, str]) -> None:
+    record = _anomalous(recorded)
+    proc = show(recorded, env, record["dir_name"], "--markdown")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("### ✅ `") and lines[2:4] == ["| | |", "|---|---|"]
+    assert "| Outcome | success (exit 0): exited: code 0 |" in lines
+    assert f"| Session | `{record['dir_name']}` on {record['hostname']} |" in lines
+    anomaly_rows = [line for line in lines if "| critical | oom_critical |" in line]
+    assert len(anomaly_rows) == 1 and anomaly_rows[0].startswith("| +")
+    assert all(line.count("|") in (0, 3, 6) for line in lines if line.startswith("|"))
+
+
+def test_markdown_cells_escape_pipes() -> None:
+    from autoskillit_trace.views import markdown_lines
+
+    summary = {"skill_command": "sh -c 'a | b'", "success": False, "subtype": "failed",
+               "exit_code": 1, "termination_reason": "exited: code 1"}  # fmt: skip
+    lines = markdown_lines(summary, [])
+    assert lines[0] == "### ❌ `sh -c 'a | b'`"
+    assert "| Outcome | failed (exit 1): exited: code 1 |" in lines
+    reason = {**summary, "termination_reason": "a|b"}
+    assert "| Outcome | failed (exit 1): a\\|b |" in markdown_lines(reason, [])

@@ -48,12 +48,13 @@ def sigpending(before: str = "0.5", after: str = "1.0") -> None:
     time.sleep(float(after))
 
 
-def oom(before: str = "0.3", after: str = "1.0") -> None:
+def oom(before: str = "0.3", after: str = "1.0", code: str = "0") -> None:
     """Raise our own oom_score_adj to the maximum: the OOM killer's first pick."""
     time.sleep(float(before))
     with open("/proc/self/oom_score_adj", "w") as handle:
         handle.write("1000")
     time.sleep(float(after))
+    sys.exit(int(code))
 
 
 def exit_with(code: str) -> None:

@@ -26,7 +26,7 @@ from autoskillit_trace.store import (
     read_json_object,
     try_lock,
 )
-from autoskillit_trace.views import show_text
+from autoskillit_trace.views import markdown_lines, show_text
 
 MAX_LISTED = 10
 
@@ -37,6 +37,7 @@ class ShowArgs:
     as_json: bool = False
     plot: Path | None = None
     log_dir: str | None = None
+    markdown: bool = False
 
 
 def session_id_of(folder: Path) -> str:
@@ -93,7 +94,8 @@ def run_show(args: ShowArgs) -> int:
     summary = read_json_object(folder / SUMMARY)
     series = None
     state = None
-    if summary is None or not args.as_json or args.plot is not None:
+    text_wanted = not (args.as_json or args.markdown)
+    if summary is None or text_wanted or args.plot is not None:
         series = read_series(folder / TRACE)
     if summary is None:
         assert series is not None
@@ -104,6 +106,9 @@ def run_show(args: ShowArgs) -> int:
     if args.as_json:
         record = {"folder": str(folder), "state": state, "summary": summary}
         write_lines([json.dumps({**record, "anomalies": anomalies}, indent=2, default=str)])
+    elif args.markdown:
+        lines = markdown_lines(summary, anomalies)
+        write_lines(lines if state is None else [*lines, "", f"_{state}_"])
     else:
         assert series is not None
         write_lines(show_text(summary, str(folder), anomalies, series, terminal_width(), state))
