@@ -252,23 +252,15 @@ class TracedSession:
         for anomaly in self.detector.feed(snapshot):
             self.kinds[anomaly.kind] += 1
             self.writer.append_anomaly(anomaly.to_record())
-            self.emit(
-                ERROR if anomaly.severity == "critical" else WARNING,
-                "anomaly",
-                kind=anomaly.kind,
-                severity=anomaly.severity,
-                pid=anomaly.pid,
-                seq=anomaly.seq,
-                detail=anomaly.detail,
-            )
-            self.log.warning(
-                "anomaly detected",
-                kind=anomaly.kind,
-                severity=anomaly.severity,
-                pid=anomaly.pid,
-                seq=anomaly.seq,
-                detail=anomaly.detail,
-            )
+            fields = {
+                "kind": anomaly.kind,
+                "severity": anomaly.severity,
+                "pid": anomaly.pid,
+                "seq": anomaly.seq,
+                "detail": anomaly.detail,
+            }
+            self.emit(ERROR if anomaly.severity == "critical" else WARNING, "anomaly", **fields)
+            self.log.warning("anomaly detected", **fields)
         if self.seq == 0:
             self.housekeeping()
         self.seq += 1

@@ -70,6 +70,12 @@ def wait4(argv: list[str], env: dict[str, str], **popen: object) -> tuple[float,
     return wall, cpu, maxrss, status
 
 
+def traced(logs: Path, interval: float, command: list[str]) -> list[str]:
+    """``autoskillit-trace run`` around ``command``, quiet, into ``logs``."""
+    return [*TRACE, "run", "--log-dir", str(logs), "--interval", str(interval), "-q", "--",
+            *command]  # fmt: skip
+
+
 def quiet() -> dict[str, object]:
     return {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
@@ -158,17 +164,7 @@ class Bench:
             tree = [*TREE, str(procs), str(seconds)]
             bare_cpu = wait4(tree, self.env, **quiet())[1]
             logs = self.work / f"tree-{procs}"
-            ours = [
-                *TRACE,
-                "run",
-                "--log-dir",
-                str(logs),
-                "--interval",
-                str(interval),
-                "-q",
-                "--",
-                *tree,
-            ]
+            ours = traced(logs, interval, tree)
             _, cpu, _, _ = wait4(ours, self.env, **quiet())
             summary = _newest_summary(logs)
             snaps = summary["snapshot_count"]
@@ -225,17 +221,7 @@ class Bench:
             stamp = self.work / f"exit-{snaps}.txt"
             logs = self.work / f"long-{snaps}"
             child = [*TREE, "1", f"{seconds:.3f}", str(stamp)]
-            argv = [
-                *TRACE,
-                "run",
-                "--log-dir",
-                str(logs),
-                "--interval",
-                str(interval),
-                "-q",
-                "--",
-                *child,
-            ]
+            argv = traced(logs, interval, child)
             _, _, maxrss, _ = wait4(argv, self.env, **quiet())
             latency = time.time() - float(stamp.read_text())
             count = int(_newest_summary(logs)["snapshot_count"])  # type: ignore[call-overload]
