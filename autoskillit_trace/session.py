@@ -265,6 +265,12 @@ class TracedSession:
             self.housekeeping()
         self.seq += 1
 
+    def _recorded(self, orphan: dict[str, Any]) -> dict[str, Any]:
+        """A leftover process as summary.json keeps it: its command line redacted too."""
+        if orphan.get("cmdline"):
+            orphan["cmdline"] = self.redactor.text(orphan["cmdline"])
+        return orphan
+
     def on_signal(self, signum: int, forwarded: bool) -> None:
         self.log.info("signal received", signal=signal_name(signum), forwarded=forwarded)
         if forwarded:
@@ -331,7 +337,7 @@ class TracedSession:
 
     def outcome(self, ended: ChildExit) -> Outcome:
         agent = self.agent_report(time.monotonic(), cut=ended.stopped is not None)
-        orphans = tuple(o.to_record() for o in ended.orphans)
+        orphans = tuple(self._recorded(orphan.to_record()) for orphan in ended.orphans)
         signal = signal_name(ended.signal) if ended.signal is not None else None
         if ended.stopped is not None:
             reason = ended.stopped

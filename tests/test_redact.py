@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -193,6 +194,24 @@ def test_no_planted_secret_reaches_any_file(tmp_path: Path, log_root: Path) -> N
     summary = traced.session.summary
     assert MASK in summary["skill_command"] and MASK in summary["cwd"]
     assert summary["cwd"].endswith("work-[REDACTED]")
+
+
+def test_leftover_processes_command_lines_are_redacted(log_root: Path, tmp_path: Path) -> None:
+    """A daemon the command leaves behind is listed in summary.json: without its secret."""
+    import signal
+
+    pidfile = tmp_path / "daemon.json"
+    secret = "hunter2-leftover-9f3a"
+    command = workload("daemonize", pidfile, "30", "no", "--token", secret)
+    traced = run_traced(log_root, command, interval=None)
+    daemon = json.loads(pidfile.read_text())["pid"]
+    try:
+        [orphan] = traced.session.summary["orphans"]
+        assert orphan["pid"] == daemon and MASK in orphan["cmdline"]
+        for path in (p for p in log_root.rglob("*") if p.is_file()):
+            assert secret.encode() not in path.read_bytes(), path
+    finally:
+        os.kill(daemon, signal.SIGKILL)
 
 
 def test_spawn_failure_reason_is_redacted(log_root: Path) -> None:

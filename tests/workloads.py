@@ -163,8 +163,11 @@ def stubborn_tree(pidfile: str, seconds: str = "30") -> None:
     time.sleep(float(seconds))
 
 
-def daemonize(pidfile: str, seconds: str = "30", ignore_term: str = "no") -> None:
-    """Leave a daemon behind (double fork, setsid), then exit once it is running."""
+def daemonize(pidfile: str, seconds: str = "30", ignore_term: str = "no", *_extra: str) -> None:
+    """Leave a daemon behind (double fork, setsid), then exit once it is running.
+
+    Extra arguments do nothing but stand in the daemon's command line (forked, not exec'd).
+    """
     first = os.fork()
     if first == 0:
         os.setsid()
