@@ -11,6 +11,7 @@ from collections import Counter
 
 from autoskillit_trace.detect import Detector
 from autoskillit_trace.jsonl import dumps_line, iter_file
+from autoskillit_trace.sampler import process_start_ticks, read_boot_id
 from autoskillit_trace.store import ANOMALIES, TRACE, write_atomic
 from autoskillit_trace.summary import Outcome, Peaks, build_summary
 
@@ -18,21 +19,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
-
-
-def read_boot_id() -> str | None:
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as handle:
-            return handle.read().strip()
-    except OSError:
-        return None
-
-
-def process_start_ticks(pid: int) -> int | None:
-    from autoskillit_trace.sampler import read_stat
-
-    stat = read_stat(pid)
-    return stat.start_ticks if stat is not None else None
 
 
 def why_lost(start: dict[str, Any]) -> str:

@@ -116,6 +116,17 @@ def _field(data: bytes, key: bytes) -> bytes | None:
     return data[start : end if end >= 0 else None].strip()
 
 
+def process_start_ticks(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks after boot): tells a reused pid from its first owner."""
+    stat = read_stat(pid)
+    return stat.start_ticks if stat is not None else None
+
+
+def read_boot_id() -> str | None:
+    """This boot's id: a session started under another one died with the machine."""
+    return _read_small("/proc/sys/kernel/random/boot_id")
+
+
 def parse_status(data: bytes) -> dict[str, Any]:
     """The seed's fields from /proc/PID/status.
 

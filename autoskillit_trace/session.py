@@ -182,7 +182,7 @@ class TracedSession:
 
     def start(self, pid: int | None, finder: TreeFinder | None = None) -> None:
         """Write the start record and log the start line; ``finder`` is the run's tree finder."""
-        from autoskillit_trace.recovery import process_start_ticks, read_boot_id
+        from autoskillit_trace.sampler import process_start_ticks, read_boot_id
 
         assert self.writer is not None
         folder = self.writer.folder
@@ -326,11 +326,9 @@ class TracedSession:
         Done here, after the first snapshot, so it costs the command nothing;
         our own folder counts toward ``max_sessions``.
         """
-        from autoskillit_trace.recovery import finalize_crashed
-
         assert self.root is not None
         try:
-            self.root.recover_orphans(finalize_crashed)
+            self.root.recover_orphans()
             self.root.prune(keep=self.settings.max_sessions)
         except (OSError, StoreError) as exc:
             self.faults.report("housekeeping of the log store failed", exc)

@@ -264,13 +264,17 @@ class LogRoot:
                 found.append(folder.name)
         return found
 
-    def recover_orphans(self, finalize: Callable[[Path], dict[str, Any]]) -> list[str]:
+    def recover_orphans(
+        self, finalize: Callable[[Path], dict[str, Any]] | None = None
+    ) -> list[str]:
         """Finalize sessions whose wrapper is gone; returns their folder names.
 
-        ``finalize(folder)`` builds the crashed summary from the streamed trace;
-        it runs while this process holds the folder's lock, so two recoverers
-        never finalize the same session.  A session that died while publishing
-        its own summary is completed with that summary instead.
+        ``finalize(folder)`` builds the crashed summary from the streamed trace
+        (default: ``recovery.finalize_crashed``, imported only when an orphan
+        is found, so that a run with nothing to recover never loads it); it
+        runs while this process holds the folder's lock, so two recoverers
+        never finalize the same session.  A session that died while
+        publishing its own summary is completed with that summary instead.
         """
         from autoskillit_trace.summary import index_record
 
@@ -291,7 +295,7 @@ class LogRoot:
                         self.append_index(index_record(pending))
                     os.replace(folder / PENDING, folder / SUMMARY)
                 else:
-                    self.publish(folder, finalize(folder))
+                    self.publish(folder, (finalize or _finalize_crashed)(folder))
                 recovered.append(folder.name)
             finally:
                 os.close(lock_fd)
@@ -536,6 +540,13 @@ def _tree_size(folder: Path) -> int:
             with contextlib.suppress(OSError):
                 total += entry.stat(follow_symlinks=False).st_size
     return total
+
+
+def _finalize_crashed(folder: Path) -> dict[str, Any]:
+    """The crash finalizer, imported when an orphan is found (recovery imports this module)."""
+    from autoskillit_trace.recovery import finalize_crashed
+
+    return finalize_crashed(folder)
 
 
 def remove_folder(path: Path) -> None:

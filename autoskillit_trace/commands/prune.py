@@ -56,8 +56,6 @@ def dry_run_lines(record: dict[str, Any]) -> list[str]:
 
 
 def run_prune(args: PruneArgs) -> int:
-    from autoskillit_trace.recovery import finalize_crashed
-
     resolved, root_path = settings_and_root(args.log_dir)
     keep = resolved.settings.max_sessions if args.keep is None else args.keep
     log = make_logger(args.log_format, args.quiet)
@@ -66,7 +64,7 @@ def run_prune(args: PruneArgs) -> int:
         if not root.sessions.is_dir():
             report, recovered = PruneReport(dry_run=args.dry_run), []
         else:
-            recovered = root.orphans() if args.dry_run else root.recover_orphans(finalize_crashed)
+            recovered = root.orphans() if args.dry_run else root.recover_orphans()
             report = root.prune(keep, args.older_than_s, dry_run=args.dry_run)
     except (OSError, StoreError) as exc:
         error(f"prune of {root_path} failed: {getattr(exc, 'strerror', None) or exc}")
