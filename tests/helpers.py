@@ -247,3 +247,22 @@ def ctrl_c_at_a_terminal(argv: list[str], ready_file: Path, env: dict[str, str])
     finally:
         os.close(master)
     return os.waitstatus_to_exitcode(status)
+
+
+def modules_run_imports(root: Path, env: dict[str, str], watched: set[str]) -> list[str]:
+    """Which of ``watched`` (names or their packages) a real ``run -- true`` imported.
+
+    Runs ``main`` in a fresh interpreter; fails if the run itself did not succeed.
+    """
+    code = (
+        "import json, sys\n"
+        "from autoskillit_trace.__main__ import main\n"
+        f"status = main(['run', '--log-dir', {str(root)!r}, '-q', '--', 'true'])\n"
+        f"watched = {sorted(watched)!r}\n"
+        "hits = sorted(m for m in sys.modules if m in watched or m.split('.')[0] in watched)\n"
+        "print(json.dumps([status, hits]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    status, hits = json.loads(proc.stdout or "[null, null]")
+    assert status == 0, proc.stderr
+    return list(hits)

@@ -205,17 +205,21 @@ def test_any_lines_never_raise(lines: list[bytes]) -> None:
     json.dumps(parser.summary_fields())
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=400), st.lists(st.integers(1, 50), max_size=30))
-def test_splitter_gives_the_lines_whatever_the_chunks(data: bytes, cuts: list[int]) -> None:
-    splitter = LineSplitter()
+def _feed_in_chunks(splitter: LineSplitter, data: bytes, cuts: list[int]) -> list[bytes]:
+    """Every line ``splitter`` gives for ``data`` cut at ``cuts``, the rest, then finish()."""
     lines: list[bytes] = []
     offset = 0
     for cut in cuts:
         lines += splitter.feed(data[offset : offset + cut])
         offset += cut
-    lines += splitter.feed(data[offset:])
-    lines += splitter.finish()
+    return lines + splitter.feed(data[offset:]) + splitter.finish()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400), st.lists(st.integers(1, 50), max_size=30))
+def test_splitter_gives_the_lines_whatever_the_chunks(data: bytes, cuts: list[int]) -> None:
+    splitter = LineSplitter()
+    lines = _feed_in_chunks(splitter, data, cuts)
     expected = data.split(b"\n")
     if expected[-1] == b"":
         expected.pop()
@@ -232,13 +236,7 @@ def test_splitter_with_a_needle_keeps_every_line_holding_it(
 ) -> None:
     data = b"".join(words)
     splitter = LineSplitter(needle=b'"type"')
-    lines: list[bytes] = []
-    offset = 0
-    for cut in cuts:
-        lines += splitter.feed(data[offset : offset + cut])
-        offset += cut
-    lines += splitter.feed(data[offset:])
-    lines += splitter.finish()
+    lines = _feed_in_chunks(splitter, data, cuts)
     wanted = [line for line in data.split(b"\n") if b'"type"' in line]
     assert [line for line in lines if b'"type"' in line] == wanted
 

@@ -18,7 +18,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import clean_env, index_records, run_traced, start_traced, tracer, workload
+from helpers import (
+    clean_env,
+    index_records,
+    modules_run_imports,
+    run_traced,
+    start_traced,
+    tracer,
+    workload,
+)
 from promstack import Stack, missing, running_stack
 
 from autoskillit_trace.export import grouping_key, junit_failure, push_url, textfile_name
@@ -170,16 +178,11 @@ def test_bad_label_is_one_line_and_exit_2(tmp_path: Path, log_root: Path) -> Non
 
 
 def test_run_imports_no_export_code_unless_configured(log_root: Path, env: dict[str, str]) -> None:
-    code = (
-        "import sys\n"
-        "from autoskillit_trace.__main__ import main\n"
-        f"status = main(['run', '--log-dir', {str(log_root)!r}, '-q', '--', 'true'])\n"
-        "names = ('autoskillit_trace.export', 'autoskillit_trace.metrics', 'urllib.request',"
-        " 'xml.etree.ElementTree', 'autoskillit_trace.views')\n"
-        "print(sorted(m for m in names if m in sys.modules), status)\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert proc.stdout.strip() == "[] 0", proc.stderr
+    exporting = {
+        "autoskillit_trace.export", "autoskillit_trace.metrics", "urllib.request",
+        "xml.etree.ElementTree", "autoskillit_trace.views",
+    }  # fmt: skip
+    assert modules_run_imports(log_root, env, exporting) == []
 
 
 def test_unreachable_gateway_costs_at_most_the_timeout(log_root: Path) -> None:

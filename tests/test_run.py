@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from helpers import (
     clean_env,
     ctrl_c_at_a_terminal,
+    modules_run_imports,
     read_json,
     run_traced,
     start_traced,
@@ -317,12 +317,5 @@ def test_quiet_run_logs_nothing(log_root: Path) -> None:
 
 def test_run_imports_nothing_it_does_not_use(log_root: Path, env: dict[str, str]) -> None:
     """`run` is on every CI step's path: no click, structlog, asyncio, psutil, yaml..."""
-    code = (
-        "import sys\n"
-        "from autoskillit_trace.__main__ import main\n"
-        f"status = main(['run', '--log-dir', {str(log_root)!r}, '-q', '--', 'true'])\n"
-        "heavy = {'click', 'structlog', 'asyncio', 'psutil', 'platformdirs', 'yaml', 'threading'}\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy), status)\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert proc.stdout.strip() == "[] 0", proc.stderr
+    heavy = {"click", "structlog", "asyncio", "psutil", "platformdirs", "yaml", "threading"}
+    assert modules_run_imports(log_root, env, heavy) == []
