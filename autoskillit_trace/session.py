@@ -244,6 +244,11 @@ class TracedSession:
             "elapsed_s": round(now - self.start_mono, 6),
         }
         snapshot.update(self.sampler.sample(now))
+        if snapshot["state"] == "zombie":
+            # Our own child is a zombie only between its exit and our reaping it,
+            # which the supervisor does next: nothing to record (it would read as
+            # a zombie_detected of the command, and its files as unreadable).
+            return
         if self.sampler.unreadable is not None and not self.proc_fault_told:
             self.proc_fault_told = True
             self.faults.report("some values are recorded as null", self.sampler.unreadable)

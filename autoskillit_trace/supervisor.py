@@ -280,10 +280,6 @@ class Supervisor:
                 if self._ended is not None and self._finished(now):
                     return self._result()
                 if interval is not None and now >= next_due:
-                    if self._ended is None and self._has_exited():
-                        # Reap first: an exited command would be sampled as a zombie.
-                        self._on_signal(signal.SIGCHLD, 0, hooks)
-                        continue
                     on_tick(now)
                     next_due += interval
                     if next_due <= now:  # a late tick (stopped, slow sample): don't burst
@@ -367,15 +363,6 @@ class Supervisor:
             child_status=ended.status,
             orphans=self._orphans,
         )
-
-    def _has_exited(self) -> bool:
-        """True once the command has ended, without reaping it."""
-        assert self.pid is not None
-        try:
-            flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
-            return os.waitid(os.P_PID, self.pid, flags) is not None
-        except ChildProcessError:
-            return False
 
     def _reap(self) -> ChildExit | None:
         """Reap every exited child; the command's status once it is among them."""

@@ -83,3 +83,42 @@ def test_other_platforms_run_the_command_and_write_nothing(
     assert proc.returncode == 4
     assert proc.stdout == "out\n"
     assert not log_root.exists()
+
+
+def test_a_command_exited_but_not_yet_reaped_is_not_recorded(tmp_path: Path) -> None:
+    """Between its exit and the wrapper's reaping it, the command is a zombie of ours.
+
+    A snapshot then would only report the wrapper's own timing, as a false
+    zombie_detected for the command; the session records none.  Driven
+    in-process so the child is surely in that state (this process does not reap it).
+    """
+    import os
+    import time
+
+    from helpers import Session
+
+    from autoskillit_trace.config import load
+    from autoskillit_trace.log import make_logger
+    from autoskillit_trace.runopts import parse_run_args
+    from autoskillit_trace.session import TracedSession
+    from autoskillit_trace.store import Faults
+
+    env = clean_env(tmp_path)
+    args = parse_run_args(["--", "true"], env)
+    log = make_logger("json", quiet=True)
+    traced = TracedSession(args, load(tmp_path, env), log, Faults(lambda _m: None))
+    assert traced.open(tmp_path / "logs")
+    pid = os.posix_spawnp("true", ["true"], env)
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    try:
+        traced.start(pid)
+        traced.tick(time.monotonic())
+        folder = next((tmp_path / "logs" / "sessions").iterdir())
+        assert Session(folder).snapshots == []
+        assert not (folder / "anomalies.jsonl").exists()
+        assert traced.kinds == {}
+    finally:
+        os.waitpid(pid, 0)
