@@ -13,7 +13,7 @@ Two ways to wait, one loop:
 - Plain runs wait with ``sigtimedwait`` on the blocked signals, as cheap as a
   wrapper can be.
 - With ``--agent-events`` the child's stdout is a pipe the wrapper must read,
-  so it waits with ``poll`` on the pipe and on a ``signalfd`` (via ctypes)
+  so it waits with ``poll`` on the pipe and on a ``signalfd`` (see ``libc``)
   that reports the same blocked signals as a readable descriptor.  Child
   exit and forwarded signals still wake it at once, with the ``si_code`` the
   terminal check needs, and nothing is polled on a timer.  Where signalfd
@@ -60,7 +60,6 @@ _RESTORE_DEFAULT = tuple(
 )
 SI_KERNEL = 0x80  # si_code of a signal the kernel (a terminal) sent to a process group
 TIMEOUT_STATUS = 124  # as coreutils ``timeout``
-PR_SET_CHILD_SUBREAPER = 36
 _READ_SIZE = 1 << 16
 _FALLBACK_POLL_S = 0.05
 
@@ -142,17 +141,6 @@ def signal_name(signum: int) -> str:
         return f"SIG{signum}"
 
 
-def become_subreaper() -> bool:
-    """Keep orphaned descendants as our children (Linux >= 3.4); False when unavailable."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
-    except (OSError, AttributeError, ImportError):
-        return False
-
-
 class _Stop:
     """The tree is being stopped: why, and when SIGKILL follows the SIGTERM."""
 
@@ -218,6 +206,8 @@ class Supervisor:
         With ``capture_stdout`` the child's stdout is the write end of a pipe.
         """
         if self.subreaper and self.can_wait_timed:
+            from autoskillit_trace.libc import become_subreaper
+
             self.is_subreaper = become_subreaper()
         if self.can_wait_timed:
             from autoskillit_trace.sampler import TreeFinder, list_pids
@@ -314,6 +304,8 @@ class Supervisor:
             if waiter is not None:
                 waiter.close()
             self._close_pipe()
+            if self.finder is not None:
+                self.finder.close()
 
     # -- signals and exit --------------------------------------------------------
 
@@ -501,10 +493,12 @@ class _PollWaiter:
     def __init__(self, waited: frozenset[int]) -> None:
         import select
 
+        from autoskillit_trace import libc
+
         self._waited = waited
         self._poll = select.poll()
         self._registered: int | None = None
-        self._sfd = _signalfd(waited)
+        self._sfd = libc.signalfd(waited)
         if self._sfd is not None:
             self._poll.register(self._sfd, select.POLLIN)
 
@@ -547,23 +541,6 @@ class _PollWaiter:
 
 
 _SIGINFO_SIZE = 128  # struct signalfd_siginfo
-
-
-def _signalfd(signals: frozenset[int]) -> int | None:
-    """A descriptor that reads the (blocked) ``signals`` as they arrive; None if unavailable."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        mask = bytearray(128)  # glibc's sigset_t
-        for sig in signals:
-            mask[(sig - 1) // 8] |= 1 << ((sig - 1) % 8)
-        buffer = (ctypes.c_ubyte * len(mask)).from_buffer(mask)
-        flags = os.O_NONBLOCK | os.O_CLOEXEC  # SFD_NONBLOCK | SFD_CLOEXEC share these values
-        fd = libc.signalfd(-1, ctypes.byref(buffer), flags)
-    except (OSError, AttributeError, ImportError):
-        return None
-    return int(fd) if fd >= 0 else None
 
 
 def _read_signalfd(fd: int) -> list[tuple[int, int]]:

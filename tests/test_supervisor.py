@@ -251,8 +251,8 @@ def test_ctrl_c_reaches_the_child_once_while_reading_the_pipe(
 
 FALLBACK = """
 import sys, time
-from autoskillit_trace import supervisor
-supervisor._signalfd = lambda signals: None  # as on a libc without signalfd
+from autoskillit_trace import libc, supervisor
+libc.signalfd = lambda signals: None  # as on a libc without signalfd
 chunks = []
 sup = supervisor.Supervisor(sys.argv[1:], capture_stdout=True)
 sup.spawn()
