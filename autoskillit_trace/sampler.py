@@ -190,23 +190,6 @@ _FD_BY_SIZE = _fd_count_by_size()
 _CHILDREN_FILES = _has_children_files()
 
 
-def fd_count(pid: int) -> int | None:
-    """Open file descriptors of ``pid``, None when not permitted or gone."""
-    try:
-        if _FD_BY_SIZE:
-            return os.stat(f"/proc/{pid}/fd").st_size
-        return len(os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        return None
-
-
-def fd_soft_limit(pid: int) -> int | None:
-    try:
-        return _soft_limit(pid)
-    except (OSError, ValueError):
-        return None
-
-
 def _soft_limit(pid: int) -> int | None:
     """Raises OSError when the limit cannot be read (e.g. a setuid child)."""
     soft = resource.prlimit(pid, resource.RLIMIT_NOFILE)[0]
@@ -227,10 +210,124 @@ def _read_small(path: str) -> str | None:
     return data.decode("ascii", "replace").strip() if data else None
 
 
+_READ_SIZE = 65536
+_CHILDREN = "children"  # the main thread's children file
+
+
+def _proc_path(pid: int, name: str) -> str:
+    if name == _CHILDREN:
+        return f"/proc/{pid}/task/{pid}/children"
+    return f"/proc/{pid}/{name}"
+
+
+def default_budget() -> int:
+    """Descriptors the sampler may hold: a quarter of the soft limit, at most 1024."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        return 1024
+    return max(0, min(1024, soft // 4))
+
+
+class ProcFiles:
+    """The /proc files of the tree's processes, kept open and re-read with ``pread``.
+
+    Opening a /proc path walks it every time, which costs about as much as the
+    read itself; an open file re-read from offset 0 gives fresh contents.  An
+    open file stays bound to the process it was opened for: once that process
+    is reaped its ``stat`` read fails (ESRCH), and then all of its files are
+    reopened by path, so a reused pid never reads another process's files.
+    (A dead process's children file reads empty rather than failing, which is
+    why ``stat`` must be the first file read of a process in a snapshot.)
+    At most ``budget`` descriptors are held; past it, files are read by path.
+    """
+
+    def __init__(self, budget: int | None = None) -> None:
+        self.budget = default_budget() if budget is None else budget
+        self._open: dict[int, dict[str, int]] = {}  # pid -> name -> descriptor
+        self.held = 0  # descriptors open now
+
+    def stat(self, pid: int) -> bytes | None:
+        """``/proc/PID/stat``: read first, it tells whether the held files are still its own."""
+        files = self._open.get(pid)  # held only with its stat file
+        if files is not None:
+            try:
+                return os.pread(files["stat"], _READ_SIZE, 0)
+            except OSError:
+                self.forget(pid)  # that process is gone; the pid may be another's now
+        path = _proc_path(pid, "stat")
+        if self.held >= self.budget:
+            return read_proc(path)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        self._open[pid] = {"stat": fd}
+        self.held += 1
+        try:
+            return os.read(fd, _READ_SIZE)
+        except OSError:
+            return None
+
+    def read(self, pid: int, name: str) -> bytes | None:
+        """Another file of ``pid`` (``status``, ``children``...), after its ``stat``."""
+        fd = self._descriptor(pid, name, 0)
+        try:
+            return read_proc(_proc_path(pid, name)) if fd is None else os.pread(fd, _READ_SIZE, 0)
+        except OSError:
+            return None
+
+    def fd_count(self, pid: int) -> int | None:
+        """Open descriptors of ``pid``, None when not permitted or gone."""
+        try:
+            if not _FD_BY_SIZE:
+                return len(os.listdir(_proc_path(pid, "fd")))
+            fd = self._descriptor(pid, "fd", os.O_DIRECTORY)
+            return os.stat(_proc_path(pid, "fd")).st_size if fd is None else os.fstat(fd).st_size
+        except OSError:
+            return None
+
+    def keep_only(self, pids: dict[int, ProcStat], root: int) -> None:
+        """Close the files of processes no longer in the tree (``root`` and ``pids``)."""
+        for pid in [pid for pid in self._open if pid not in pids and pid != root]:
+            self.forget(pid)
+
+    def forget(self, pid: int) -> None:
+        for fd in self._open.pop(pid, {}).values():
+            self.held -= 1
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        for pid in list(self._open):
+            self.forget(pid)
+
+    def _descriptor(self, pid: int, name: str, flags: int) -> int | None:
+        """The held descriptor of a file of ``pid``; None: read it by path.
+
+        Opened now if the process's stat is held and the budget allows.
+        """
+        files = self._open.get(pid)
+        if files is None:
+            return None
+        fd = files.get(name)
+        if fd is not None or self.held >= self.budget:
+            return fd
+        try:
+            fd = os.open(_proc_path(pid, name), os.O_RDONLY | os.O_CLOEXEC | flags)
+        except OSError:
+            return None
+        files[name] = fd
+        self.held += 1
+        return fd
+
+
 class TreeFinder:
     """Finds every descendant of a process, as cheaply as the kernel allows.
 
-    With /proc/PID/task/TID/children it walks down from the root.  Without it
+    With /proc/PID/task/TID/children it walks down from the root, holding the
+    files of the members open in ``files`` for the next walk.  Without it
     (kernels built without CONFIG_PROC_CHILDREN) it lists /proc and reads the
     stat line only of the current members and of pids it has not seen before
     (and lists nothing while /proc/loadavg says no process was created):
@@ -254,6 +351,11 @@ class TreeFinder:
         self._seen: set[int] = set() if existing is None else existing
         self._members: set[int] = set()
         self._last_pid: int | None = None  # the last pid allocated, at the last listing
+        self.files = ProcFiles()  # held open while children files find the tree
+
+    def close(self) -> None:
+        """Let go of the held /proc files (a later ``members`` opens them again)."""
+        self.files.close()
 
     def members(self) -> dict[int, ProcStat]:
         """Stat lines of all descendants of the root (the root excluded)."""
@@ -262,18 +364,46 @@ class TreeFinder:
         return self._scan()
 
     def _walk_children(self) -> dict[int, ProcStat]:
+        files = self.files
         found: dict[int, ProcStat] = {}
-        frontier: list[tuple[int, int]] = [(self.root, 0)]  # (pid, threads; 0 = unknown)
+        data = files.stat(self.root)  # its thread count, and the check on its children file
+        root = parse_stat(self.root, data) if data else None
+        frontier = [(self.root, root.threads if root is not None else 0)]  # (pid, threads)
         while frontier:
             parent, threads = frontier.pop()
-            for child in _children_of(parent, threads):
+            for child in self._children_of(parent, threads):
                 if child in found or child == self.root:
                     continue
-                stat = read_stat(child)
+                data = files.stat(child)
+                stat = parse_stat(child, data) if data else None
                 if stat is not None:
                     found[child] = stat
                     frontier.append((child, stat.threads))
+        files.keep_only(found, self.root)
         return found
+
+    def _children_of(self, pid: int, threads: int) -> list[int]:
+        """Children of every thread of ``pid``; a single-threaded one needs no task listing.
+
+        Only the main thread's children file is read through ``files``: that
+        file is checked by the stat read before it, another thread's is not.
+        ``threads`` 0 means unknown.
+        """
+        data = self.files.read(pid, _CHILDREN)
+        out = [int(x) for x in data.split()] if data else []
+        if threads == 1:
+            return out
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            return out
+        main = str(pid)
+        for tid in tids:
+            if tid != main:
+                more = read_proc(f"/proc/{pid}/task/{tid}/children")
+                if more:
+                    out.extend(int(x) for x in more.split())
+        return out
 
     def _scan(self) -> dict[int, ProcStat]:
         last_pid = _last_pid()
@@ -323,23 +453,6 @@ def list_pids() -> set[int]:
         return set()
 
 
-def _children_of(pid: int, threads: int = 0) -> list[int]:
-    """Children of every thread of ``pid``; a single-threaded one needs no task listing."""
-    if threads == 1:
-        tids = [str(pid)]
-    else:
-        try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            return []
-    out: list[int] = []
-    for tid in tids:
-        data = read_proc(f"/proc/{pid}/task/{tid}/children")
-        if data:
-            out.extend(int(x) for x in data.split())
-    return out
-
-
 class Sampler:
     """Takes snapshots of the command (``child``) and of the wrapper's whole tree.
 
@@ -358,6 +471,7 @@ class Sampler:
     def sample(self, mono: float) -> dict[str, Any]:
         """The snapshot fields (without ts, seq, event, pid, elapsed_s)."""
         members = self._finder.members()
+        files = self._finder.files
         first = self._prev_mono is None
         wall = 0.0 if self._prev_mono is None else mono - self._prev_mono
         self._prev_mono = mono
@@ -371,7 +485,7 @@ class Sampler:
         for pid, stat in members.items():
             tree_rss += stat.rss_kb
             tree_threads += stat.threads
-            fds = fd_count(pid)
+            fds = files.fd_count(pid)
             if fds is not None:
                 tree_fds += fds
                 fds_known = True
@@ -406,7 +520,8 @@ class Sampler:
 
     def _child_fields(self, stat: ProcStat | None) -> dict[str, Any]:
         pid = self.child
-        status: bytes | None = read_proc(f"/proc/{pid}/status") if stat is not None else None
+        files = self._finder.files
+        status = files.read(pid, "status") if stat is not None else None
         fields: dict[str, Any] = (
             parse_status(status)
             if status
@@ -423,8 +538,9 @@ class Sampler:
                 )
             )
         )
-        oom = _read_small(f"/proc/{pid}/oom_score") if stat is not None else None
-        wchan = _read_small(f"/proc/{pid}/wchan") if stat is not None else None
+        oom = files.read(pid, "oom_score") if stat is not None else None
+        wchan = files.read(pid, "wchan") if stat is not None else None
+        wchan = wchan.strip() if wchan else None
         return {
             "state": fields["state"],
             "vm_rss_kb": fields["vm_rss_kb"],
@@ -436,9 +552,9 @@ class Sampler:
             "sig_pnd": fields["sig_pnd"],
             "sig_blk": fields["sig_blk"],
             "sig_cgt": fields["sig_cgt"],
-            "oom_score": int(oom) if oom and oom.isdigit() else None,
+            "oom_score": _int(oom.strip()) if oom else None,
             # "0" is what the kernel shows for a running task or a hidden symbol.
-            "wchan": wchan if wchan and wchan != "0" else None,
+            "wchan": wchan.decode("ascii", "replace") if wchan and wchan != b"0" else None,
             "comm": stat.comm if stat is not None else None,
             "cpu_percent": None,
         }

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from helpers import workload
+from helpers import wait_for, workload
 
-from autoskillit_trace.sampler import Sampler, TreeFinder, parse_stat, parse_status
+from autoskillit_trace.sampler import ProcFiles, Sampler, TreeFinder, parse_stat, parse_status
 
 
 @pytest.fixture
@@ -128,3 +128,95 @@ def test_seeded_finder_finds_children_born_after_the_seed() -> None:
             child.kill()
         proc.kill()
         proc.wait()
+
+
+def _own_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_held_files_follow_the_tree_and_are_let_go() -> None:
+    """Descendants come and go; files are held only for the live members."""
+    before = _own_fds()
+    finder = TreeFinder(os.getpid())
+    proc = subprocess.Popen(workload("churn", 3, 5))
+    sampler = Sampler(proc.pid, finder)
+    try:
+        seen: set[int] = set()
+        for _ in range(60):
+            fields = sampler.sample(time.monotonic())
+            # The wrapper (stat, children), each member (stat, fd, children)
+            # and the command's status, oom_score and wchan.
+            assert finder.files.held <= 2 + 3 * fields["tree_procs"] + 3
+            members = finder.members()
+            assert finder.files.held <= 2 + 3 * len(members) + 3
+            seen |= set(members)
+            time.sleep(0.02)
+        assert len(seen) > 20  # the tree really churned
+        assert _own_fds() <= before + 2 + 3 * 6 + 3
+    finally:
+        proc.kill()
+        proc.wait()
+    finder.members()  # the command is gone: only the wrapper's files are left
+    assert finder.files.held == 2
+    finder.close()
+    assert finder.files.held == 0 and _own_fds() == before
+
+
+def test_past_its_budget_the_finder_reads_by_path() -> None:
+    proc = subprocess.Popen(["bash", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 30 & done; wait"])
+    finder = TreeFinder(os.getpid())
+    finder.files.budget = 7
+    try:
+        oracle = psutil.Process(proc.pid)
+        wait_for(lambda: len(oracle.children()) == 8, what="eight children")
+        tree = [oracle, *oracle.children()]
+        fields = Sampler(proc.pid, finder).sample(time.monotonic())
+        assert set(finder.members()) == {p.pid for p in tree}
+        assert fields["tree_procs"] == 9 and finder.files.held == 7
+        assert fields["tree_fd_count"] == sum(p.num_fds() for p in tree)
+        assert fields["fd_count"] == oracle.num_fds()
+    finally:
+        proc.kill()
+        proc.wait()
+        finder.close()
+
+
+def _spawn_with_pid(pid: int, argv: list[str]) -> subprocess.Popen[bytes] | None:
+    """Start ``argv`` as ``pid`` (root: /proc/sys/kernel/ns_last_pid), or None."""
+    for _ in range(20):
+        try:
+            with open("/proc/sys/kernel/ns_last_pid", "w") as handle:
+                handle.write(str(pid - 1))
+        except OSError:
+            return None
+        proc = subprocess.Popen(argv)
+        if proc.pid == pid:
+            return proc
+        proc.kill()
+        proc.wait()
+    return None
+
+
+def test_a_reused_pid_is_read_as_its_new_process() -> None:
+    """Held files belong to the process they were opened for, never to a new owner of its pid."""
+    files = ProcFiles()
+    first = subprocess.Popen(["sleep", "30"])
+    pid = first.pid
+    assert files.stat(pid) is not None
+    assert files.read(pid, "children") == b""  # held now, for a process without children
+    first.kill()
+    first.wait()
+    second = _spawn_with_pid(pid, ["bash", "-c", "sleep 30 & wait"])
+    if second is None:
+        pytest.skip("cannot choose the next pid here (needs root and ns_last_pid)")
+    try:
+        grandchild = wait_for(lambda: psutil.Process(pid).children(), what="a child")[0]
+        stat = parse_stat(pid, files.stat(pid) or b"")
+        assert stat is not None and stat.comm == "bash"
+        assert files.read(pid, "children") == f"{grandchild.pid} ".encode()
+    finally:
+        for child in psutil.Process(pid).children():
+            child.kill()
+        second.kill()
+        second.wait()
+        files.close()

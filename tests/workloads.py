@@ -163,6 +163,23 @@ def stubborn_tree(pidfile: str, seconds: str = "30") -> None:
     time.sleep(float(seconds))
 
 
+def churn(seconds: str = "3", width: str = "4", life: str = "0.03") -> None:
+    """Keep ``width`` short-lived children alive, each replaced as it exits."""
+    deadline = time.monotonic() + float(seconds)
+    alive = 0
+    while time.monotonic() < deadline:
+        while alive < int(width):
+            if os.fork() == 0:
+                time.sleep(float(life))
+                os._exit(0)
+            alive += 1
+        os.wait()
+        alive -= 1
+    while alive:
+        os.wait()
+        alive -= 1
+
+
 def daemonize(pidfile: str, seconds: str = "30", ignore_term: str = "no", *_extra: str) -> None:
     """Leave a daemon behind (double fork, setsid), then exit once it is running.
 
@@ -244,6 +261,7 @@ WORKLOADS = {
     "replay": replay,
     "blob": blob,
     "stubborn-tree": stubborn_tree,
+    "churn": churn,
     "daemonize": daemonize,
     "orchestrate": orchestrate,
     "argv": argv,
