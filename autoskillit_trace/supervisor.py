@@ -32,7 +32,6 @@ and the ones alive when the command exits are reported as orphans.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import time
@@ -401,8 +400,10 @@ class Supervisor:
 
     def _signal_all(self, pids: list[int], signum: int) -> None:
         for pid in pids:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
+            try:
                 os.kill(pid, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def _members(self) -> dict[int, Any]:
         """The wrapper's descendants; one finder for the run, so later scans are incremental."""
@@ -463,8 +464,10 @@ class Supervisor:
 
     def _close_pipe(self) -> None:
         if self._pipe is not None:
-            with contextlib.suppress(OSError):
+            try:
                 os.close(self._pipe)
+            except OSError:
+                pass
             self._pipe = None
 
     def _wait_portable(self) -> ChildExit:
@@ -473,8 +476,10 @@ class Supervisor:
         pid = self.pid
 
         def forward(signum: int, _frame: object) -> None:
-            with contextlib.suppress(ProcessLookupError):
+            try:
                 os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
 
         for sig in FORWARDED:
             signal.signal(sig, forward)
@@ -509,8 +514,10 @@ class _PollWaiter:
 
         if pipe != self._registered:
             if self._registered is not None:
-                with contextlib.suppress(KeyError, ValueError):
+                try:
                     self._poll.unregister(self._registered)
+                except (KeyError, ValueError):
+                    pass
             if pipe is not None:
                 self._poll.register(pipe, select.POLLIN | select.POLLHUP)
             self._registered = pipe
@@ -535,8 +542,10 @@ class _PollWaiter:
 
     def close(self) -> None:
         if self._sfd is not None:
-            with contextlib.suppress(OSError):
+            try:
                 os.close(self._sfd)
+            except OSError:
+                pass
             self._sfd = None
 
 
