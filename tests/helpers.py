@@ -253,7 +253,15 @@ def modules_run_imports(root: Path, env: dict[str, str], watched: set[str]) -> l
     """Which of ``watched`` (names or their packages) a real ``run -- true`` imported.
 
     Runs ``main`` in a fresh interpreter; fails if the run itself did not succeed.
+    The interpreter starts without ``site`` (``-S``), the package and the
+    installed libraries on its path: an editable install's finder, loaded by a
+    ``.pth`` file at start-up, imports pathlib and contextlib itself, which a
+    regular install never does.
     """
+    import autoskillit_trace
+
+    package_parent = os.path.dirname(os.path.dirname(autoskillit_trace.__file__))
+    path = os.pathsep.join([package_parent, *(p for p in sys.path if os.path.isdir(p))])
     code = (
         "import json, sys\n"
         "from autoskillit_trace.__main__ import main\n"
@@ -262,7 +270,12 @@ def modules_run_imports(root: Path, env: dict[str, str], watched: set[str]) -> l
         "hits = sorted(m for m in sys.modules if m in watched or m.split('.')[0] in watched)\n"
         "print(json.dumps([status, hits]))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": path},
+    )
     status, hits = json.loads(proc.stdout or "[null, null]")
     assert status == 0, proc.stderr
     return list(hits)
