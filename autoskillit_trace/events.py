@@ -14,9 +14,9 @@ as ``AUTOSKILLIT_TRACE_EVENTS``) without interleaving.
 
 from __future__ import annotations
 
-import contextlib
 import os
 
+from autoskillit_trace.ctx import suppress
 from autoskillit_trace.jsonl import dumps_line, write_all
 from autoskillit_trace.store import Faults, _open_private
 from autoskillit_trace.timeutil import CaptureClock
@@ -81,6 +81,6 @@ class EventLog:
 
     def close(self) -> None:
         if self._fd is not None:
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 os.close(self._fd)
             self._fd = None

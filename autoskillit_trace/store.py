@@ -22,19 +22,19 @@ Invariants:
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
 import time
 from pathlib import Path
 
+from autoskillit_trace.ctx import suppress
 from autoskillit_trace.jsonl import dumps_line, iter_file, write_all
 from autoskillit_trace.records import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from typing import Any
 
 INDEX = "sessions.jsonl"
@@ -79,7 +79,7 @@ def session_id_problem(session_id: str) -> str | None:
 def _open_private(path: Path, flags: int) -> int:
     """Open a file 0600 whatever the umask; never through a symlink."""
     fd = os.open(path, flags | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-    with contextlib.suppress(OSError):
+    with suppress(OSError):
         os.fchmod(fd, 0o600)
     return fd
 
@@ -96,7 +96,7 @@ def _makedirs_private(path: Path) -> None:
         missing.append(path)
         path = path.parent
     for folder in reversed(missing):
-        with contextlib.suppress(FileExistsError):
+        with suppress(FileExistsError):
             _mkdir_private(folder)
 
 
@@ -114,14 +114,14 @@ def write_atomic(path: Path, data: bytes) -> None:
         write_all(fd, data)
     except BaseException:
         os.close(fd)
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             os.unlink(tmp)
         raise
     os.close(fd)
     try:
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             os.unlink(tmp)
         raise
 
@@ -138,6 +138,30 @@ def try_lock(path: Path) -> int | None:
         os.close(fd)
         return None
     return fd
+
+
+class _Flock:
+    """An exclusive ``flock`` on a file, held for the time of a ``with`` block."""
+
+    __slots__ = ("_fd", "_path")
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        fd = _open_private(self._path, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class LogRoot:
@@ -196,14 +220,9 @@ class LogRoot:
             return path
         raise StoreError(f"too many session folders named {base}")
 
-    @contextlib.contextmanager
-    def index_lock(self) -> Iterator[None]:
-        fd = _open_private(self.path / LOCK, os.O_RDWR | os.O_CREAT)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    def index_lock(self) -> _Flock:
+        """``with root.index_lock():`` holds ``.sessions.lock``, as every writer of the index."""
+        return _Flock(self.path / LOCK)
 
     def append_index(self, record: dict[str, Any]) -> None:
         """One line, one write, under the index lock.
@@ -287,7 +306,7 @@ class LogRoot:
                 if (folder / SUMMARY).exists():
                     continue  # another recoverer was first
                 for stray in folder.glob(".*.tmp"):  # a writer died inside write_atomic
-                    with contextlib.suppress(OSError):
+                    with suppress(OSError):
                         stray.unlink()
                 pending = read_json_object(folder / PENDING)
                 if pending is not None:
@@ -391,7 +410,7 @@ class LogRoot:
                 except OSError:
                     # The index still names them: put them back rather than half-remove.
                     for name, trash in removed:
-                        with contextlib.suppress(OSError):
+                        with suppress(OSError):
                             os.rename(trash, self.sessions / name)
                     raise
         for _, trash in removed:
@@ -450,13 +469,13 @@ class LogRoot:
             remove_folder(self.sessions / name)
         # The temporary of an index rewrite that died midway: .sessions.jsonl.<pid>.tmp
         prefix = f".{INDEX}."
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             for name in os.listdir(self.path):
                 owner = name[len(prefix) : -len(".tmp")]
                 if not (name.startswith(prefix) and name.endswith(".tmp") and owner.isdigit()):
                     continue
                 if int(owner) == os.getpid() or not _pid_alive(int(owner)):
-                    with contextlib.suppress(OSError):
+                    with suppress(OSError):
                         os.unlink(self.path / name)
 
 
@@ -535,9 +554,9 @@ def _age(path: Path) -> float:
 
 def _tree_size(folder: Path) -> int:
     total = 0
-    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+    with suppress(OSError), os.scandir(folder) as entries:
         for entry in entries:
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 total += entry.stat(follow_symlinks=False).st_size
     return total
 
@@ -661,6 +680,6 @@ class SessionWriter:
         """Release the session lock: after this, the session counts as finished."""
         for fd in (self._anomaly_fd, self._trace_fd, self._folder_fd):
             if fd is not None:
-                with contextlib.suppress(OSError):
+                with suppress(OSError):
                     os.close(fd)
         self._anomaly_fd = self._trace_fd = self._folder_fd = None
