@@ -23,8 +23,9 @@ from autoskillit_trace.timeutil import CaptureClock
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path
     from typing import Any
+
+    from _typeshed import StrPath
 
 EVENTS = "events.jsonl"
 ENV_EVENTS = "AUTOSKILLIT_TRACE_EVENTS"
@@ -51,8 +52,8 @@ class EventLog:
     one timeline that never goes backwards.
     """
 
-    def __init__(self, folder: Path, faults: Faults, clock: CaptureClock) -> None:
-        self.path = folder / EVENTS
+    def __init__(self, folder: StrPath, faults: Faults, clock: CaptureClock) -> None:
+        self.path = os.path.join(folder, EVENTS)
         self.faults = faults
         self.clock = clock
         self.count = 0

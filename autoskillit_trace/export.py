@@ -26,7 +26,7 @@ SLOTS_DIR = ".slots"
 # -- session slots ---------------------------------------------------------------
 
 
-def acquire_slot(root: Path) -> tuple[int, int] | None:
+def acquire_slot(root: str) -> tuple[int, int] | None:
     """The lowest free slot number on this log root, held (flock) until the fd is closed.
 
     Concurrent sessions get different slots, one after another reuse slot 0:
@@ -36,10 +36,10 @@ def acquire_slot(root: Path) -> tuple[int, int] | None:
     """
     import fcntl
 
-    folder = root / SLOTS_DIR
+    folder = os.path.join(root, SLOTS_DIR)
     os.makedirs(folder, mode=0o700, exist_ok=True)
     for slot in range(MAX_SLOTS):
-        fd = os.open(folder / str(slot), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(os.path.join(folder, str(slot)), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

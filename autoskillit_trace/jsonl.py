@@ -8,8 +8,9 @@ import os
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterator
-    from pathlib import Path
     from typing import Any, BinaryIO
+
+    from _typeshed import StrPath
 
 
 def dumps_line(record: dict[str, Any]) -> bytes:
@@ -42,7 +43,7 @@ def parse_lines(data: bytes) -> tuple[list[dict[str, Any]], int]:
     return records, skipped
 
 
-def iter_file(path: Path, chunk: int = 1 << 20) -> Iterator[dict[str, Any] | None]:
+def iter_file(path: StrPath, chunk: int = 1 << 20) -> Iterator[dict[str, Any] | None]:
     """Objects of a JSONL file read in chunks; ``None`` marks a skipped line."""
     with open(path, "rb") as handle:
         rest = b""
@@ -70,7 +71,7 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def iter_lines_reversed(path: Path, block: int = 1 << 16) -> Generator[bytes, None, None]:
+def iter_lines_reversed(path: StrPath, block: int = 1 << 16) -> Generator[bytes, None, None]:
     """The non-empty lines of a file, last first, read in blocks from its end.
 
     Reading the newest N lines costs about N lines of I/O, whatever the file's

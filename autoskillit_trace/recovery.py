@@ -7,6 +7,7 @@ detector would have found, so anomalies.jsonl is rewritten whole.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 from autoskillit_trace.detect import Detector
@@ -17,7 +18,6 @@ from autoskillit_trace.summary import Outcome, Peaks, build_summary
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path
     from typing import Any
 
 
@@ -35,18 +35,19 @@ def why_lost(start: dict[str, Any]) -> str:
     return "wrapper_lost: the wrapper ended without finishing the session"
 
 
-def finalize_crashed(folder: Path) -> dict[str, Any]:
+def finalize_crashed(folder: str) -> dict[str, Any]:
     """Rewrite anomalies.jsonl for a crashed session and return its summary.
 
     The store publishes the summary (summary.json and the index line).
     """
-    start: dict[str, Any] = {"dir_name": folder.name, "session_id": folder.name}
+    name = os.path.basename(folder)
+    start: dict[str, Any] = {"dir_name": name, "session_id": name}
     peaks = Peaks()
     detector = Detector()
     anomaly_lines: list[bytes] = []
     kinds: Counter[str] = Counter()
-    trace = folder / TRACE
-    records = iter_file(trace) if trace.exists() else iter(())
+    trace = os.path.join(folder, TRACE)
+    records = iter_file(trace) if os.path.exists(trace) else iter(())
     for record in records:
         if record is None:
             continue  # a line cut by the crash
@@ -59,7 +60,7 @@ def finalize_crashed(folder: Path) -> dict[str, Any]:
                 anomaly_lines.append(dumps_line(anomaly.to_record()))
                 kinds[anomaly.kind] += 1
     if anomaly_lines:
-        write_atomic(folder / ANOMALIES, b"".join(anomaly_lines))
+        write_atomic(os.path.join(folder, ANOMALIES), b"".join(anomaly_lines))
     outcome = Outcome(
         exit_code=None,
         subtype="crashed",

@@ -174,7 +174,7 @@ class TracedSession:
     def exported_env(self) -> dict[str, str]:
         """Where supervised processes find the event log and the session folder."""
         assert self.events is not None and self.writer is not None
-        return {ENV_EVENTS: str(self.events.path), ENV_SESSION_DIR: str(self.writer.folder)}
+        return {ENV_EVENTS: self.events.path, ENV_SESSION_DIR: self.writer.folder}
 
     def emit(self, level: str, event: str, **fields: Any) -> None:
         if self.events is not None:
@@ -186,6 +186,7 @@ class TracedSession:
 
         assert self.writer is not None
         folder = self.writer.folder
+        dir_name = os.path.basename(folder)
         try:
             cwd: str | None = self.redactor.text(
                 os.fsencode(os.getcwd()).decode("utf-8", "backslashreplace")
@@ -196,8 +197,8 @@ class TracedSession:
             "ts": iso_utc(self.start_micros),
             "event": "session_start",
             "schema_version": 1,
-            "session_id": self.args.session_id or folder.name,
-            "dir_name": folder.name,
+            "session_id": self.args.session_id or dir_name,
+            "dir_name": dir_name,
             "pid": pid,
             "wrapper_pid": os.getpid(),
             "wrapper_start_ticks": process_start_ticks(os.getpid()),
@@ -214,7 +215,7 @@ class TracedSession:
             INFO,
             "session_start",
             session_id=self.header["session_id"],
-            dir_name=folder.name,
+            dir_name=dir_name,
             pid=pid,
             command=self.header["skill_command"],
         )
@@ -229,7 +230,7 @@ class TracedSession:
             session_id=self.header["session_id"],
             pid=pid,
             command=self.header["skill_command"],
-            folder=str(folder),
+            folder=folder,
         )
 
     def tick(self, now: float) -> None:
@@ -388,7 +389,7 @@ class TracedSession:
             duration_s=outcome.duration_seconds,
             snapshots=self.peaks.snapshot_count,
             anomalies=summary["anomaly_count"],
-            folder=str(self.writer.folder),
+            folder=self.writer.folder,
         )
         self.export(summary)
 
@@ -486,7 +487,8 @@ class TracedSession:
 
         assert self.writer is not None
         try:
-            anomalies = [r for r in iter_file(self.writer.folder / ANOMALIES) if r is not None]
+            path = os.path.join(self.writer.folder, ANOMALIES)
+            anomalies = [r for r in iter_file(path) if r is not None]
         except OSError:  # none detected (no file), or unreadable: the table is left out
             anomalies = []
         return "\n".join(markdown_lines(summary, anomalies)) + "\n\n"

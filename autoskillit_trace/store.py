@@ -18,6 +18,9 @@ Invariants:
   concurrent session appends.
 - summary.json is whole or absent (written under another name, then renamed).
 - Folders are 0700 and files 0600 whatever the umask: they hold command lines.
+
+Paths are plain ``str`` handled with ``os.path`` (importing ``pathlib`` costs
+~6 ms per start of ``run``); functions and constructors also take ``os.PathLike``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ import fcntl
 import json
 import os
 import time
-from pathlib import Path
 
 from autoskillit_trace.ctx import suppress
 from autoskillit_trace.jsonl import dumps_line, iter_file, write_all
@@ -36,6 +38,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
+
+    from _typeshed import StrPath
 
 INDEX = "sessions.jsonl"
 SESSIONS = "sessions"
@@ -76,7 +80,7 @@ def session_id_problem(session_id: str) -> str | None:
     return None
 
 
-def _open_private(path: Path, flags: int) -> int:
+def _open_private(path: StrPath, flags: int) -> int:
     """Open a file 0600 whatever the umask; never through a symlink."""
     fd = os.open(path, flags | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     with suppress(OSError):
@@ -84,31 +88,32 @@ def _open_private(path: Path, flags: int) -> int:
     return fd
 
 
-def _mkdir_private(path: Path) -> None:
+def _mkdir_private(path: str) -> None:
     os.mkdir(path, 0o700)
     os.chmod(path, 0o700)
 
 
-def _makedirs_private(path: Path) -> None:
+def _makedirs_private(path: str) -> None:
     """Create ``path`` and its missing parents 0700 whatever the umask; existing ones stay."""
-    missing: list[Path] = []
-    while not os.path.lexists(path) and path != path.parent:
+    missing: list[str] = []
+    while not os.path.lexists(path) and path != os.path.dirname(path):
         missing.append(path)
-        path = path.parent
+        path = os.path.dirname(path)
     for folder in reversed(missing):
         with suppress(FileExistsError):
             _mkdir_private(folder)
 
 
-def _refuse_foreign(path: Path, st: os.stat_result, what: str) -> None:
+def _refuse_foreign(path: str, st: os.stat_result, what: str) -> None:
     """A folder of another user that others can write to could redirect our writes."""
     if st.st_uid != os.geteuid() and st.st_mode & 0o022:
         raise StoreError(f"{what} {path} belongs to another user and others can write to it")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: StrPath, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    folder, name = os.path.split(os.fspath(path))
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     fd = _open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     try:
         write_all(fd, data)
@@ -126,7 +131,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def try_lock(path: Path) -> int | None:
+def try_lock(path: StrPath) -> int | None:
     """An fd holding an exclusive lock on ``path``, or None if someone holds it."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
@@ -145,7 +150,7 @@ class _Flock:
 
     __slots__ = ("_fd", "_path")
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str) -> None:
         self._path = path
         self._fd: int | None = None
 
@@ -165,12 +170,12 @@ class _Flock:
 
 
 class LogRoot:
-    """One log root: its session folders and its index."""
+    """One log root: its session folders and its index, each path a ``str``."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sessions = path / SESSIONS
-        self.index = path / INDEX
+    def __init__(self, path: StrPath) -> None:
+        self.path = os.fspath(path)
+        self.sessions = os.path.join(self.path, SESSIONS)
+        self.index = os.path.join(self.path, INDEX)
 
     def ensure(self) -> None:
         """Create the root and ``sessions/``; refuse a root others could redirect."""
@@ -198,18 +203,18 @@ class LogRoot:
         try:
             _mkdir_private(self.sessions)
         except FileExistsError:
-            if self.sessions.is_symlink() or not self.sessions.is_dir():
+            if os.path.islink(self.sessions) or not os.path.isdir(self.sessions):
                 raise StoreError(f"{self.sessions} is not a folder") from None
             _refuse_foreign(self.sessions, os.lstat(self.sessions), "folder")
         except OSError as exc:
             raise StoreError(f"cannot create {self.sessions}: {exc.strerror}") from None
 
-    def create_session_dir(self, base: str) -> Path:
+    def create_session_dir(self, base: str) -> str:
         """A new folder named ``base``, or ``base-2``, ``base-3``... if taken."""
         for n in range(1, 10_000):
             name = base if n == 1 else f"{base}-{n}"
-            path = self.sessions / name
-            if path.is_symlink():
+            path = os.path.join(self.sessions, name)
+            if os.path.islink(path):
                 raise StoreError(f"session folder {path} is a symlink; refusing to write there")
             try:
                 _mkdir_private(path)
@@ -222,7 +227,7 @@ class LogRoot:
 
     def index_lock(self) -> _Flock:
         """``with root.index_lock():`` holds ``.sessions.lock``, as every writer of the index."""
-        return _Flock(self.path / LOCK)
+        return _Flock(os.path.join(self.path, LOCK))
 
     def append_index(self, record: dict[str, Any]) -> None:
         """One line, one write, under the index lock.
@@ -241,12 +246,12 @@ class LogRoot:
             finally:
                 os.close(fd)
 
-    def session_dirs(self) -> list[Path]:
+    def session_dirs(self) -> list[str]:
         """Session folders (hidden trash and temporary names excluded)."""
         try:
             with os.scandir(self.sessions) as entries:
                 return [
-                    Path(e.path)
+                    e.path
                     for e in entries
                     if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
                 ]
@@ -255,7 +260,7 @@ class LogRoot:
 
     # -- publishing and recovery ---------------------------------------------
 
-    def publish(self, folder: Path, summary: dict[str, Any]) -> None:
+    def publish(self, folder: StrPath, summary: dict[str, Any]) -> None:
         """Write a finished session's summary and its index line, crash-safely.
 
         Order: ``.summary.json.pending`` (whole or absent), the index line, then
@@ -264,14 +269,14 @@ class LogRoot:
         """
         from autoskillit_trace.summary import index_record
 
-        pending = folder / PENDING
+        pending = os.path.join(folder, PENDING)
         write_atomic(pending, summary_bytes(summary))
         try:
             self.append_index(index_record(summary))
         finally:
             # An index that cannot be written (the caller warns) leaves the
             # session's own record whole all the same.
-            os.replace(pending, folder / SUMMARY)
+            os.replace(pending, os.path.join(folder, SUMMARY))
 
     def orphans(self) -> list[str]:
         """Folder names of sessions whose wrapper is gone before finishing (read-only)."""
@@ -280,12 +285,10 @@ class LogRoot:
             lock_fd = self._lock_unfinished(folder)
             if lock_fd is not None:
                 os.close(lock_fd)
-                found.append(folder.name)
+                found.append(os.path.basename(folder))
         return found
 
-    def recover_orphans(
-        self, finalize: Callable[[Path], dict[str, Any]] | None = None
-    ) -> list[str]:
+    def recover_orphans(self, finalize: Callable[[str], dict[str, Any]] | None = None) -> list[str]:
         """Finalize sessions whose wrapper is gone; returns their folder names.
 
         ``finalize(folder)`` builds the crashed summary from the streamed trace
@@ -302,30 +305,29 @@ class LogRoot:
             lock_fd = self._lock_unfinished(folder)
             if lock_fd is None:
                 continue
+            name = os.path.basename(folder)
             try:
-                if (folder / SUMMARY).exists():
+                if os.path.exists(os.path.join(folder, SUMMARY)):
                     continue  # another recoverer was first
-                for stray in folder.glob(".*.tmp"):  # a writer died inside write_atomic
-                    with suppress(OSError):
-                        stray.unlink()
-                pending = read_json_object(folder / PENDING)
+                _remove_temporaries(folder)  # a writer died inside write_atomic
+                pending = read_json_object(os.path.join(folder, PENDING))
                 if pending is not None:
-                    if not self._indexed(folder.name):
+                    if not self._indexed(name):
                         self.append_index(index_record(pending))
-                    os.replace(folder / PENDING, folder / SUMMARY)
+                    os.replace(os.path.join(folder, PENDING), os.path.join(folder, SUMMARY))
                 else:
                     self.publish(folder, (finalize or _finalize_crashed)(folder))
-                recovered.append(folder.name)
+                recovered.append(name)
             finally:
                 os.close(lock_fd)
         return recovered
 
-    def _lock_unfinished(self, folder: Path) -> int | None:
+    def _lock_unfinished(self, folder: str) -> int | None:
         """The session's lock when it has no summary and its wrapper is gone, else None."""
-        if (folder / SUMMARY).exists():
+        if os.path.exists(os.path.join(folder, SUMMARY)):
             return None
-        trace = folder / TRACE
-        if trace.exists():
+        trace = os.path.join(folder, TRACE)
+        if os.path.exists(trace):
             return try_lock(trace)
         if _age(folder) < STARTING_GRACE_S:
             return None  # still being set up
@@ -334,7 +336,7 @@ class LogRoot:
 
     def _indexed(self, dir_name: str) -> bool:
         """Whether the index has a line for ``dir_name`` (a full scan: recovery only)."""
-        if not self.index.exists():
+        if not os.path.exists(self.index):
             return False
         needle = dir_name.encode()
         with open(self.index, "rb") as handle:
@@ -372,31 +374,31 @@ class LogRoot:
         if (keep is None or len(folders) <= keep) and older_than_s is None:
             return report
         starts = self._start_times()
-        infos = [
-            SessionInfo(
-                folder.name,
-                starts.get(folder.name) or _start_from_summary(folder) or _mtime(folder),
-                finished=(folder / SUMMARY).exists(),
-            )
-            for folder in folders
-        ]
+        infos = []
+        for folder in folders:
+            name = os.path.basename(folder)
+            start = starts.get(name) or _start_from_summary(folder) or _mtime(folder)
+            finished = os.path.exists(os.path.join(folder, SUMMARY))
+            infos.append(SessionInfo(name, start, finished))
         victims = plan_prune(infos, keep, older_than_s, now)
         if not victims:
             return report
         with self.index_lock():
-            removed: list[tuple[str, Path]] = []
+            removed: list[tuple[str, str]] = []
             for info in victims:
-                folder = self.sessions / info.dir_name
-                if not (folder / SUMMARY).exists():
+                folder = os.path.join(self.sessions, info.dir_name)
+                if not os.path.exists(os.path.join(folder, SUMMARY)):
                     # Pruned meanwhile, or its name already reused by a new session.
                     continue
-                lock_fd = try_lock(folder / TRACE)
-                if lock_fd is None and (folder / TRACE).exists():
+                trace = os.path.join(folder, TRACE)
+                lock_fd = try_lock(trace)
+                if lock_fd is None and os.path.exists(trace):
                     continue  # still held by its wrapper
                 try:
                     size = _tree_size(folder)
                     if not dry_run:
-                        trash = self.sessions / f"{TRASH_PREFIX}{os.getpid()}-{info.dir_name}"
+                        trash_name = f"{TRASH_PREFIX}{os.getpid()}-{info.dir_name}"
+                        trash = os.path.join(self.sessions, trash_name)
                         os.rename(folder, trash)
                         removed.append((info.dir_name, trash))
                     report.removed.append(info.dir_name)
@@ -411,7 +413,7 @@ class LogRoot:
                     # The index still names them: put them back rather than half-remove.
                     for name, trash in removed:
                         with suppress(OSError):
-                            os.rename(trash, self.sessions / name)
+                            os.rename(trash, os.path.join(self.sessions, name))
                     raise
         for _, trash in removed:
             remove_folder(trash)
@@ -421,7 +423,7 @@ class LogRoot:
         from autoskillit_trace.timeutil import parse_iso
 
         starts: dict[str, float] = {}
-        if not self.index.exists():
+        if not os.path.exists(self.index):
             return starts
         for record in iter_file(self.index):
             if record is None:
@@ -466,7 +468,7 @@ class LogRoot:
             owner = name[len(TRASH_PREFIX) :].split("-", 1)[0]
             if owner.isdigit() and int(owner) != os.getpid() and _pid_alive(int(owner)):
                 continue
-            remove_folder(self.sessions / name)
+            remove_folder(os.path.join(self.sessions, name))
         # The temporary of an index rewrite that died midway: .sessions.jsonl.<pid>.tmp
         prefix = f".{INDEX}."
         with suppress(OSError):
@@ -476,7 +478,7 @@ class LogRoot:
                     continue
                 if int(owner) == os.getpid() or not _pid_alive(int(owner)):
                     with suppress(OSError):
-                        os.unlink(self.path / name)
+                        os.unlink(os.path.join(self.path, name))
 
 
 class SessionInfo(Record):
@@ -524,35 +526,36 @@ def summary_bytes(summary: dict[str, Any]) -> bytes:
     return (json.dumps(summary, indent=2, default=str) + "\n").encode("utf-8", "backslashreplace")
 
 
-def read_json_object(path: Path) -> dict[str, Any] | None:
+def read_json_object(path: StrPath) -> dict[str, Any] | None:
     """A JSON object from a small file, or None when absent or not an object."""
     try:
-        value = json.loads(path.read_bytes())
+        with open(path, "rb") as handle:
+            value = json.loads(handle.read())
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
 
 
-def _start_from_summary(folder: Path) -> float | None:
+def _start_from_summary(folder: str) -> float | None:
     from autoskillit_trace.timeutil import parse_iso
 
-    summary = read_json_object(folder / SUMMARY)
+    summary = read_json_object(os.path.join(folder, SUMMARY))
     ts = summary.get("start_ts") if summary is not None else None
     return parse_iso(ts) if isinstance(ts, str) else None
 
 
-def _mtime(path: Path) -> float:
+def _mtime(path: str) -> float:
     try:
-        return path.stat().st_mtime
+        return os.stat(path).st_mtime
     except OSError:
         return 0.0
 
 
-def _age(path: Path) -> float:
+def _age(path: str) -> float:
     return time.time() - _mtime(path)
 
 
-def _tree_size(folder: Path) -> int:
+def _tree_size(folder: str) -> int:
     total = 0
     with suppress(OSError), os.scandir(folder) as entries:
         for entry in entries:
@@ -561,14 +564,23 @@ def _tree_size(folder: Path) -> int:
     return total
 
 
-def _finalize_crashed(folder: Path) -> dict[str, Any]:
+def _remove_temporaries(folder: str) -> None:
+    """Delete the hidden ``.*.tmp`` files of a writer that died inside write_atomic."""
+    with suppress(OSError):
+        for name in os.listdir(folder):
+            if name.startswith(".") and name.endswith(".tmp") and len(name) > len(".tmp"):
+                with suppress(OSError):
+                    os.unlink(os.path.join(folder, name))
+
+
+def _finalize_crashed(folder: str) -> dict[str, Any]:
     """The crash finalizer, imported when an orphan is found (recovery imports this module)."""
     from autoskillit_trace.recovery import finalize_crashed
 
     return finalize_crashed(folder)
 
 
-def remove_folder(path: Path) -> None:
+def remove_folder(path: StrPath) -> None:
     """Delete a session folder, best effort.
 
     Session folders hold only files, so unlinking them and removing the
@@ -618,9 +630,11 @@ class Faults:
 class SessionWriter:
     """Writes one session folder.  Every method swallows OSError into ``faults``."""
 
-    def __init__(self, folder: Path, faults: Faults) -> None:
-        self.folder = folder
+    def __init__(self, folder: StrPath, faults: Faults) -> None:
+        self.folder = os.fspath(folder)
         self.faults = faults
+        self._trace = os.path.join(self.folder, TRACE)
+        self._anomalies = os.path.join(self.folder, ANOMALIES)
         self._trace_fd: int | None = None  # also holds the session lock
         self._folder_fd: int | None = None  # the lock for a session without a trace
         self._trace_failed = False
@@ -636,18 +650,18 @@ class SessionWriter:
         created is not mistaken for a crashed one either.
         """
         self._folder_fd = try_lock(self.folder)
-        starting = self.folder / f".{TRACE}.starting"
+        starting = os.path.join(self.folder, f".{TRACE}.starting")
         try:
             fd = _open_private(starting, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND)
         except OSError as exc:
-            self.faults.report(f"cannot write {self.folder / TRACE}", exc)
+            self.faults.report(f"cannot write {self._trace}", exc)
             return False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.rename(starting, self.folder / TRACE)
+            os.rename(starting, self._trace)
         except OSError as exc:
             os.close(fd)
-            self.faults.report(f"cannot write {self.folder / TRACE}", exc)
+            self.faults.report(f"cannot write {self._trace}", exc)
             return False
         self._trace_fd = fd
         return True
@@ -661,7 +675,7 @@ class SessionWriter:
         except OSError as exc:
             # A cut line may now end the file; readers skip it, and nothing follows it.
             self._trace_failed = True
-            self.faults.report(f"cannot write {self.folder / TRACE}", exc)
+            self.faults.report(f"cannot write {self._trace}", exc)
 
     def append_anomaly(self, record: dict[str, Any]) -> None:
         if self._anomalies_failed:
@@ -669,12 +683,12 @@ class SessionWriter:
         try:
             if self._anomaly_fd is None:
                 self._anomaly_fd = _open_private(
-                    self.folder / ANOMALIES, os.O_WRONLY | os.O_CREAT | os.O_APPEND
+                    self._anomalies, os.O_WRONLY | os.O_CREAT | os.O_APPEND
                 )
             write_all(self._anomaly_fd, dumps_line(record))
         except OSError as exc:
             self._anomalies_failed = True
-            self.faults.report(f"cannot write {self.folder / ANOMALIES}", exc)
+            self.faults.report(f"cannot write {self._anomalies}", exc)
 
     def close(self) -> None:
         """Release the session lock: after this, the session counts as finished."""

@@ -118,7 +118,7 @@ def test_folder_without_a_trace_is_finalized_after_the_grace(log_root: Path) -> 
 
     root = LogRoot(log_root)
     root.ensure()
-    folder = root.create_session_dir("never-started")
+    folder = Path(root.create_session_dir("never-started"))
     assert root.recover_orphans(finalize_crashed) == []  # still being set up
     os.utime(folder, (0, 0))
     assert root.recover_orphans(finalize_crashed) == ["never-started"]
@@ -149,7 +149,7 @@ def test_a_live_session_without_a_trace_is_not_taken_for_crashed(log_root: Path)
 
     root = LogRoot(log_root)
     root.ensure()
-    folder = root.create_session_dir("no-trace")
+    folder = Path(root.create_session_dir("no-trace"))
     (folder / f".{TRACE}.starting").mkdir()  # the trace cannot be created
     writer = SessionWriter(folder, Faults(lambda _: None))
     assert writer.open_trace() is False

@@ -208,7 +208,7 @@ def test_invalid_session_ids(bad: str) -> None:
 def test_existing_folder_gets_a_numeric_suffix(tmp_path: Path) -> None:
     root = LogRoot(tmp_path / "logs")
     root.ensure()
-    names = [root.create_session_dir("build").name for _ in range(3)]
+    names = [Path(root.create_session_dir("build")).name for _ in range(3)]
     assert names == ["build", "build-2", "build-3"]
 
 
@@ -217,7 +217,7 @@ def test_folders_and_files_are_private_whatever_the_umask(tmp_path: Path) -> Non
     try:
         root = LogRoot(tmp_path / "logs")
         root.ensure()
-        folder = root.create_session_dir("s")
+        folder = Path(root.create_session_dir("s"))
         root.append_index({"dir_name": "s"})
         write_atomic(folder / "summary.json", b"{}")
     finally:
@@ -236,27 +236,25 @@ def test_log_root_that_is_a_file_is_refused(tmp_path: Path) -> None:
 def test_symlinked_session_folder_is_refused(tmp_path: Path) -> None:
     root = LogRoot(tmp_path / "logs")
     root.ensure()
-    (root.sessions / "evil").symlink_to(tmp_path)
+    (tmp_path / "logs" / "sessions" / "evil").symlink_to(tmp_path)
     with pytest.raises(StoreError, match="is a symlink"):
         root.create_session_dir("evil")
 
 
 def _append_many(root: str, worker: int) -> None:
     for i in range(200):
-        LogRoot(Path(root)).append_index({"dir_name": f"w{worker}-{i}", "pad": "x" * 3000})
+        LogRoot(root).append_index({"dir_name": f"w{worker}-{i}", "pad": "x" * 3000})
 
 
 def test_concurrent_appends_never_interleave(tmp_path: Path) -> None:
     root = LogRoot(tmp_path / "logs")
     root.ensure()
-    workers = [
-        multiprocessing.Process(target=_append_many, args=(str(root.path), w)) for w in range(4)
-    ]
+    workers = [multiprocessing.Process(target=_append_many, args=(root.path, w)) for w in range(4)]
     for w in workers:
         w.start()
     for w in workers:
         w.join()
-    lines = root.index.read_text().splitlines()
+    lines = Path(root.index).read_text().splitlines()
     assert len(lines) == 800
     assert len({json.loads(line)["dir_name"] for line in lines}) == 800
 
@@ -282,15 +280,15 @@ def test_rewriting_the_index_keeps_lines_it_cannot_parse(tmp_path: Path) -> None
             "dir_name": name,
             "start_ts": f"2026-01-0{1 if name == 'a' else 2}T00:00:00+00:00",
         }
-        write_atomic(folder / "summary.json", json.dumps(summary).encode())
+        write_atomic(os.path.join(folder, "summary.json"), json.dumps(summary).encode())
         root.append_index(summary)
     with open(root.index, "ab") as handle:
         handle.write(b"{broken\n")
     report = root.prune(keep=1)
     assert report.removed == ["a"]
-    lines = root.index.read_bytes().splitlines()
+    lines = Path(root.index).read_bytes().splitlines()
     assert b"{broken" in lines and len(lines) == 2
-    assert not (root.sessions / "a").exists()
+    assert not (tmp_path / "logs" / "sessions" / "a").exists()
 
 
 def test_remove_folder_flat_nested_and_missing(tmp_path: Path) -> None:

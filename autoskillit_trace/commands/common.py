@@ -8,11 +8,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from autoskillit_trace.config import Resolved, load, log_root
+from autoskillit_trace.store import LogRoot
 
 PROG = "autoskillit-trace"
 
 
-def settings_and_root(log_dir: str | None) -> tuple[Resolved, Path]:
+def settings_and_root(log_dir: str | None) -> tuple[Resolved, LogRoot]:
     """The effective settings (``--log-dir`` overriding) and the log root they name.
 
     Raises ConfigError, shown by the CLI as one line with exit status 2.
@@ -20,7 +21,7 @@ def settings_and_root(log_dir: str | None) -> tuple[Resolved, Path]:
     env = dict(os.environ)
     overrides = {} if log_dir is None else {"linux_tracing.log_dir": ("--log-dir", log_dir)}
     resolved = load(current_dir(), env, overrides)
-    return resolved, log_root(resolved.settings, env)
+    return resolved, LogRoot(log_root(resolved.settings, env))
 
 
 def current_dir() -> Path:

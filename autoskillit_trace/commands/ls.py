@@ -11,13 +11,11 @@ import json
 import sys
 from collections.abc import Generator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from autoskillit_trace.commands.common import settings_and_root, terminal_width, warn, write_lines
 from autoskillit_trace.jsonl import iter_lines_reversed, parse_line
 from autoskillit_trace.selection import SessionFilter
-from autoskillit_trace.store import INDEX
 from autoskillit_trace.views import ls_table
 
 TERMINAL_LIMIT = 20
@@ -37,7 +35,7 @@ class Newest:
     skipped: int = 0
 
 
-def newest(index: Path, keep: SessionFilter, limit: int) -> Newest:
+def newest(index: str, keep: SessionFilter, limit: int) -> Newest:
     """Up to ``limit`` (0: all) matching records, newest first; broken lines are counted."""
     found = Newest([])
     try:
@@ -62,14 +60,14 @@ def run_ls(args: LsArgs) -> int:
     limit = args.limit
     if limit is None:
         limit = TERMINAL_LIMIT if terminal and not args.as_json else 0
-    found = newest(root / INDEX, args.filter, limit)
+    found = newest(root.index, args.filter, limit)
     if found.skipped:
-        warn(f"skipped {found.skipped} line(s) of {root / INDEX} that are not valid JSON")
+        warn(f"skipped {found.skipped} line(s) of {root.index} that are not valid JSON")
     if args.as_json:
         write_lines(json.dumps(r, separators=(",", ":")) for r in found.records)
     elif found.records:
         width = terminal_width() if terminal else 1 << 20
         write_lines(ls_table(found.records, width))
     elif terminal:
-        sys.stderr.write(f"no sessions found in {root / INDEX}\n")
+        sys.stderr.write(f"no sessions found in {root.index}\n")
     return 0

@@ -7,12 +7,13 @@ Made for cron and CI: no prompt, nothing on stdout unless asked (``--json``,
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
 from autoskillit_trace.commands.common import error, settings_and_root, write_lines
 from autoskillit_trace.log import make_logger
-from autoskillit_trace.store import LogRoot, PruneReport, StoreError
+from autoskillit_trace.store import PruneReport, StoreError
 from autoskillit_trace.textfmt import human_bytes
 
 
@@ -56,20 +57,19 @@ def dry_run_lines(record: dict[str, Any]) -> list[str]:
 
 
 def run_prune(args: PruneArgs) -> int:
-    resolved, root_path = settings_and_root(args.log_dir)
+    resolved, root = settings_and_root(args.log_dir)
     keep = resolved.settings.max_sessions if args.keep is None else args.keep
     log = make_logger(args.log_format, args.quiet)
-    root = LogRoot(root_path)
     try:
-        if not root.sessions.is_dir():
+        if not os.path.isdir(root.sessions):
             report, recovered = PruneReport(dry_run=args.dry_run), []
         else:
             recovered = root.orphans() if args.dry_run else root.recover_orphans()
             report = root.prune(keep, args.older_than_s, dry_run=args.dry_run)
     except (OSError, StoreError) as exc:
-        error(f"prune of {root_path} failed: {getattr(exc, 'strerror', None) or exc}")
+        error(f"prune of {root.path} failed: {getattr(exc, 'strerror', None) or exc}")
         return 1
-    record = report_record(report, recovered, keep, args.older_than_s, str(root_path))
+    record = report_record(report, recovered, keep, args.older_than_s, root.path)
     if args.as_json:
         write_lines([json.dumps(record)])
     elif args.dry_run:

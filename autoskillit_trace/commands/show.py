@@ -52,10 +52,10 @@ def session_id_of(folder: Path) -> str:
 
 
 def candidates(root: LogRoot) -> list[Candidate]:
-    return [Candidate(f.name, session_id_of(f)) for f in root.session_dirs()]
+    return [Candidate(f.name, session_id_of(f)) for f in map(Path, root.session_dirs())]
 
 
-def not_found_message(query: str, found: tuple[Candidate, ...], where: Path) -> str:
+def not_found_message(query: str, found: tuple[Candidate, ...], where: str) -> str:
     if not found:
         return f"no session matches {query!r} in {where} (see 'autoskillit-trace ls')"
     names = ", ".join(c.dir_name for c in found[:MAX_LISTED])
@@ -84,13 +84,12 @@ def run_show(args: ShowArgs) -> int:
         from autoskillit_trace.plot import require_matplotlib
 
         require_matplotlib()  # before any work: the fix is an install
-    _, root_path = settings_and_root(args.log_dir)
-    root = LogRoot(root_path)
+    _, root = settings_and_root(args.log_dir)
     resolution = resolve(args.session, candidates(root))
     if resolution.match is None:
         error(not_found_message(args.session, resolution.candidates, root.sessions))
         return 1
-    folder = root.sessions / resolution.match.dir_name
+    folder = Path(root.sessions, resolution.match.dir_name)
     summary = read_json_object(folder / SUMMARY)
     series = None
     state = None
