@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,14 +25,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_main(args: list[str]) -> int:
     """Parse, load settings, run.  Usage and configuration errors: one line, exit 2."""
-    from autoskillit_trace.config import ConfigError, load
+    from autoskillit_trace.config import ConfigError, current_dir, load
     from autoskillit_trace.log import make_logger
     from autoskillit_trace.runopts import UsageError, parse_run_args
 
     env = dict(os.environ)
     try:
         parsed = parse_run_args(args, env)
-        resolved = load(_cwd(), env, parsed.overrides)
+        resolved = load(current_dir(), env, parsed.overrides)
     except (UsageError, ConfigError) as exc:
         sys.stderr.write(f"autoskillit-trace run: error: {exc}\n")
         return 2
@@ -41,13 +40,6 @@ def run_main(args: list[str]) -> int:
 
     log = make_logger(parsed.log_format, parsed.quiet)
     return run(parsed, resolved, log, env)
-
-
-def _cwd() -> Path:
-    try:
-        return Path.cwd()
-    except OSError:
-        return Path("/")
 
 
 if __name__ == "__main__":

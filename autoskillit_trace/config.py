@@ -7,6 +7,8 @@ from so ``config show`` can explain it.
 This module runs on the start-up path of every wrapped command, so it imports
 only cheap stdlib modules: ``yaml`` is imported only when a config file exists,
 ``platformdirs`` only off Linux, ``difflib`` only to word an error message.
+Paths are plain ``str`` (``pathlib`` costs ~6 ms to import), written as
+pathlib would write them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-from pathlib import Path
 from types import MappingProxyType
 
 from autoskillit_trace.records import Record
@@ -23,6 +24,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any
+
+    from _typeshed import StrPath
 
 APP_NAME = "autoskillit"
 CONFIG_NAME = "config.yaml"
@@ -54,37 +57,37 @@ _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 
 
-def _bool_from_text(text: str, base: Path | None) -> bool:
+def _bool_from_text(text: str, base: str | None) -> bool:
     word = text.strip().lower()
     if word in _TRUE or word in _FALSE:
         return word in _TRUE
     raise ValueError(text)
 
 
-def _bool_from_value(value: object, base: Path | None) -> bool:
+def _bool_from_value(value: object, base: str | None) -> bool:
     if isinstance(value, bool):
         return value
     raise TypeError(value)
 
 
-def _int_from_text(text: str, base: Path | None) -> int:
+def _int_from_text(text: str, base: str | None) -> int:
     return int(text, 0)  # Python int literals: 12, 0x1f, 1_000
 
 
-def _int_from_value(value: object, base: Path | None) -> int:
+def _int_from_value(value: object, base: str | None) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     raise TypeError(value)
 
 
-def _float_from_text(text: str, base: Path | None) -> float:
+def _float_from_text(text: str, base: str | None) -> float:
     try:
         return float(int(text, 0))
     except ValueError:
         return float(text)
 
 
-def _float_from_value(value: object, base: Path | None) -> float:
+def _float_from_value(value: object, base: str | None) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     raise TypeError(value)
@@ -95,7 +98,7 @@ def _is_anchored(path: str) -> bool:
     return os.path.isabs(path) or path.startswith("~")
 
 
-def _path_from_value(value: object, base: Path | None) -> str:
+def _path_from_value(value: object, base: str | None) -> str:
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
     if not isinstance(value, str):
@@ -105,7 +108,7 @@ def _path_from_value(value: object, base: Path | None) -> str:
     return value
 
 
-def _path_from_text(text: str, base: Path | None) -> str:
+def _path_from_text(text: str, base: str | None) -> str:
     return _path_from_value(text, base)
 
 
@@ -113,7 +116,7 @@ class _Unusable(ValueError):
     """A value of the right type that still cannot be used; the message says why."""
 
 
-def _patterns_from_value(value: object, base: Path | None) -> tuple[str, ...]:
+def _patterns_from_value(value: object, base: str | None) -> tuple[str, ...]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(p, str) for p in value):
         raise TypeError(value)
     from autoskillit_trace.redact import compile_patterns
@@ -125,7 +128,7 @@ def _patterns_from_value(value: object, base: Path | None) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _patterns_from_text(text: str, base: Path | None) -> tuple[str, ...]:
+def _patterns_from_text(text: str, base: str | None) -> tuple[str, ...]:
     """A JSON list of strings, or one pattern (empty: none)."""
     if text.lstrip().startswith("["):
         import json
@@ -138,17 +141,17 @@ def _patterns_from_text(text: str, base: Path | None) -> tuple[str, ...]:
     return _patterns_from_value([text] if text else [], base)
 
 
-def _url_from_value(value: object, base: Path | None) -> str:
+def _url_from_value(value: object, base: str | None) -> str:
     if not isinstance(value, str):
         raise TypeError(value)
     return value.strip()
 
 
-def _url_from_text(text: str, base: Path | None) -> str:
+def _url_from_text(text: str, base: str | None) -> str:
     return _url_from_value(text, base)
 
 
-def _labels_from_value(value: object, base: Path | None) -> tuple[tuple[str, str], ...]:
+def _labels_from_value(value: object, base: str | None) -> tuple[tuple[str, str], ...]:
     """A mapping ``{name: value}`` or a list of ``name=value``; names checked for Prometheus."""
     from autoskillit_trace.metrics import parse_label
 
@@ -168,7 +171,7 @@ def _labels_from_value(value: object, base: Path | None) -> tuple[tuple[str, str
         raise _Unusable(str(exc)) from None
 
 
-def _labels_from_text(text: str, base: Path | None) -> tuple[tuple[str, str], ...]:
+def _labels_from_text(text: str, base: str | None) -> tuple[tuple[str, str], ...]:
     """``name=value,name=value`` (or a JSON object or list)."""
     if text.lstrip().startswith(("{", "[")):
         import json
@@ -189,8 +192,8 @@ class ValueType(Record):
     def __init__(
         self,
         name: str,
-        from_text: Callable[[str, Path | None], object],
-        from_value: Callable[[object, Path | None], object],
+        from_text: Callable[[str, str | None], object],
+        from_value: Callable[[object, str | None], object],
         text_hint: str = "",  # appended to the expected-text when the input was a string
     ) -> None:
         self.name = name
@@ -368,8 +371,8 @@ class Resolved(Record):
         self,
         settings: Settings,
         sources: dict[str, Source],
-        user_file: Path,
-        project_file: Path | None,
+        user_file: str,
+        project_file: str | None,
     ) -> None:
         self.settings = settings
         self.sources = sources
@@ -422,7 +425,7 @@ def _invalid(setting: Setting, where: str, raw: object, *, text: bool) -> Config
     return ConfigError(f"{where}: {setting.dotted}: expected {expected}, got {_got(raw)}")
 
 
-def _convert(setting: Setting, raw: object, where: str, base: Path | None, *, text: bool) -> object:
+def _convert(setting: Setting, raw: object, where: str, base: str | None, *, text: bool) -> object:
     """Turn a raw value into the setting's type, or raise ConfigError naming ``where``.
 
     ``text`` marks environment and command-line input, where strings are parsed
@@ -470,10 +473,11 @@ def _yaml_loader() -> Any:
     return _loader
 
 
-def _read_text(path: Path) -> str | None:
+def _read_text(path: str) -> str | None:
     """The file's text, or None when there is no file."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read()
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
@@ -486,7 +490,7 @@ def _read_text(path: Path) -> str | None:
         raise ConfigError(f"{path}: line {line}: {problem}") from exc
 
 
-def _yaml_error(path: Path, text: str, exc: Exception) -> ConfigError:
+def _yaml_error(path: str, text: str, exc: Exception) -> ConfigError:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     position = getattr(exc, "position", None)
     if mark is not None:
@@ -500,7 +504,7 @@ def _yaml_error(path: Path, text: str, exc: Exception) -> ConfigError:
     return ConfigError(f"{path}: {where}YAML does not parse: {' '.join(str(problem).split())}")
 
 
-def _parse_yaml(path: Path, text: str) -> object:
+def _parse_yaml(path: str, text: str) -> object:
     import yaml
 
     try:
@@ -510,7 +514,7 @@ def _parse_yaml(path: Path, text: str) -> object:
         raise _yaml_error(path, text, exc) from exc
 
 
-def _document_layer(document: object, path: Path, source: Source) -> _Layer:
+def _document_layer(document: object, path: str, source: Source) -> _Layer:
     """Validate a parsed config document against SCHEMA."""
     if document is None:
         return {}
@@ -534,11 +538,11 @@ def _document_layer(document: object, path: Path, source: Source) -> _Layer:
             setting = _BY_DOTTED.get(f"{section}.{key}") if isinstance(key, str) else None
             if setting is None:
                 raise _unknown_key(path, section, key)
-            layer[setting.dotted] = (_convert(setting, value, str(path), None, text=False), source)
+            layer[setting.dotted] = (_convert(setting, value, path, None, text=False), source)
     return layer
 
 
-def _unknown_key(path: Path, section: str, key: object) -> ConfigError:
+def _unknown_key(path: str, section: str, key: object) -> ConfigError:
     known = [s.key for s in SCHEMA if s.section == section]
     name = _short(repr(f"{section}.{key}"), 60)
     return ConfigError(
@@ -546,17 +550,17 @@ def _unknown_key(path: Path, section: str, key: object) -> ConfigError:
     )
 
 
-def _file_layer(path: Path, kind: str) -> _Layer:
+def _file_layer(path: str, kind: str) -> _Layer:
     text = _read_text(path)
     if text is None:
         return {}
-    return _document_layer(_parse_yaml(path, text), path, Source(kind, str(path)))
+    return _document_layer(_parse_yaml(path, text), path, Source(kind, path))
 
 
 # --- environment and command line -------------------------------------------------
 
 
-def _env_layer(env: Mapping[str, str], base: Path) -> _Layer:
+def _env_layer(env: Mapping[str, str], base: str) -> _Layer:
     layer: _Layer = {}
     for name in sorted(env):
         section = next((s for p, s in _ENV_PREFIXES.items() if name.startswith(p)), None)
@@ -581,7 +585,7 @@ def _unknown_env(name: str, section: str) -> ConfigError:
     return ConfigError(f"{name}: unknown key {shown}{hint}; known variables: {known}")
 
 
-def _override_layer(overrides: Mapping[str, tuple[str, object]], base: Path) -> _Layer:
+def _override_layer(overrides: Mapping[str, tuple[str, object]], base: str) -> _Layer:
     layer: _Layer = {}
     for dotted, (option, raw) in overrides.items():
         setting = _BY_DOTTED.get(dotted)
@@ -602,63 +606,97 @@ def _is_linux() -> bool:
     return sys.platform.startswith("linux")
 
 
-def _home(env: Mapping[str, str]) -> Path:
+def _tidy(path: str) -> str:
+    """``path`` as ``str(pathlib.Path(path))``: no repeated or trailing '/', no '.' parts.
+
+    Unlike ``os.path.normpath`` it keeps '..': dropping it with the part before
+    is wrong when that part is a symlink.
+    """
+    if path.startswith("//") and not path.startswith("///"):
+        root = "//"  # POSIX leaves exactly two leading slashes to the system
+    elif path.startswith("/"):
+        root = "/"
+    else:
+        root = ""
+    parts = [part for part in path.split("/") if part and part != "."]
+    return root + "/".join(parts) if root or parts else "."
+
+
+def _absolute(path: StrPath) -> str:
+    """``path`` against the working directory when relative, as ``pathlib.Path.absolute``."""
+    path = os.fspath(path)
+    return _tidy(path if os.path.isabs(path) else os.path.join(os.getcwd(), path))
+
+
+def current_dir() -> str:
+    """Where the project file is looked for; ``/`` when the cwd was removed."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return "/"
+
+
+def _home(env: Mapping[str, str]) -> str:
     """The home directory as platformdirs finds it: an absolute $HOME, else the passwd entry."""
     home = env.get("HOME", "")
     if os.path.isabs(home):
-        return Path(home)
+        return _tidy(home)
     try:
         import pwd
 
-        return Path(pwd.getpwuid(os.getuid()).pw_dir)
+        return _tidy(pwd.getpwuid(os.getuid()).pw_dir)
     except (ImportError, KeyError):
-        return Path.home()
+        return _tidy(os.path.expanduser("~"))
 
 
-def _xdg_dir(env: Mapping[str, str], variable: str, fallback: str) -> Path:
+def _xdg_dir(env: Mapping[str, str], variable: str, fallback: str) -> str:
     """An XDG base directory: the variable when absolute, else ~/<fallback> (XDG spec)."""
     value = env.get(variable, "")
-    return Path(value) if os.path.isabs(value) else _home(env) / fallback
+    return _tidy(value) if os.path.isabs(value) else os.path.join(_home(env), fallback)
 
 
-def user_config_path(env: Mapping[str, str]) -> Path:
+def user_config_path(env: Mapping[str, str]) -> str:
     """The user config file, looked at whether or not it exists."""
     if _is_linux():
-        return _xdg_dir(env, "XDG_CONFIG_HOME", ".config") / APP_NAME / CONFIG_NAME
+        return os.path.join(_xdg_dir(env, "XDG_CONFIG_HOME", ".config"), APP_NAME, CONFIG_NAME)
     import platformdirs
 
-    return platformdirs.user_config_path(APP_NAME) / CONFIG_NAME
+    return os.path.join(_tidy(platformdirs.user_config_dir(APP_NAME)), CONFIG_NAME)
 
 
-def find_project_file(cwd: Path) -> Path | None:
+def find_project_file(cwd: StrPath) -> str | None:
     """The nearest ``.autoskillit/config.yaml`` from ``cwd`` upwards."""
-    start = cwd.absolute()
-    for directory in (start, *start.parents):
-        candidate = directory / PROJECT_DIR / CONFIG_NAME
+    directory = _absolute(cwd)
+    while True:
+        candidate = os.path.join(directory, PROJECT_DIR, CONFIG_NAME)
         if os.path.exists(candidate):
             return candidate
-    return None
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
 
 
-def default_log_root(env: Mapping[str, str]) -> Path:
+def default_log_root(env: Mapping[str, str]) -> str:
     """Where session folders go when ``log_dir`` is empty."""
     if _is_linux():
-        return _xdg_dir(env, "XDG_DATA_HOME", os.path.join(".local", "share")) / APP_NAME / "logs"
+        data = _xdg_dir(env, "XDG_DATA_HOME", os.path.join(".local", "share"))
+        return os.path.join(data, APP_NAME, "logs")
     import platformdirs
 
-    return platformdirs.user_data_path(APP_NAME) / "logs"
+    return os.path.join(_tidy(platformdirs.user_data_dir(APP_NAME)), "logs")
 
 
 def _expand_home(path: str, env: Mapping[str, str]) -> str:
     if path == "~" or path[:2] in ("~/", "~" + os.sep):
-        return str(_home(env)) + path[1:]
+        return _home(env) + path[1:]
     return os.path.expanduser(path)  # ~user/...
 
 
-def log_root(settings: Settings, env: Mapping[str, str]) -> Path:
+def log_root(settings: Settings, env: Mapping[str, str]) -> str:
     """The effective log directory: the expanded ``log_dir`` or the platform default."""
     if settings.log_dir:
-        return Path(_expand_home(settings.log_dir, env))
+        return _tidy(_expand_home(settings.log_dir, env))
     return default_log_root(env)
 
 
@@ -666,12 +704,12 @@ def log_root(settings: Settings, env: Mapping[str, str]) -> Path:
 
 
 def load(
-    cwd: Path,
+    cwd: StrPath,
     env: Mapping[str, str],
     overrides: Mapping[str, tuple[str, object]] = _NO_OVERRIDES,
 ) -> Resolved:
     """Read every layer, validate it, and merge them (later layers win)."""
-    base = cwd.absolute()
+    base = _absolute(cwd)
     user_file = user_config_path(env)
     project_file = find_project_file(base)
     layers = [_file_layer(user_file, USER_FILE)]

@@ -24,7 +24,6 @@ from autoskillit_trace.timeutil import CaptureClock, compact_utc, iso_utc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path
     from typing import Any
 
     from autoskillit_trace.agent import Event, LineSplitter, StreamParser
@@ -143,7 +142,7 @@ class TracedSession:
             self._redactor = Redactor(self.settings.redact_patterns)
         return self._redactor
 
-    def open(self, root_path: Path) -> bool:
+    def open(self, root_path: str) -> bool:
         """Create the session folder and its locked trace; False: run untraced."""
         root = LogRoot(root_path)
         base = self.args.session_id or f"pid-{os.getpid()}-{compact_utc(self.start_micros)}"

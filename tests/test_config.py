@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
@@ -121,7 +121,7 @@ def test_defaults_when_no_files(project: Path, env: dict[str, str]) -> None:
     resolved = load(project, env)
     assert resolved.settings == Settings()
     assert resolved.sources == {key: Source("default", None) for key in KEYS}
-    assert resolved.user_file == user_file(env)
+    assert resolved.user_file == str(user_file(env))
     assert resolved.project_file is None
 
 
@@ -141,7 +141,7 @@ def test_empty_and_comment_only_files_mean_no_settings(
     write(project_file(project), text)
     resolved = load(project, env)
     assert resolved.settings == Settings()
-    assert resolved.project_file == project_file(project)
+    assert resolved.project_file == str(project_file(project))
 
 
 def test_byte_order_mark_is_accepted(project: Path, env: dict[str, str]) -> None:
@@ -192,8 +192,8 @@ def test_each_layer_overrides_the_one_below(project: Path, env: dict[str, str]) 
     assert resolved.settings == Settings(
         enabled=False, proc_interval=2.0, log_dir="/e", max_sessions=40
     )
-    assert resolved.user_file == user
-    assert resolved.project_file == proj
+    assert resolved.user_file == str(user)
+    assert resolved.project_file == str(proj)
     assert resolved.sources == {
         "linux_tracing.enabled": Source("user file", str(user)),
         "linux_tracing.proc_interval": Source("project file", str(proj)),
@@ -224,13 +224,13 @@ def test_nearest_project_file_wins(project: Path, env: dict[str, str]) -> None:
     deep = project / "a" / "b" / "c" / "d"
     deep.mkdir(parents=True)
 
-    assert find_project_file(deep) == inner
+    assert find_project_file(deep) == str(inner)
     assert load(deep, env).settings.max_sessions == 2
     assert load(deep, env).sources["linux_tracing.max_sessions"] == Source(
         "project file", str(inner)
     )
     # Between the two files only the outer one is above.
-    assert find_project_file(project / "a") == outer
+    assert find_project_file(project / "a") == str(outer)
     assert load(project / "a", env).settings.max_sessions == 1
 
 
@@ -581,18 +581,29 @@ def test_anchored_log_dir_is_kept(project: Path, env: dict[str, str], raw: str) 
 
 
 def test_log_root(env: dict[str, str]) -> None:
-    home = Path(env["HOME"])
-    assert log_root(Settings(log_dir="~/traces"), env) == home / "traces"
+    home = env["HOME"]
+    assert log_root(Settings(log_dir="~/traces"), env) == f"{home}/traces"
     assert log_root(Settings(log_dir="~"), env) == home
-    assert log_root(Settings(log_dir="/abs/x"), env) == Path("/abs/x")
+    assert log_root(Settings(log_dir="/abs/x"), env) == "/abs/x"
+    assert log_root(Settings(log_dir="/abs//x/./y/"), env) == "/abs/x/y"
+    assert log_root(Settings(log_dir="~/traces"), {**env, "HOME": f"{home}/"}) == f"{home}/traces"
     assert log_root(Settings(), env) == default_log_root(env)
+
+
+@given(
+    st.sampled_from(["", "/", "//", "///"]),
+    st.lists(st.sampled_from(["", ".", "..", "a", "b.c", "~"]), max_size=6),
+)
+def test_paths_are_written_as_pathlib_writes_them(root: str, parts: list[str]) -> None:
+    path = root + "/".join(parts)
+    assert config._tidy(path) == str(PurePosixPath(path))
 
 
 @linux_only
 def test_linux_default_locations(tmp_path: Path) -> None:
     env = {"HOME": str(tmp_path)}
-    assert user_config_path(env) == tmp_path / ".config" / "autoskillit" / "config.yaml"
-    assert default_log_root(env) == tmp_path / ".local" / "share" / "autoskillit" / "logs"
+    assert user_config_path(env) == f"{tmp_path}/.config/autoskillit/config.yaml"
+    assert default_log_root(env) == f"{tmp_path}/.local/share/autoskillit/logs"
 
 
 XDG_VALUES = [None, "", "relative/dir", "ABSOLUTE", "ABSOLUTE/trailing/"]
@@ -620,7 +631,7 @@ def test_user_config_path_matches_platformdirs(
     _set_environ(monkeypatch, "HOME", home, tmp_path)
     _set_environ(monkeypatch, "XDG_CONFIG_HOME", xdg, tmp_path)
     expected = platformdirs.user_config_path("autoskillit") / "config.yaml"
-    assert user_config_path(dict(os.environ)) == expected
+    assert user_config_path(dict(os.environ)) == str(expected)
 
 
 @linux_only
@@ -634,7 +645,7 @@ def test_default_log_root_matches_platformdirs(
     _set_environ(monkeypatch, "HOME", home, tmp_path)
     _set_environ(monkeypatch, "XDG_DATA_HOME", xdg, tmp_path)
     expected = platformdirs.user_data_path("autoskillit") / "logs"
-    assert default_log_root(dict(os.environ)) == expected
+    assert default_log_root(dict(os.environ)) == str(expected)
 
 
 # --- start-up cost --------------------------------------------------------------------

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable
-from pathlib import Path
 
-from autoskillit_trace.config import Resolved, load, log_root
+from autoskillit_trace.config import Resolved, current_dir, load, log_root
 from autoskillit_trace.store import LogRoot
 
 PROG = "autoskillit-trace"
@@ -22,14 +21,6 @@ def settings_and_root(log_dir: str | None) -> tuple[Resolved, LogRoot]:
     overrides = {} if log_dir is None else {"linux_tracing.log_dir": ("--log-dir", log_dir)}
     resolved = load(current_dir(), env, overrides)
     return resolved, LogRoot(log_root(resolved.settings, env))
-
-
-def current_dir() -> Path:
-    """Where the project file is looked for; ``/`` when the cwd was removed."""
-    try:
-        return Path.cwd()
-    except OSError:
-        return Path("/")
 
 
 def write_lines(lines: Iterable[str]) -> None:

@@ -7,18 +7,18 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from autoskillit_trace.commands.common import current_dir, write_lines
-from autoskillit_trace.config import Resolved, describe, load, log_root
+from autoskillit_trace.commands.common import write_lines
+from autoskillit_trace.config import Resolved, current_dir, describe, load, log_root
 
 
 def config_record(resolved: Resolved, env: Mapping[str, str]) -> dict[str, Any]:
     """The ``--json`` object: settings with their sources, the log root, the files read."""
     return {
         "settings": describe(resolved),
-        "log_root": str(log_root(resolved.settings, env)),
-        "user_file": str(resolved.user_file),
-        "user_file_exists": resolved.user_file.exists(),
-        "project_file": None if resolved.project_file is None else str(resolved.project_file),
+        "log_root": log_root(resolved.settings, env),
+        "user_file": resolved.user_file,
+        "user_file_exists": os.path.exists(resolved.user_file),
+        "project_file": resolved.project_file,
     }
 
 
