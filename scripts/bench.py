@@ -325,6 +325,11 @@ class Bench:
                 "shutil",
                 "subprocess",
                 "threading",
+                "pathlib",
+                "contextlib",
+                "urllib",
+                "ipaddress",
+                "fnmatch",
             }
         )
         text = ", ".join(f"{name} {us / 1000:.1f} ms" for us, name in top)

@@ -316,6 +316,9 @@ def test_quiet_run_logs_nothing(log_root: Path) -> None:
 
 
 def test_run_imports_nothing_it_does_not_use(log_root: Path, env: dict[str, str]) -> None:
-    """`run` is on every CI step's path: no click, structlog, asyncio, psutil, yaml..."""
-    heavy = {"click", "structlog", "asyncio", "psutil", "platformdirs", "yaml", "threading"}
+    """`run` is on every CI step's path: no click, structlog, asyncio, psutil, yaml, pathlib..."""
+    heavy = {
+        "click", "structlog", "asyncio", "psutil", "platformdirs", "yaml", "threading",
+        "pathlib", "contextlib", "urllib", "ipaddress", "fnmatch",
+    }  # fmt: skip
     assert modules_run_imports(log_root, env, heavy) == []
