@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import resource
 
+from autoskillit_trace.ctx import suppress
 from autoskillit_trace.records import Record
 
 TYPE_CHECKING = False
@@ -294,10 +295,8 @@ class ProcFiles:
     def forget(self, pid: int) -> None:
         for fd in self._open.pop(pid, {}).values():
             self.held -= 1
-            try:
+            with suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
     def close(self) -> None:
         for pid in list(self._open):

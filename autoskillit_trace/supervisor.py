@@ -36,6 +36,7 @@ import os
 import signal
 import time
 
+from autoskillit_trace.ctx import suppress
 from autoskillit_trace.records import Record
 
 TYPE_CHECKING = False
@@ -400,10 +401,8 @@ class Supervisor:
 
     def _signal_all(self, pids: list[int], signum: int) -> None:
         for pid in pids:
-            try:
+            with suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signum)
-            except (ProcessLookupError, PermissionError):
-                pass
 
     def _members(self) -> dict[int, Any]:
         """The wrapper's descendants; one finder for the run, so later scans are incremental."""
@@ -464,10 +463,8 @@ class Supervisor:
 
     def _close_pipe(self) -> None:
         if self._pipe is not None:
-            try:
+            with suppress(OSError):
                 os.close(self._pipe)
-            except OSError:
-                pass
             self._pipe = None
 
     def _wait_portable(self) -> ChildExit:
@@ -476,10 +473,8 @@ class Supervisor:
         pid = self.pid
 
         def forward(signum: int, _frame: object) -> None:
-            try:
+            with suppress(ProcessLookupError):
                 os.kill(pid, signum)
-            except ProcessLookupError:
-                pass
 
         for sig in FORWARDED:
             signal.signal(sig, forward)
@@ -514,10 +509,8 @@ class _PollWaiter:
 
         if pipe != self._registered:
             if self._registered is not None:
-                try:
+                with suppress(KeyError, ValueError):
                     self._poll.unregister(self._registered)
-                except (KeyError, ValueError):
-                    pass
             if pipe is not None:
                 self._poll.register(pipe, select.POLLIN | select.POLLHUP)
             self._registered = pipe
@@ -542,10 +535,8 @@ class _PollWaiter:
 
     def close(self) -> None:
         if self._sfd is not None:
-            try:
+            with suppress(OSError):
                 os.close(self._sfd)
-            except OSError:
-                pass
             self._sfd = None
 
 
