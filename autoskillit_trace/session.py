@@ -329,12 +329,15 @@ class TracedSession:
         """Finalize crashed sessions and apply retention while the command runs.
 
         Done here, after the first snapshot, so it costs the command nothing;
-        our own folder counts toward ``max_sessions``.
+        our own folder counts toward ``max_sessions``.  Both stay cheap in a
+        full store: recovery looks at the running markers only, and a store
+        over its limit loses 5 % more, so that it is pruned once in ~20 runs.
         """
         assert self.root is not None
+        keep = self.settings.max_sessions
         try:
-            self.root.recover_orphans()
-            self.root.prune(keep=self.settings.max_sessions)
+            self.root.recover_orphans(marked_only=True)
+            self.root.prune(keep=keep, slack=keep // 20)
         except (OSError, StoreError) as exc:
             self.faults.report("housekeeping of the log store failed", exc)
 

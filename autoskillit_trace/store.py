@@ -4,6 +4,7 @@ Layout (the seed's, exactly)::
 
     <root>/sessions.jsonl            one JSON line per finished session
     <root>/sessions/<dir_name>/      proc_trace.jsonl, summary.json, anomalies.jsonl
+    <root>/.running/<dir_name>       an empty marker while the session is unfinished
 
 Invariants:
 - A running session holds an exclusive ``flock`` on its ``proc_trace.jsonl``
@@ -17,6 +18,10 @@ Invariants:
   are one ``write`` each, and a rewrite (retention) cannot drop a line that a
   concurrent session appends.
 - summary.json is whole or absent (written under another name, then renamed).
+- A session's marker in ``.running/`` is created (exclusively: it claims the
+  name) before its folder and removed after its summary.json, so the
+  recovery every ``run`` does looks at the few unfinished sessions, not at
+  the whole store.  ``prune`` still looks at every folder.
 - Folders are 0700 and files 0600 whatever the umask: they hold command lines.
 
 Paths are plain ``str`` handled with ``os.path`` (importing ``pathlib`` costs
@@ -48,6 +53,7 @@ TRACE = "proc_trace.jsonl"
 SUMMARY = "summary.json"
 ANOMALIES = "anomalies.jsonl"
 PENDING = ".summary.json.pending"
+RUNNING = ".running"
 TRASH_PREFIX = ".trash-"
 # A folder with no trace file yet is a session being set up, for this long.
 STARTING_GRACE_S = 60.0
@@ -119,15 +125,13 @@ def write_atomic(path: StrPath, data: bytes) -> None:
         write_all(fd, data)
     except BaseException:
         os.close(fd)
-        with suppress(OSError):
-            os.unlink(tmp)
+        _unlink_quietly(tmp)
         raise
     os.close(fd)
     try:
         os.replace(tmp, path)
     except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
+        _unlink_quietly(tmp)
         raise
 
 
@@ -176,6 +180,7 @@ class LogRoot:
         self.path = os.fspath(path)
         self.sessions = os.path.join(self.path, SESSIONS)
         self.index = os.path.join(self.path, INDEX)
+        self.running = os.path.join(self.path, RUNNING)
 
     def ensure(self) -> None:
         """Create the root and ``sessions/``; refuse a root others could redirect."""
@@ -200,27 +205,40 @@ class LogRoot:
         if not stat_mod.S_ISDIR(st.st_mode):
             raise StoreError(f"log folder {self.path} is not a folder")
         _refuse_foreign(self.path, st, "log folder")
-        try:
-            _mkdir_private(self.sessions)
-        except FileExistsError:
-            if os.path.islink(self.sessions) or not os.path.isdir(self.sessions):
-                raise StoreError(f"{self.sessions} is not a folder") from None
-            _refuse_foreign(self.sessions, os.lstat(self.sessions), "folder")
-        except OSError as exc:
-            raise StoreError(f"cannot create {self.sessions}: {exc.strerror}") from None
+        for folder in (self.sessions, self.running):
+            try:
+                _mkdir_private(folder)
+            except FileExistsError:
+                if os.path.islink(folder) or not os.path.isdir(folder):
+                    raise StoreError(f"{folder} is not a folder") from None
+                _refuse_foreign(folder, os.lstat(folder), "folder")
+            except OSError as exc:
+                raise StoreError(f"cannot create {folder}: {exc.strerror}") from None
 
     def create_session_dir(self, base: str) -> str:
-        """A new folder named ``base``, or ``base-2``, ``base-3``... if taken."""
+        """A new folder named ``base``, or ``base-2``, ``base-3``... if taken.
+
+        Its running marker comes first and is created exclusively: it claims
+        the name, and no unfinished folder ever exists without one.
+        """
         for n in range(1, 10_000):
             name = base if n == 1 else f"{base}-{n}"
             path = os.path.join(self.sessions, name)
             if os.path.islink(path):
                 raise StoreError(f"session folder {path} is a symlink; refusing to write there")
+            marker = os.path.join(self.running, name)
             try:
-                _mkdir_private(path)
+                os.close(_open_private(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
             except FileExistsError:
                 continue
             except OSError as exc:
+                raise StoreError(f"cannot create {marker}: {exc.strerror}") from None
+            try:
+                _mkdir_private(path)
+            except OSError as exc:
+                _unlink_quietly(marker)
+                if isinstance(exc, FileExistsError):
+                    continue
                 raise StoreError(f"cannot create session folder {path}: {exc.strerror}") from None
             return path
         raise StoreError(f"too many session folders named {base}")
@@ -276,7 +294,12 @@ class LogRoot:
         finally:
             # An index that cannot be written (the caller warns) leaves the
             # session's own record whole all the same.
-            os.replace(pending, os.path.join(folder, SUMMARY))
+            self._finished(folder, pending)
+
+    def _finished(self, folder: StrPath, pending: str) -> None:
+        """The pending summary becomes summary.json; the running marker goes."""
+        os.replace(pending, os.path.join(folder, SUMMARY))
+        _unlink_quietly(os.path.join(self.running, os.path.basename(os.fspath(folder))))
 
     def orphans(self) -> list[str]:
         """Folder names of sessions whose wrapper is gone before finishing (read-only)."""
@@ -288,8 +311,14 @@ class LogRoot:
                 found.append(os.path.basename(folder))
         return found
 
-    def recover_orphans(self, finalize: Callable[[str], dict[str, Any]] | None = None) -> list[str]:
+    def recover_orphans(
+        self, finalize: Callable[[str], dict[str, Any]] | None = None, marked_only: bool = False
+    ) -> list[str]:
         """Finalize sessions whose wrapper is gone; returns their folder names.
+
+        Every folder is looked at, or with ``marked_only`` only those with a
+        running marker (what ``run`` does: the unfinished ones, however large
+        the store); stale markers are removed on the way.
 
         ``finalize(folder)`` builds the crashed summary from the streamed trace
         (default: ``recovery.finalize_crashed``, imported only when an orphan
@@ -301,7 +330,7 @@ class LogRoot:
         from autoskillit_trace.summary import index_record
 
         recovered: list[str] = []
-        for folder in self.session_dirs():
+        for folder in self._marked() if marked_only else self.session_dirs():
             lock_fd = self._lock_unfinished(folder)
             if lock_fd is None:
                 continue
@@ -314,13 +343,32 @@ class LogRoot:
                 if pending is not None:
                     if not self._indexed(name):
                         self.append_index(index_record(pending))
-                    os.replace(os.path.join(folder, PENDING), os.path.join(folder, SUMMARY))
+                    self._finished(folder, os.path.join(folder, PENDING))
                 else:
                     self.publish(folder, (finalize or _finalize_crashed)(folder))
                 recovered.append(name)
             finally:
                 os.close(lock_fd)
         return recovered
+
+    def _marked(self) -> list[str]:
+        """Folders of the running markers; a marker whose session finished, or whose
+        folder never came (or is gone), is removed."""
+        try:
+            names = os.listdir(self.running)
+        except OSError:
+            return []
+        folders = []
+        for name in names:
+            marker = os.path.join(self.running, name)
+            folder = os.path.join(self.sessions, name)
+            if os.path.exists(os.path.join(folder, SUMMARY)):
+                _unlink_quietly(marker)  # its wrapper died between the two steps
+            elif os.path.isdir(folder):
+                folders.append(folder)
+            elif _age(marker) >= STARTING_GRACE_S:
+                _unlink_quietly(marker)
+        return folders
 
     def _lock_unfinished(self, folder: str) -> int | None:
         """The session's lock when it has no summary and its wrapper is gone, else None."""
@@ -358,8 +406,12 @@ class LogRoot:
         older_than_s: float | None = None,
         dry_run: bool = False,
         now: float | None = None,
+        slack: int = 0,
     ) -> PruneReport:
         """Remove finished sessions beyond the newest ``keep`` or older than ``older_than_s``.
+
+        With more than ``keep`` folders, ``slack`` more go, so that a store at
+        its limit is not pruned (and its index rewritten) at every run.
 
         A session that is running (its trace is locked) or unfinished is never
         removed.  Folders are first renamed to hidden trash names (atomic), the
@@ -373,6 +425,8 @@ class LogRoot:
         report = PruneReport(dry_run=dry_run, sessions_before=len(folders))
         if (keep is None or len(folders) <= keep) and older_than_s is None:
             return report
+        if keep is not None and len(folders) > keep:
+            keep = max(0, keep - slack)
         starts = self._start_times()
         infos = []
         for folder in folders:
@@ -477,8 +531,7 @@ class LogRoot:
                 if not (name.startswith(prefix) and name.endswith(".tmp") and owner.isdigit()):
                     continue
                 if int(owner) == os.getpid() or not _pid_alive(int(owner)):
-                    with suppress(OSError):
-                        os.unlink(os.path.join(self.path, name))
+                    _unlink_quietly(os.path.join(self.path, name))
 
 
 class SessionInfo(Record):
@@ -551,6 +604,11 @@ def _mtime(path: str) -> float:
         return 0.0
 
 
+def _unlink_quietly(path: StrPath) -> None:
+    with suppress(OSError):
+        os.unlink(path)
+
+
 def _age(path: str) -> float:
     return time.time() - _mtime(path)
 
@@ -569,8 +627,7 @@ def _remove_temporaries(folder: str) -> None:
     with suppress(OSError):
         for name in os.listdir(folder):
             if name.startswith(".") and name.endswith(".tmp") and len(name) > len(".tmp"):
-                with suppress(OSError):
-                    os.unlink(os.path.join(folder, name))
+                _unlink_quietly(os.path.join(folder, name))
 
 
 def _finalize_crashed(folder: str) -> dict[str, Any]:

@@ -267,8 +267,11 @@ def test_broken_index_lines_are_kept_and_skipped(log_root: Path) -> None:
 
 
 def test_broken_trace_lines_do_not_stop_recovery(log_root: Path) -> None:
-    folder = log_root / "sessions" / "crashed-one"
-    folder.mkdir(parents=True)
+    from autoskillit_trace.store import LogRoot
+
+    root = LogRoot(log_root)
+    root.ensure()
+    folder = Path(root.create_session_dir("crashed-one"))  # marked running, as a session is
     start = {"event": "session_start", "session_id": "crashed-one", "dir_name": "crashed-one"}
     snap = {"event": "snapshot", "seq": 0, "ts": "2026-01-01T00:00:00+00:00", "oom_score": 900}
     lines = [json.dumps(start), "garbage", json.dumps(snap), "\x00\xff", '{"event": "snap']

@@ -128,7 +128,9 @@ def assert_valid_store(root: Path) -> dict[str, int]:
         if not path.is_file() or path.name == ".sessions.lock":
             continue
         data = path.read_bytes()
-        if path.name == "summary.json":
+        if path.parent.name == ".running":  # the marker of a session left unfinished
+            assert data == b"" and (root / "sessions" / path.name).is_dir(), path
+        elif path.name == "summary.json":
             assert isinstance(json.loads(data), dict), path
             counts["summaries"] += 1
         elif path.suffix == ".jsonl":
@@ -323,10 +325,12 @@ def test_prune_that_cannot_rewrite_the_index_removes_nothing(tmp_path: Path) -> 
     assert {p.name for p in (root / "sessions").iterdir()} == before  # no trash, no loss
     assert (root / "sessions.jsonl").read_bytes() == index  # whole, the old one
     assert sorted(p.name for p in root.iterdir()) == [
+        ".running",
         ".sessions.lock",
         "sessions",
         "sessions.jsonl",
     ]
+    assert not list((root / ".running").iterdir())  # every session finished
     assert_valid_store(root)
 
 
@@ -362,6 +366,6 @@ def test_prune_clears_what_a_killed_prune_left(tmp_path: Path) -> None:
     (root / "sessions" / f".trash-{dead.pid}-old").mkdir()
     LogRoot(root).prune(keep=2)
     names = sorted(p.name for p in root.iterdir())
-    assert names == [".sessions.lock", "sessions", "sessions.jsonl"]
+    assert names == [".running", ".sessions.lock", "sessions", "sessions.jsonl"]
     assert not [p for p in (root / "sessions").iterdir() if p.name.startswith(".")]
     assert len(list((root / "sessions").iterdir())) == 2

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 from helpers import (
@@ -60,6 +62,36 @@ def test_sigkilled_wrapper_is_recovered_by_the_next_run(log_root: Path) -> None:
     assert traced.proc.returncode == 0
     _assert_recovered(folder, log_root)
     assert len(index_records(log_root)) == 2
+    assert not list((log_root / ".running").iterdir())  # both markers gone with their sessions
+
+
+def test_run_recovers_only_sessions_marked_running(log_root: Path, env: dict[str, str]) -> None:
+    """A store of any size costs ``run`` nothing to search: it looks at the markers.
+
+    ``prune`` looks at every folder, so a crashed one that lost its marker
+    (or was copied in without it) is still finalized there.
+    """
+    folder = _crashed_session(log_root)
+    marker = log_root / ".running" / folder.name
+    assert marker.exists()
+    marker.unlink()
+    run_traced(log_root, workload("sleep", 0.3), interval=0.1)
+    assert not (folder / SUMMARY).exists()
+    done = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
+    assert done.returncode == 0
+    _assert_recovered(folder, log_root)
+
+
+def test_stale_running_markers_are_cleared(log_root: Path) -> None:
+    run_traced(log_root, ["true"], extra=("--session-id", "done"))
+    running = log_root / ".running"
+    (running / "done").touch()  # its wrapper died between summary.json and this
+    (running / "never-made").touch()  # died between the marker and the folder
+    an_hour_ago = time.time() - 3600
+    os.utime(running / "never-made", (an_hour_ago, an_hour_ago))
+    (running / "being-made").touch()  # a session starting right now
+    run_traced(log_root, ["true"])
+    assert sorted(p.name for p in running.iterdir()) == ["being-made"]
 
 
 def test_sigkilled_wrapper_is_recovered_by_prune(log_root: Path, env: dict[str, str]) -> None:

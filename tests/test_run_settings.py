@@ -59,6 +59,27 @@ def test_retention_keeps_max_sessions_newest(log_root: Path, tmp_path: Path) -> 
     assert [line.split('"dir_name":"')[1].split('"')[0] for line in index] == ["s2", "s3", "s4"]
 
 
+def test_a_store_over_its_limit_loses_a_twentieth_more(log_root: Path, tmp_path: Path) -> None:
+    """So that a store at its limit is not pruned (its index rewritten) at every run."""
+    from autoskillit_trace.store import LogRoot
+    from autoskillit_trace.timeutil import iso_utc
+
+    root = LogRoot(log_root)
+    root.ensure()
+    for n in range(40):  # finished sessions, oldest first
+        name = f"s{n:02d}"
+        start = iso_utc((1_790_000_000 + 60 * n) * 1_000_000)
+        summary = {"session_id": name, "dir_name": name, "start_ts": start}
+        root.publish(root.create_session_dir(name), summary)
+    env = clean_env(tmp_path, AUTOSKILLIT_LINUX_TRACING__MAX_SESSIONS="40")
+    run_traced(log_root, ["true"], extra=("--session-id", "new", "-q"), env=env)
+    left = sorted(p.name for p in (log_root / "sessions").iterdir())
+    assert left == ["new"] + [f"s{n:02d}" for n in range(3, 40)]  # 41 -> 38
+    run_traced(log_root, ["true"], extra=("--session-id", "newer", "-q"), env=env)
+    assert len(list((log_root / "sessions").iterdir())) == 39  # under the limit: nothing goes
+    assert len((log_root / "sessions.jsonl").read_text().splitlines()) == 39
+
+
 def test_session_id_collision_gets_a_suffix(log_root: Path) -> None:
     first = run_traced(log_root, ["true"], extra=("--session-id", "build"))
     second = run_traced(log_root, ["true"], extra=("--session-id", "build"))

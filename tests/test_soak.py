@@ -62,7 +62,9 @@ def test_soak_2000_sessions_keep_500(tmp_path: Path, log_root: Path) -> None:
     assert all(status == 0 for status, _ in results)
     folders = [p for p in (log_root / "sessions").iterdir() if not p.name.startswith(".")]
     index, skipped = parse_lines((log_root / "sessions.jsonl").read_bytes())
-    assert len(folders) == KEEP and len(index) == KEEP and skipped == 0
+    # Over its limit, a store loses 5 % more: between 475 and 500 folders remain.
+    assert KEEP - KEEP // 20 <= len(folders) <= KEEP and len(index) == len(folders)
+    assert skipped == 0
     assert sorted(r["dir_name"] for r in index) == sorted(p.name for p in folders)
 
     first = [tuple(map(int, out.split())) for _, out in results[:5]]
