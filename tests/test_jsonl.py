@@ -125,3 +125,21 @@ def test_undecodable_text_is_escaped_not_fatal(raw: bytes) -> None:
     text = raw.decode("utf-8", "surrogateescape")
     records, skipped = parse_lines(dumps_line({"cmd": text}))
     assert skipped == 0 and len(records) == 1
+
+
+@FAST
+@given(
+    st.dictionaries(
+        st.text(),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+            lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+            max_leaves=8,
+        ),
+    )
+)
+def test_dumps_line_writes_what_json_dumps_writes(record: dict[str, Any]) -> None:
+    """The encoder built once is json.dumps with the line's arguments (NaN included)."""
+    record["other"] = Path("/x")  # not JSON: written as its str(), as default=str says
+    expected = json.dumps(record, separators=(",", ":"), default=str) + "\n"
+    assert dumps_line(record) == expected.encode("utf-8", "backslashreplace")

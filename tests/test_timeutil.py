@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import time
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from autoskillit_trace.timeutil import CaptureClock, compact_utc, iso_utc, parse_duration, parse_iso
 
@@ -10,6 +14,25 @@ def test_iso_utc_round_trips() -> None:
     assert text == "2025-11-22T10:40:00.123456+00:00"
     assert parse_iso(text) == pytest.approx(1_763_808_000.123456)
     assert compact_utc(1_763_808_000_123_456) == "20251122T104000Z"
+
+
+@given(st.integers(min_value=0, max_value=253_402_300_799_999_999))  # up to 9999-12-31
+def test_iso_utc_agrees_with_the_c_library(micros: int) -> None:
+    seconds, fraction = divmod(micros, 1_000_000)
+    expected = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:06d}+00:00"
+    assert iso_utc(micros) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "micros"),
+    [
+        ("1970-01-01T00:00:00.000000+00:00", 0),
+        ("2000-02-29T23:59:59.999999+00:00", 951_868_799_999_999),  # a leap day of a 400th year
+        ("2100-03-01T00:00:00.000000+00:00", 4_107_542_400_000_000),  # 2100 is not a leap year
+    ],
+)
+def test_iso_utc_calendar_edges(text: str, micros: int) -> None:
+    assert iso_utc(micros) == text
 
 
 def test_capture_clock_is_strictly_increasing() -> None:
