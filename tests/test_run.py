@@ -322,3 +322,14 @@ def test_run_imports_nothing_it_does_not_use(log_root: Path, env: dict[str, str]
         "pathlib", "contextlib", "urllib", "ipaddress", "fnmatch",
     }  # fmt: skip
     assert modules_run_imports(log_root, env, heavy) == []
+
+
+def test_what_run_itself_prints_is_out_before_it_exits(log_root: Path, env: dict[str, str]) -> None:
+    """``run`` ends with ``os._exit``: its help and its log lines, into pipes, are whole."""
+    shown = subprocess.run(tracer("run", "--help"), capture_output=True, text=True, env=env)
+    assert shown.returncode == 0 and shown.stderr == ""
+    assert "--interval" in shown.stdout and shown.stdout.endswith("\n")
+    traced = run_traced(log_root, workload("exit", 3))
+    assert traced.proc.returncode == 3
+    lines = [json.loads(line) for line in traced.stderr.splitlines()]
+    assert lines[-1]["event"] == "session finished" and lines[-1]["exit_status"] == 3
