@@ -249,10 +249,11 @@ class ProcFiles:
 
     def stat(self, pid: int) -> bytes | None:
         """``/proc/PID/stat``: read first, it tells whether the held files are still its own."""
-        files = self._open.get(pid)  # held only with its stat file
-        if files is not None:
+        files = self._open.get(pid)  # held with its stat file (or trusted)
+        fd = files.get("stat") if files is not None else None
+        if fd is not None:
             try:
-                return os.pread(files["stat"], _READ_SIZE, 0)
+                return os.pread(fd, _READ_SIZE, 0)
             except OSError:
                 self.forget(pid)  # that process is gone; the pid may be another's now
         path = _proc_path(pid, "stat")
@@ -262,12 +263,27 @@ class ProcFiles:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return None
-        self._open[pid] = {"stat": fd}
+        self._open.setdefault(pid, {})["stat"] = fd
         self.held += 1
         try:
             return os.read(fd, _READ_SIZE)
         except OSError:
             return None
+
+    def trust(self, pid: int) -> None:
+        """Hold files of ``pid`` without its stat check: a process that outlives the
+        walk (the root; in a run, the wrapper itself)."""
+        self._open.setdefault(pid, {})
+
+    def threads(self, pid: int) -> int:
+        """Threads of ``pid``, 0 when unknown: its task folder's link count is 2 + threads,
+        which is cheaper than having the kernel format a stat line to parse."""
+        fd = self._descriptor(pid, "task", os.O_DIRECTORY)
+        try:
+            st = os.stat(_proc_path(pid, "task")) if fd is None else os.fstat(fd)
+        except OSError:
+            return 0
+        return max(0, st.st_nlink - 2)
 
     def read(self, pid: int, name: str) -> bytes | None:
         """Another file of ``pid`` (``status``, ``children``...), after its ``stat``."""
@@ -305,7 +321,8 @@ class ProcFiles:
     def _descriptor(self, pid: int, name: str, flags: int) -> int | None:
         """The held descriptor of a file of ``pid``; None: read it by path.
 
-        Opened now if the process's stat is held and the budget allows.
+        Opened now if the process's stat is held (or it is trusted) and the
+        budget allows.
         """
         files = self._open.get(pid)
         if files is None:
@@ -364,10 +381,9 @@ class TreeFinder:
 
     def _walk_children(self) -> dict[int, ProcStat]:
         files = self.files
+        files.trust(self.root)
         found: dict[int, ProcStat] = {}
-        data = files.stat(self.root)  # its thread count, and the check on its children file
-        root = parse_stat(self.root, data) if data else None
-        frontier = [(self.root, root.threads if root is not None else 0)]  # (pid, threads)
+        frontier = [(self.root, files.threads(self.root))]  # (pid, threads)
         while frontier:
             parent, threads = frontier.pop()
             for child in self._children_of(parent, threads):

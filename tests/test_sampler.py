@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -220,3 +221,28 @@ def test_a_reused_pid_is_read_as_its_new_process() -> None:
         second.kill()
         second.wait()
         files.close()
+
+
+def test_a_child_of_another_thread_is_found() -> None:
+    """Children hang off the thread that forked them: a multi-threaded root is listed by task."""
+    spawned: list[subprocess.Popen[bytes]] = []
+    ready, done = threading.Event(), threading.Event()
+
+    def spawn() -> None:
+        spawned.append(subprocess.Popen(["sleep", "30"]))
+        ready.set()
+        done.wait(30)  # alive, so the child stays this thread's
+
+    thread = threading.Thread(target=spawn)
+    thread.start()
+    finder = TreeFinder(os.getpid())
+    try:
+        assert ready.wait(10)
+        assert finder.files.threads(os.getpid()) == psutil.Process().num_threads() >= 2
+        assert spawned[0].pid in finder.members()
+    finally:
+        done.set()
+        thread.join()
+        spawned[0].kill()
+        spawned[0].wait()
+        finder.close()
