@@ -730,11 +730,16 @@ def load(
 
 
 def describe(resolved: Resolved) -> list[dict[str, object]]:
-    """Rows for ``config show``, in schema order."""
+    """Rows for ``config show``, in schema order; a URL's password is not shown."""
+    from autoskillit_trace.redact import Redactor
+
+    hide = Redactor(()).text  # the built-in rules, as in log lines: user:[REDACTED]@host
     rows: list[dict[str, object]] = []
     for setting in SCHEMA:
         source = resolved.sources[setting.dotted]
         value = getattr(resolved.settings, setting.attr)
+        if setting.type is URL and value:
+            value = hide(value)
         rows.append(
             {
                 "key": setting.dotted,

@@ -82,6 +82,16 @@ def test_each_value_names_its_source(project: Path, env: dict[str, str]) -> None
     assert re.search(rf"^project file +{re.escape(str(proj))}$", text, re.M)
 
 
+def test_a_urls_password_is_not_shown(project: Path, env: dict[str, str]) -> None:
+    url = "http://ci:s3cret-pw@gateway.example:9091"
+    env = {**env, f"{PREFIX}PUSHGATEWAY_URL": url}
+    for args in ((), ("--json",)):
+        proc = config_show(project, env, *args)
+        assert proc.returncode == 0, proc.stderr
+        assert "s3cret-pw" not in proc.stdout
+        assert "http://ci:[REDACTED]@gateway.example:9091" in proc.stdout
+
+
 def test_defaults_and_missing_files(project: Path, env: dict[str, str]) -> None:
     proc = config_show(project, env)
     assert proc.returncode == 0
