@@ -90,6 +90,11 @@ def limits_of(args: RunArgs) -> Limits:
 
 
 def _run_untraced(supervisor: Supervisor, log: Logger) -> int:
+    if supervisor.limits.active() and not supervisor.can_wait_timed:
+        log.warning(
+            "limits not applied",
+            reason="--timeout, --idle-timeout and --kill-orphans need Linux (sigtimedwait)",
+        )
     try:
         supervisor.spawn()
     except SpawnError as exc:

@@ -106,6 +106,22 @@ def test_other_platforms_run_the_command_and_write_nothing(
     assert not log_root.exists()
 
 
+def test_limits_that_cannot_apply_elsewhere_say_so(log_root: Path, env: dict[str, str]) -> None:
+    """Without sigtimedwait (macOS) the command runs to its end, and a warning says why."""
+    code = (
+        "import signal, sys\n"
+        "sys.platform = 'darwin'\n"
+        "del signal.sigtimedwait\n"
+        "from autoskillit_trace.__main__ import main\n"
+        f"argv = ['run', '--log-dir', {str(log_root)!r}, '--timeout', '0.1']\n"
+        "sys.exit(main([*argv, '--', 'sleep', '0.5']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0  # not stopped: the limit could not be applied
+    [line] = proc.stderr.splitlines()
+    assert "limits not applied" in line and "--timeout" in line
+
+
 def test_a_command_exited_but_not_yet_reaped_is_not_recorded(tmp_path: Path) -> None:
     """Between its exit and the wrapper's reaping it, the command is a zombie of ours.
 
