@@ -136,17 +136,26 @@ def write_atomic(path: StrPath, data: bytes) -> None:
 
 
 def try_lock(path: StrPath) -> int | None:
-    """An fd holding an exclusive lock on ``path``, or None if someone holds it."""
+    """An fd holding an exclusive lock on what is at ``path`` now, or None.
+
+    None when someone holds the lock, or when the file was moved away between
+    the open and the lock (a prune renames a finished session's folder after
+    locking its trace): a lock on a file that is no longer at ``path`` would
+    let a recoverer "finalize" a folder that is gone.
+    """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     except OSError:
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held, now = os.fstat(fd), os.stat(path, follow_symlinks=False)
+        if (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino):
+            return fd
     except OSError:
-        os.close(fd)
-        return None
-    return fd
+        pass
+    os.close(fd)
+    return None
 
 
 class _Flock:

@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import (
@@ -303,3 +304,32 @@ def test_remove_folder_flat_nested_and_missing(tmp_path: Path) -> None:
     for folder in (flat, nested, tmp_path / "missing"):
         remove_folder(folder)
         assert not folder.exists()
+
+
+def test_a_file_moved_away_between_open_and_lock_is_not_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A prune may rename a finished session's folder between a recoverer's open and its lock.
+
+    The rename is done for real, at the one moment that cannot be reached
+    otherwise: right after ``try_lock`` opened the file.
+    """
+    from autoskillit_trace import store
+
+    folder = tmp_path / "s"
+    folder.mkdir()
+    trace = folder / "proc_trace.jsonl"
+    trace.write_text("")
+    real_open = os.open
+
+    def open_then_moved(path: str, *args: Any, **kwargs: Any) -> int:
+        fd = real_open(path, *args, **kwargs)
+        os.rename(folder, tmp_path / ".trash-s")
+        return fd
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store.os, "open", open_then_moved)
+        assert store.try_lock(trace) is None
+    fd = store.try_lock(tmp_path / ".trash-s" / "proc_trace.jsonl")  # where it is now: locked
+    assert fd is not None
+    os.close(fd)
