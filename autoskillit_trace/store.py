@@ -458,14 +458,14 @@ class LogRoot:
                 if lock_fd is None and os.path.exists(trace):
                     continue  # still held by its wrapper
                 try:
-                    size = _tree_size(folder)
-                    if not dry_run:
+                    if dry_run:
+                        report.bytes_freed += _tree_size(folder)
+                    else:
                         trash_name = f"{TRASH_PREFIX}{os.getpid()}-{info.dir_name}"
                         trash = os.path.join(self.sessions, trash_name)
                         os.rename(folder, trash)
                         removed.append((info.dir_name, trash))
                     report.removed.append(info.dir_name)
-                    report.bytes_freed += size
                 finally:
                     if lock_fd is not None:
                         os.close(lock_fd)
@@ -479,7 +479,7 @@ class LogRoot:
                             os.rename(trash, os.path.join(self.sessions, name))
                     raise
         for _, trash in removed:
-            remove_folder(trash)
+            report.bytes_freed += remove_folder(trash)  # sized as it goes: one listing
         return report
 
     def _start_times(self) -> dict[str, float]:
@@ -646,16 +646,20 @@ def _finalize_crashed(folder: str) -> dict[str, Any]:
     return finalize_crashed(folder)
 
 
-def remove_folder(path: StrPath) -> None:
-    """Delete a session folder, best effort.
+def remove_folder(path: StrPath) -> int:
+    """Delete a session folder, best effort; the bytes its files held.
 
     Session folders hold only files, so unlinking them and removing the
     folder is enough, and it is about 40% quicker than ``shutil.rmtree`` here
     (which opens, stats and scans each level); anything else falls back to it.
     """
+    freed = 0
     try:
-        for name in os.listdir(path):
-            os.unlink(os.path.join(path, name))
+        with os.scandir(path) as entries:
+            for entry in entries:
+                with suppress(OSError):
+                    freed += entry.stat(follow_symlinks=False).st_size
+                os.unlink(entry.path)
         os.rmdir(path)
     except FileNotFoundError:
         pass
@@ -663,6 +667,7 @@ def remove_folder(path: StrPath) -> None:
         import shutil  # lazily: it loads the compression modules
 
         shutil.rmtree(path, ignore_errors=True)
+    return freed
 
 
 def _pid_alive(pid: int) -> bool:
