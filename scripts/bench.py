@@ -209,7 +209,7 @@ class Bench:
             if theirs:
                 their_per_snap = statistics.median(theirs)
                 ratio = our_per_snap / their_per_snap
-                text += f"; psrecord {their_per_snap * 1e6:.0f} us = {ratio:.2f}"
+                text += f"; psrecord {their_per_snap * 1e6:.0f} us = {ratio:.3f}"
                 met = met_proc and ratio <= 0.25
                 data.update(
                     psrecord_us=their_per_snap * 1e6,
