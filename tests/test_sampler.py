@@ -15,6 +15,14 @@ from helpers import wait_for, workload
 from autoskillit_trace.sampler import ProcFiles, Sampler, TreeFinder, parse_stat, parse_status
 
 
+def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
+    """Kill a test's process and everything it started, and reap it."""
+    for child in psutil.Process(proc.pid).children(recursive=True):
+        child.kill()
+    proc.kill()
+    proc.wait()
+
+
 @pytest.fixture
 def sleeper():
     proc = subprocess.Popen(workload("sleep", 30))
@@ -70,10 +78,7 @@ def test_tree_finder_finds_every_descendant(use_children_files: bool) -> None:
         assert set(finder.members()) == expected
         assert set(finder.members()) == expected  # the cached second pass agrees
     finally:
-        for child in psutil.Process(proc.pid).children(recursive=True):
-            child.kill()
-        proc.kill()
-        proc.wait()
+        _kill_tree(proc)
 
 
 def test_vanished_child_gives_nulls_not_zeros() -> None:
@@ -125,10 +130,7 @@ def test_seeded_finder_finds_children_born_after_the_seed() -> None:
         expected = {proc.pid} | {c.pid for c in oracle.children(recursive=True)}
         assert set(finder.members()) == expected
     finally:
-        for child in psutil.Process(proc.pid).children(recursive=True):
-            child.kill()
-        proc.kill()
-        proc.wait()
+        _kill_tree(proc)
 
 
 def _own_fds() -> int:
@@ -177,8 +179,7 @@ def test_past_its_budget_the_finder_reads_by_path() -> None:
         assert fields["tree_fd_count"] == sum(p.num_fds() for p in tree)
         assert fields["fd_count"] == oracle.num_fds()
     finally:
-        proc.kill()
-        proc.wait()
+        _kill_tree(proc)
         finder.close()
 
 
@@ -216,10 +217,7 @@ def test_a_reused_pid_is_read_as_its_new_process() -> None:
         assert stat is not None and stat.comm == "bash"
         assert files.read(pid, "children") == f"{grandchild.pid} ".encode()
     finally:
-        for child in psutil.Process(pid).children():
-            child.kill()
-        second.kill()
-        second.wait()
+        _kill_tree(second)
         files.close()
 
 
