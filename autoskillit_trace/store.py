@@ -36,7 +36,7 @@ import os
 import time
 
 from autoskillit_trace.ctx import suppress
-from autoskillit_trace.jsonl import dumps_line, iter_file, write_all
+from autoskillit_trace.jsonl import dumps_line, parse_line, write_all
 from autoskillit_trace.records import Record
 
 TYPE_CHECKING = False
@@ -436,7 +436,7 @@ class LogRoot:
             return report
         if keep is not None and len(folders) > keep:
             keep = max(0, keep - slack)
-        starts = self._start_times()
+        starts, line_names = self._read_index()
         infos = []
         for folder in folders:
             name = os.path.basename(folder)
@@ -448,6 +448,7 @@ class LogRoot:
             return report
         with self.index_lock():
             removed: list[tuple[str, str]] = []
+            trash_prefix = f"{TRASH_PREFIX}{os.getpid()}-"
             for info in victims:
                 folder = os.path.join(self.sessions, info.dir_name)
                 if not os.path.exists(os.path.join(folder, SUMMARY)):
@@ -461,8 +462,7 @@ class LogRoot:
                     if dry_run:
                         report.bytes_freed += _tree_size(folder)
                     else:
-                        trash_name = f"{TRASH_PREFIX}{os.getpid()}-{info.dir_name}"
-                        trash = os.path.join(self.sessions, trash_name)
+                        trash = os.path.join(self.sessions, trash_prefix + info.dir_name)
                         os.rename(folder, trash)
                         removed.append((info.dir_name, trash))
                     report.removed.append(info.dir_name)
@@ -471,54 +471,50 @@ class LogRoot:
                         os.close(lock_fd)
             if removed:
                 try:
-                    self._rewrite_index_without({name for name, _ in removed})
+                    self._rewrite_index_without({name for name, _ in removed}, line_names)
                 except OSError:
                     # The index still names them: put them back rather than half-remove.
                     for name, trash in removed:
                         with suppress(OSError):
                             os.rename(trash, os.path.join(self.sessions, name))
                     raise
-        for _, trash in removed:
-            report.bytes_freed += remove_folder(trash)  # sized as it goes: one listing
+        report.bytes_freed += remove_folders([trash for _, trash in removed])
         return report
 
-    def _start_times(self) -> dict[str, float]:
+    def _read_index(self) -> tuple[dict[str, float], dict[bytes, str | None]]:
+        """Start time of each indexed session, and each index line's ``dir_name``.
+
+        The second lets the rewrite that follows skip parsing every line again.
+        """
         from autoskillit_trace.timeutil import parse_iso
 
         starts: dict[str, float] = {}
-        if not os.path.exists(self.index):
-            return starts
-        for record in iter_file(self.index):
-            if record is None:
-                continue
-            name, ts = record.get("dir_name"), record.get("start_ts")
+        names: dict[bytes, str | None] = {}
+        for line in _index_lines(self.index):
+            record = parse_line(line)
+            name = record.get("dir_name") if record is not None else None
+            names[line] = name if isinstance(name, str) else None
+            ts = record.get("start_ts") if record is not None else None
             if isinstance(name, str) and isinstance(ts, str):
                 parsed = parse_iso(ts)
                 if parsed is not None:
                     starts[name] = parsed
-        return starts
+        return starts, names
 
-    def _rewrite_index_without(self, names: set[str]) -> None:
+    def _rewrite_index_without(
+        self, names: set[str], known: dict[bytes, str | None] | None = None
+    ) -> None:
         """Rewrite the index without ``names``' lines; caller holds the index lock.
 
-        Lines that are not valid JSON are kept as they are: never lose data.
+        ``known`` maps lines already parsed to their ``dir_name``.  Lines that
+        are not valid JSON are kept as they are: never lose data.
         """
-        try:
-            with open(self.index, "rb") as handle:
-                lines = handle.read().split(b"\n")
-        except FileNotFoundError:
-            return
+        known = known or {}
         kept: list[bytes] = []
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                record = None
-            if isinstance(record, dict) and record.get("dir_name") in names:
-                continue
-            kept.append(line + b"\n")
+        for line in _index_lines(self.index):
+            name = known[line] if line in known else _dir_name(line)
+            if name not in names:
+                kept.append(line + b"\n")
         write_atomic(self.index, b"".join(kept))
 
     def _clear_trash(self) -> None:
@@ -646,20 +642,76 @@ def _finalize_crashed(folder: str) -> dict[str, Any]:
     return finalize_crashed(folder)
 
 
+def _index_lines(index: str) -> list[bytes]:
+    """The index's non-blank lines (without their newlines); none when it is absent."""
+    try:
+        with open(index, "rb") as handle:
+            return [line for line in handle.read().split(b"\n") if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def _dir_name(line: bytes) -> str | None:
+    record = parse_line(line)
+    name = record.get("dir_name") if record is not None else None
+    return name if isinstance(name, str) else None
+
+
+# Below this many folders, removing them one after the other is quicker than
+# starting threads.
+_PARALLEL_FROM = 64
+_REMOVERS = 4
+
+
+def remove_folders(paths: list[str]) -> int:
+    """Delete session folders, best effort; the bytes their files held.
+
+    Many folders are removed by a few threads, each taking a contiguous
+    share.  Deleting is bound by waits in the kernel, not by Python: on a
+    file system mounted with ``discard`` every freed block is discarded
+    synchronously, and threads overlap those waits (9,500 synced folders:
+    3.0 s one by one, 1.45 s with four threads).  The threads are daemons:
+    an interrupted prune leaves trash that the next prune clears.
+    """
+    if len(paths) < _PARALLEL_FROM:
+        return sum(remove_folder(path) for path in paths)
+    import threading
+
+    freed = [0] * _REMOVERS
+    n = len(paths)
+    shares = [paths[i * n // _REMOVERS : (i + 1) * n // _REMOVERS] for i in range(_REMOVERS)]
+
+    def remove(index: int) -> None:
+        freed[index] = sum(remove_folder(path) for path in shares[index])
+
+    threads = [threading.Thread(target=remove, args=(i,), daemon=True) for i in range(1, _REMOVERS)]
+    for thread in threads:
+        thread.start()
+    remove(0)
+    for thread in threads:
+        thread.join()
+    return sum(freed)
+
+
 def remove_folder(path: StrPath) -> int:
     """Delete a session folder, best effort; the bytes its files held.
 
-    Session folders hold only files, so unlinking them and removing the
-    folder is enough, and it is about 40% quicker than ``shutil.rmtree`` here
-    (which opens, stats and scans each level); anything else falls back to it.
+    Session folders hold only files, so unlinking them (relative to the
+    folder's fd: no path walks) and removing the folder is enough, and it is
+    about 40% quicker than ``shutil.rmtree`` here (which opens, stats and
+    scans each level); anything else falls back to it.
     """
     freed = 0
     try:
-        with os.scandir(path) as entries:
-            for entry in entries:
-                with suppress(OSError):
-                    freed += entry.stat(follow_symlinks=False).st_size
-                os.unlink(entry.path)
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    with suppress(OSError):
+                        freed += entry.stat(follow_symlinks=False).st_size
+                    os.unlink(entry.name, dir_fd=fd)
+        finally:
+            os.close(fd)
         os.rmdir(path)
     except FileNotFoundError:
         pass

@@ -292,6 +292,27 @@ def test_rewriting_the_index_keeps_lines_it_cannot_parse(tmp_path: Path) -> None
     assert not (tmp_path / "logs" / "sessions" / "a").exists()
 
 
+def test_prune_of_many_folders_removes_exactly_the_victims(tmp_path: Path) -> None:
+    """Past 64 victims the folders are removed by threads: every one goes, the bytes add up."""
+    root = LogRoot(tmp_path / "logs")
+    root.ensure()
+    sizes = {}
+    for i in range(150):
+        name = f"s{i:03d}"
+        folder = root.create_session_dir(name)
+        summary = {"dir_name": name, "start_ts": f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}+00:00"}
+        write_atomic(os.path.join(folder, TRACE), b"x" * i)
+        write_atomic(os.path.join(folder, SUMMARY), json.dumps(summary).encode())
+        root.append_index(summary)
+        sizes[name] = i + len(json.dumps(summary))
+    report = root.prune(keep=20)
+    kept = {f"s{i:03d}" for i in range(130, 150)}
+    assert sorted(report.removed) == sorted(set(sizes) - kept)
+    assert report.bytes_freed == sum(sizes[name] for name in report.removed)
+    assert set(os.listdir(tmp_path / "logs" / "sessions")) == kept  # no trash left behind
+    assert {r["dir_name"] for r in index_records(tmp_path / "logs")} == kept
+
+
 def test_remove_folder_flat_nested_and_missing(tmp_path: Path) -> None:
     from autoskillit_trace.store import remove_folder
 
