@@ -343,7 +343,10 @@ class TreeFinder:
     """Finds every descendant of a process, as cheaply as the kernel allows.
 
     With /proc/PID/task/TID/children it walks down from the root, holding the
-    files of the members open in ``files`` for the next walk.  Without it
+    files of the members open in ``files`` for the next walk; while no process
+    has been created since the last walk (the last pid in /proc/loadavg is
+    unchanged), the tree can only have lost members, so it re-reads their
+    stat lines and no children file at all.  Without the children files it
     (kernels built without CONFIG_PROC_CHILDREN) it lists /proc and reads the
     stat line only of the current members and of pids it has not seen before
     (and lists nothing while /proc/loadavg says no process was created):
@@ -367,11 +370,16 @@ class TreeFinder:
         self._seen: set[int] = set() if existing is None else existing
         self._members: set[int] = set()
         self._last_pid: int | None = None  # the last pid allocated, at the last listing
+        self._loadavg: int | None = None  # /proc/loadavg, held like the tree's files
         self.files = ProcFiles()  # held open while children files find the tree
 
     def close(self) -> None:
         """Let go of the held /proc files (a later ``members`` opens them again)."""
         self.files.close()
+        if self._loadavg is not None:
+            with suppress(OSError):
+                os.close(self._loadavg)
+            self._loadavg = None
 
     def members(self) -> dict[int, ProcStat]:
         """Stat lines of all descendants of the root (the root excluded)."""
@@ -380,6 +388,11 @@ class TreeFinder:
         return self._scan()
 
     def _walk_children(self) -> dict[int, ProcStat]:
+        # Read before the walk: a process born during it changes the next reading.
+        last_pid = self._read_last_pid()
+        if last_pid is not None and last_pid == self._last_pid:
+            return self._survivors()
+        self._last_pid = last_pid
         files = self.files
         files.trust(self.root)
         found: dict[int, ProcStat] = {}
@@ -395,7 +408,40 @@ class TreeFinder:
                     found[child] = stat
                     frontier.append((child, stat.threads))
         files.keep_only(found, self.root)
+        self._members = set(found)
         return found
+
+    def _survivors(self) -> dict[int, ProcStat]:
+        """The last walk's members that are still in the tree, when none can have joined.
+
+        A member is gone when its stat cannot be read (reaped), and out of the
+        tree when its parent is neither the root nor a member (re-parented to
+        a reaper outside, as when the root is not a subreaper).
+        """
+        found: dict[int, ProcStat] = {}
+        for pid in self._members:
+            data = self.files.stat(pid)
+            stat = parse_stat(pid, data) if data else None
+            if stat is not None:
+                found[pid] = stat
+        while True:
+            outside = [p for p, s in found.items() if s.ppid != self.root and s.ppid not in found]
+            if not outside:
+                break
+            for pid in outside:
+                del found[pid]
+        self.files.keep_only(found, self.root)
+        self._members = set(found)
+        return found
+
+    def _read_last_pid(self) -> int | None:
+        """``_last_pid()`` through a held descriptor (one pread, no path walk)."""
+        try:
+            if self._loadavg is None:
+                self._loadavg = os.open("/proc/loadavg", os.O_RDONLY | os.O_CLOEXEC)
+            return _parse_last_pid(os.pread(self._loadavg, 256, 0))
+        except OSError:
+            return None
 
     def _children_of(self, pid: int, threads: int) -> list[int]:
         """Children of every thread of ``pid``; a single-threaded one needs no task listing.
@@ -451,7 +497,10 @@ class TreeFinder:
 
 def _last_pid() -> int | None:
     """The pid the kernel allocated last (the last field of /proc/loadavg)."""
-    data = read_proc("/proc/loadavg")
+    return _parse_last_pid(read_proc("/proc/loadavg"))
+
+
+def _parse_last_pid(data: bytes | None) -> int | None:
     if not data:
         return None
     try:

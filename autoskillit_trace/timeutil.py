@@ -49,6 +49,9 @@ def parse_iso(text: str) -> float | None:
         return None
 
 
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(100))
+
+
 class CaptureClock:
     """Wall-clock capture times that never go backwards.
 
@@ -58,11 +61,27 @@ class CaptureClock:
 
     def __init__(self) -> None:
         self._last = 0
+        self._day = -1
+        self._date = ""  # "YYYY-MM-DDT" of _day
 
     def now(self) -> tuple[int, str]:
         micros = max(time.time_ns() // 1000, self._last + 1)
         self._last = micros
-        return micros, iso_utc(micros)
+        return micros, self.iso(micros)
+
+    def iso(self, micros: int) -> str:
+        """``iso_utc(micros)``, with the date computed once a day: every snapshot is
+        stamped, and two-digit lookups cost less after the sampler's sleep than
+        the calendar arithmetic and format specs (~15 us of CPU a stamp)."""
+        seconds, fraction = divmod(micros, 1_000_000)
+        day, second = divmod(seconds, 86_400)
+        if day != self._day:
+            self._day, self._date = day, iso_utc(micros)[:11]
+        hour, second = divmod(second, 3_600)
+        minute, second = divmod(second, 60)
+        two = _TWO_DIGITS
+        six = str(fraction + 1_000_000)[1:]
+        return f"{self._date}{two[hour]}:{two[minute]}:{two[second]}.{six}+00:00"
 
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}

@@ -6,6 +6,7 @@ import os
 import subprocess
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import psutil
@@ -155,7 +156,7 @@ def test_held_files_follow_the_tree_and_are_let_go() -> None:
             seen |= set(members)
             time.sleep(0.02)
         assert len(seen) > 20  # the tree really churned
-        assert _own_fds() <= before + 2 + 3 * 6 + 3
+        assert _own_fds() <= before + 1 + 2 + 3 * 6 + 3  # 1: /proc/loadavg
     finally:
         proc.kill()
         proc.wait()
@@ -243,4 +244,51 @@ def test_a_child_of_another_thread_is_found() -> None:
         thread.join()
         spawned[0].kill()
         spawned[0].wait()
+        finder.close()
+
+
+class _NoNewProcesses(TreeFinder):
+    """The kernel's last pid frozen, as on a machine where no process is created."""
+
+    def _read_last_pid(self) -> int | None:
+        return 42
+
+
+def test_between_births_the_finder_drops_the_dead_and_the_re_parented() -> None:
+    """No process born since the last walk: members are re-read, no children file.
+
+    Each answer must equal a full walk's.  The root (this test process) is no
+    subreaper, so a grandchild whose parent dies leaves the tree.
+    """
+    proc = subprocess.Popen(["bash", "-c", "sleep 30 & sleep 30 & wait"])
+    oracle = psutil.Process(proc.pid)
+    wait_for(lambda: len(oracle.children()) == 2, what="two sleeps")
+    first, second = (child.pid for child in oracle.children())
+    finder = _NoNewProcesses(os.getpid())
+
+    def full_walk() -> set[int]:
+        walker = TreeFinder(os.getpid())
+        try:
+            return set(walker.members())
+        finally:
+            walker.close()
+
+    try:
+        assert {proc.pid, first, second} <= set(finder.members()) == full_walk()
+        os.kill(first, 9)  # reaped by bash
+        wait_for(lambda: not psutil.pid_exists(first), what="the first sleep reaped")
+        assert set(finder.members()) == full_walk()
+        assert first not in finder.members()
+        proc.kill()  # bash dies unreaped: a zombie member; its sleep is re-parented away
+        wait_for(lambda: psutil.Process(second).ppid() != proc.pid, what="re-parenting")
+        assert proc.pid in finder.members() and second not in finder.members()
+        assert set(finder.members()) == full_walk()
+        proc.wait()
+        assert proc.pid not in finder.members()
+        assert set(finder.members()) == full_walk()
+    finally:
+        with suppress(ProcessLookupError):
+            os.kill(second, 9)
+        proc.kill()
+        proc.wait()
         finder.close()

@@ -23,6 +23,13 @@ def test_iso_utc_agrees_with_the_c_library(micros: int) -> None:
     assert iso_utc(micros) == expected
 
 
+@given(st.lists(st.integers(min_value=0, max_value=253_402_300_799_999_999), max_size=20))
+def test_capture_clock_text_agrees_with_iso_utc_across_days(series: list[int]) -> None:
+    clock = CaptureClock()  # one clock: its cached date must follow every change of day
+    for micros in [*series, *sorted(series), 86_399_999_999, 86_400_000_000]:
+        assert clock.iso(micros) == iso_utc(micros)
+
+
 @pytest.mark.parametrize(
     ("text", "micros"),
     [
