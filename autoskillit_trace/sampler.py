@@ -373,6 +373,11 @@ class TreeFinder:
         self._loadavg: int | None = None  # /proc/loadavg, held like the tree's files
         self.files = ProcFiles()  # held open while children files find the tree
 
+    @classmethod
+    def before_spawn(cls, root: int) -> TreeFinder:
+        """A finder made before the command starts; scanning, it skips every pid alive now."""
+        return cls(root, existing=None if _CHILDREN_FILES else list_pids())
+
     def close(self) -> None:
         """Let go of the held /proc files (a later ``members`` opens them again)."""
         self.files.close()

@@ -210,9 +210,9 @@ class Supervisor:
 
             self.is_subreaper = become_subreaper()
         if self.can_wait_timed:
-            from autoskillit_trace.sampler import TreeFinder, list_pids
+            from autoskillit_trace.sampler import TreeFinder
 
-            self.finder = TreeFinder(os.getpid(), existing=list_pids())
+            self.finder = TreeFinder.before_spawn(os.getpid())
         if self.can_wait_timed:
             self._old_mask = set(signal.pthread_sigmask(signal.SIG_BLOCK, self._waited))
         actions: list[tuple[Any, ...]] = []

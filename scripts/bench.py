@@ -178,10 +178,11 @@ class Bench:
         """CPU per snapshot: (wrapper and tree) minus the same tree run bare, over snapshots.
 
         Medians of alternating rounds (bare, ours, psrecord), as one run of
-        each drifts by 10-20 % with the machine's load.
+        each drifts by 10-20 % with the machine's load (a lone command's
+        rounds spread over 560-760 us; five rounds steady the median).
         """
         seconds = 3.0 if self.quick else 8.0  # start-up is amortized over the snapshots
-        rounds = 1 if self.quick else 3
+        rounds = 1 if self.quick else 5
         interval = 0.05
         for procs in (1, 20, 200):
             tree = [*TREE, str(procs), str(seconds)]
