@@ -346,7 +346,7 @@ class TreeFinder:
     files of the members open in ``files`` for the next walk; while no process
     has been created since the last walk (the last pid in /proc/loadavg is
     unchanged), the tree can only have lost members, so it re-reads their
-    stat lines and no children file at all.  Without the children files it
+    stat lines and no children file at all.  Without children files
     (kernels built without CONFIG_PROC_CHILDREN) it lists /proc and reads the
     stat line only of the current members and of pids it has not seen before
     (and lists nothing while /proc/loadavg says no process was created):
