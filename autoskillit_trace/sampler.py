@@ -440,12 +440,15 @@ class TreeFinder:
         return found
 
     def _read_last_pid(self) -> int | None:
-        """``_last_pid()`` through a held descriptor (one pread, no path walk)."""
+        """The pid the kernel allocated last (the last field of /proc/loadavg), or None.
+
+        Read through a held descriptor: one pread, no path walk.
+        """
         try:
             if self._loadavg is None:
                 self._loadavg = os.open("/proc/loadavg", os.O_RDONLY | os.O_CLOEXEC)
-            return _parse_last_pid(os.pread(self._loadavg, 256, 0))
-        except OSError:
+            return int(os.pread(self._loadavg, 256, 0).rsplit(None, 1)[-1])
+        except (OSError, ValueError, IndexError):
             return None
 
     def _children_of(self, pid: int, threads: int) -> list[int]:
@@ -472,7 +475,7 @@ class TreeFinder:
         return out
 
     def _scan(self) -> dict[int, ProcStat]:
-        last_pid = _last_pid()
+        last_pid = self._read_last_pid()
         if last_pid is not None and last_pid == self._last_pid:
             # No process was created since the last listing: the tree can only
             # have lost members, so their stat lines are all there is to read.
@@ -498,20 +501,6 @@ class TreeFinder:
                     frontier.append(stat.pid)
         self._members = set(found)
         return found
-
-
-def _last_pid() -> int | None:
-    """The pid the kernel allocated last (the last field of /proc/loadavg)."""
-    return _parse_last_pid(read_proc("/proc/loadavg"))
-
-
-def _parse_last_pid(data: bytes | None) -> int | None:
-    if not data:
-        return None
-    try:
-        return int(data.rsplit(None, 1)[-1])
-    except (ValueError, IndexError):
-        return None
 
 
 def list_pids() -> set[int]:

@@ -492,10 +492,9 @@ class LogRoot:
         names: dict[bytes, str | None] = {}
         for line in _index_lines(self.index):
             record = parse_line(line)
-            name = record.get("dir_name") if record is not None else None
-            names[line] = name if isinstance(name, str) else None
-            ts = record.get("start_ts") if record is not None else None
-            if isinstance(name, str) and isinstance(ts, str):
+            names[line] = name = _text(record, "dir_name")
+            ts = _text(record, "start_ts")
+            if name is not None and ts is not None:
                 parsed = parse_iso(ts)
                 if parsed is not None:
                     starts[name] = parsed
@@ -597,9 +596,8 @@ def read_json_object(path: StrPath) -> dict[str, Any] | None:
 def _start_from_summary(folder: str) -> float | None:
     from autoskillit_trace.timeutil import parse_iso
 
-    summary = read_json_object(os.path.join(folder, SUMMARY))
-    ts = summary.get("start_ts") if summary is not None else None
-    return parse_iso(ts) if isinstance(ts, str) else None
+    ts = _text(read_json_object(os.path.join(folder, SUMMARY)), "start_ts")
+    return parse_iso(ts) if ts is not None else None
 
 
 def _mtime(path: str) -> float:
@@ -652,9 +650,13 @@ def _index_lines(index: str) -> list[bytes]:
 
 
 def _dir_name(line: bytes) -> str | None:
-    record = parse_line(line)
-    name = record.get("dir_name") if record is not None else None
-    return name if isinstance(name, str) else None
+    return _text(parse_line(line), "dir_name")
+
+
+def _text(record: dict[str, Any] | None, key: str) -> str | None:
+    """``record[key]`` when it is a string, else None."""
+    value = record.get(key) if record is not None else None
+    return value if isinstance(value, str) else None
 
 
 # Below this many folders, removing them one after the other is quicker than
