@@ -1,8 +1,13 @@
-"""JSON lines: one self-contained object per line, tolerant of cut and broken lines."""
+"""JSON lines: one self-contained object per line, tolerant of cut and broken lines.
+
+Writing goes straight to the C accelerator ``_json``: importing ``json``
+pulls in ``re`` (and with it ``enum``, ``functools``...), ~7 ms of CPU that
+``run`` would pay at every start for encoders it can have without them.
+Reading imports ``json`` when first needed.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 
 TYPE_CHECKING = False
@@ -13,8 +18,8 @@ if TYPE_CHECKING:
     from _typeshed import StrPath
 
 
-def _line_encoder() -> Callable[[dict[str, Any]], str]:
-    """``json.dumps(record, separators=(",", ":"), default=str)``, set up once.
+def make_encoder(item_sep: str = ",", key_sep: str = ":") -> Callable[[Any], str]:
+    """``json.dumps(value, separators=(item_sep, key_sep), default=str)``, set up once.
 
     With any non-default argument, ``json.dumps`` builds a JSONEncoder and its
     C encoder at every call; a line per snapshot makes building them once
@@ -22,22 +27,89 @@ def _line_encoder() -> Callable[[dict[str, Any]], str]:
     is used as ``JSONEncoder.iterencode`` does, without the circular check
     (records are trees of plain values).
     """
-    from json import encoder
+    try:
+        from _json import encode_basestring_ascii, make_encoder
+    except ImportError:  # no accelerator (another Python): the json module's own
+        import json
 
-    make = getattr(encoder, "c_make_encoder", None)
-    if make is None:  # no _json accelerator (another Python)
-        return json.JSONEncoder(separators=(",", ":"), default=str).encode
+        return json.JSONEncoder(separators=(item_sep, key_sep), default=str).encode
     # markers, default, encoder, indent, key sep, item sep, sort_keys, skipkeys, allow_nan
-    encode = make(None, str, encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
-    return lambda record: "".join(encode(record, 0))
+    encode = make_encoder(
+        None, str, encode_basestring_ascii, None, key_sep, item_sep, False, False, True
+    )
+    return lambda value: "".join(encode(value, 0))
 
 
-_encode_line = _line_encoder()
+_encode = make_encoder()
 
 
 def dumps_line(record: dict[str, Any]) -> bytes:
     """One compact JSON line; non-UTF-8 text is escaped so the line stays valid."""
-    return (_encode_line(record) + "\n").encode("utf-8", "backslashreplace")
+    return (_encode(record) + "\n").encode("utf-8", "backslashreplace")
+
+
+class _OtherKey(Exception):
+    """A mapping key that is not a string: left to the json module."""
+
+
+def dumps_pretty(value: Any) -> str:
+    """``json.dumps(value, indent=2, default=str)``, without importing ``json``.
+
+    The nesting is laid out here; every leaf goes through the C encoder.
+    """
+    out: list[str] = []
+    try:
+        _pretty(value, "\n", out)
+    except _OtherKey:
+        import json
+
+        return json.dumps(value, indent=2, default=str)
+    return "".join(out)
+
+
+def _pretty(value: Any, newline: str, out: list[str]) -> None:
+    """Append ``value`` laid out as at the depth whose line break (with indent) is ``newline``."""
+    if isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        inner = newline + "  "
+        sep = "{" + inner
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _OtherKey
+            out.append(sep)
+            out.append(_encode(key))
+            out.append(": ")
+            _pretty(item, inner, out)
+            sep = "," + inner
+        out.append(newline + "}")
+    elif isinstance(value, (list, tuple)):
+        if not value:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        sep = "[" + inner
+        for item in value:
+            out.append(sep)
+            _pretty(item, inner, out)
+            sep = "," + inner
+        out.append(newline + "]")
+    else:
+        out.append(_encode(value))
+
+
+_json_loads: Callable[[bytes], Any] | None = None
+
+
+def _loads(data: bytes) -> Any:
+    """``json.loads``, the json module imported at the first call, not with this one."""
+    global _json_loads
+    if _json_loads is None:
+        from json import loads
+
+        _json_loads = loads
+    return _json_loads(data)
 
 
 def parse_lines(data: bytes) -> tuple[list[dict[str, Any]], int]:
@@ -52,7 +124,7 @@ def parse_lines(data: bytes) -> tuple[list[dict[str, Any]], int]:
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = _loads(line)
         except ValueError:
             skipped += 1
             continue
@@ -121,9 +193,9 @@ def _reversed_lines(handle: BinaryIO, block: int) -> Generator[bytes, None, None
 
 
 def parse_line(line: bytes) -> dict[str, Any] | None:
-    """The JSON object on one line, or None when it is not one (cut, garbage)."""
+    """The JSON object in ``line`` (or a small file's text); None when not one (cut, garbage)."""
     try:
-        value = json.loads(line)
+        value = _loads(line)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

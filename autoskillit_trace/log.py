@@ -14,6 +14,8 @@ import os
 import sys
 import time
 
+from autoskillit_trace.jsonl import make_encoder
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, MutableMapping
@@ -49,10 +51,8 @@ def filter_level(minimum: str) -> Processor:
     return _filter
 
 
-def render_json(event: EventDict) -> str:
-    import json
-
-    return json.dumps(event, default=str, separators=(", ", ": "))
+# One JSON line, as ``json.dumps(event, default=str)``.
+render_json: Callable[[EventDict], str] = make_encoder(", ", ": ")
 
 
 def _console_value(value: Any) -> str:

@@ -7,10 +7,8 @@ the first one as a single warning, and lets the command go on untouched.
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 import time
-from collections import Counter
 
 from autoskillit_trace import __version__
 from autoskillit_trace.config import Resolved, log_root
@@ -38,7 +36,22 @@ def command_line(argv: list[str], redactor: Redactor | None = None) -> str:
 
         redactor = Redactor()
     shown = [os.fsencode(arg).decode("utf-8", "backslashreplace") for arg in argv]
-    return shlex.join(redactor.argv(shown))
+    return " ".join(map(shell_quote, redactor.argv(shown)))
+
+
+# What ``shlex.quote`` leaves bare; without ``shlex``, ``run`` need not import ``re``.
+_DROP_SAFE = str.maketrans(
+    "", "", "@%+=:,./-_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+
+def shell_quote(word: str) -> str:
+    """``shlex.quote``: ``word`` as one shell word."""
+    if not word:
+        return "''"
+    if word.isascii() and not word.translate(_DROP_SAFE):
+        return word
+    return "'" + word.replace("'", "'\"'\"'") + "'"
 
 
 def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> int:
@@ -127,7 +140,7 @@ class TracedSession:
         self.writer: SessionWriter | None = None
         self.header: dict[str, Any] = {}
         self.peaks = Peaks()
-        self.kinds: Counter[str] = Counter()
+        self.kinds: dict[str, int] = {}  # anomaly kind -> count
         self.seq = 0
         self.sampler: Any = None
         self.proc_fault_told = False
@@ -260,7 +273,7 @@ class TracedSession:
         self.writer.append_trace(snapshot)
         self.peaks.feed(snapshot)
         for anomaly in self.detector.feed(snapshot):
-            self.kinds[anomaly.kind] += 1
+            self.kinds[anomaly.kind] = self.kinds.get(anomaly.kind, 0) + 1
             self.writer.append_anomaly(anomaly.to_record())
             fields = {
                 "kind": anomaly.kind,

@@ -31,12 +31,11 @@ Paths are plain ``str`` handled with ``os.path`` (importing ``pathlib`` costs
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import time
 
 from autoskillit_trace.ctx import suppress
-from autoskillit_trace.jsonl import dumps_line, parse_line, write_all
+from autoskillit_trace.jsonl import dumps_line, dumps_pretty, parse_line, write_all
 from autoskillit_trace.records import Record
 
 TYPE_CHECKING = False
@@ -399,11 +398,8 @@ class LogRoot:
         with open(self.index, "rb") as handle:
             for line in handle:
                 if needle in line:
-                    try:
-                        record = json.loads(line)
-                    except ValueError:
-                        continue
-                    if isinstance(record, dict) and record.get("dir_name") == dir_name:
+                    record = parse_line(line)
+                    if record is not None and record.get("dir_name") == dir_name:
                         return True
         return False
 
@@ -580,17 +576,16 @@ def plan_prune(
 
 def summary_bytes(summary: dict[str, Any]) -> bytes:
     """summary.json's text: indented for people, valid UTF-8 whatever the command line."""
-    return (json.dumps(summary, indent=2, default=str) + "\n").encode("utf-8", "backslashreplace")
+    return (dumps_pretty(summary) + "\n").encode("utf-8", "backslashreplace")
 
 
 def read_json_object(path: StrPath) -> dict[str, Any] | None:
     """A JSON object from a small file, or None when absent or not an object."""
     try:
         with open(path, "rb") as handle:
-            value = json.loads(handle.read())
-    except (OSError, ValueError):
+            return parse_line(handle.read())
+    except OSError:
         return None
-    return value if isinstance(value, dict) else None
 
 
 def _start_from_summary(folder: str) -> float | None:

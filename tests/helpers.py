@@ -5,6 +5,7 @@ The one place that knows how tests spawn processes; tests import from here.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
 import os
@@ -252,7 +253,8 @@ def ctrl_c_at_a_terminal(argv: list[str], ready_file: Path, env: dict[str, str])
 def modules_run_imports(root: Path, env: dict[str, str], watched: set[str]) -> list[str]:
     """Which of ``watched`` (names or their packages) a real ``run -- true`` imported.
 
-    Runs ``main`` in a fresh interpreter; fails if the run itself did not succeed.
+    Runs ``main`` in a fresh interpreter, logging to stderr as by default;
+    fails if the run itself did not succeed.
     The interpreter starts without ``site`` (``-S``), the package and the
     installed libraries on its path: an editable install's finder, loaded by a
     ``.pth`` file at start-up, imports pathlib and contextlib itself, which a
@@ -263,12 +265,12 @@ def modules_run_imports(root: Path, env: dict[str, str], watched: set[str]) -> l
     package_parent = os.path.dirname(os.path.dirname(autoskillit_trace.__file__))
     path = os.pathsep.join([package_parent, *(p for p in sys.path if os.path.isdir(p))])
     code = (
-        "import json, sys\n"
+        "import sys\n"
         "from autoskillit_trace.__main__ import main\n"
-        f"status = main(['run', '--log-dir', {str(root)!r}, '-q', '--', 'true'])\n"
+        f"status = main(['run', '--log-dir', {str(root)!r}, '--', 'true'])\n"
         f"watched = {sorted(watched)!r}\n"
         "hits = sorted(m for m in sys.modules if m in watched or m.split('.')[0] in watched)\n"
-        "print(json.dumps([status, hits]))\n"
+        "print(repr([status, hits]))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-S", "-c", code],
@@ -276,6 +278,6 @@ def modules_run_imports(root: Path, env: dict[str, str], watched: set[str]) -> l
         text=True,
         env={**env, "PYTHONPATH": path},
     )
-    status, hits = json.loads(proc.stdout or "[null, null]")
+    status, hits = ast.literal_eval(proc.stdout or "[None, None]")
     assert status == 0, proc.stderr
     return list(hits)

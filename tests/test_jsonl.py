@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 
 from autoskillit_trace.jsonl import (
     dumps_line,
+    dumps_pretty,
     iter_file,
     iter_lines_reversed,
+    make_encoder,
     parse_line,
     parse_lines,
 )
@@ -67,6 +69,16 @@ JSON_VALUES = st.recursive(
     max_leaves=8,
 )
 RECORDS = st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=5)
+# What the encoders must write as json.dumps does: NaN and infinities, tuples, any text.
+ENCODABLE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 # Bytes that look like JSON lines often enough to matter.
 PIECES = st.sampled_from([b"{", b"}", b'"a":', b"1", b",", b"\n", b"[", b"]", b"\xff", b" ", b"\r"])
 NEAR_JSON = st.lists(PIECES | st.binary(max_size=4), max_size=40).map(b"".join)
@@ -128,18 +140,31 @@ def test_undecodable_text_is_escaped_not_fatal(raw: bytes) -> None:
 
 
 @FAST
-@given(
-    st.dictionaries(
-        st.text(),
-        st.recursive(
-            st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-            lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
-            max_leaves=8,
-        ),
-    )
-)
+@given(st.dictionaries(st.text(), ENCODABLE))
 def test_dumps_line_writes_what_json_dumps_writes(record: dict[str, Any]) -> None:
     """The encoder built once is json.dumps with the line's arguments (NaN included)."""
     record["other"] = Path("/x")  # not JSON: written as its str(), as default=str says
     expected = json.dumps(record, separators=(",", ":"), default=str) + "\n"
     assert dumps_line(record) == expected.encode("utf-8", "backslashreplace")
+
+
+@FAST
+@given(ENCODABLE)
+def test_dumps_pretty_writes_what_json_dumps_indented_writes(value: Any) -> None:
+    """summary.json's layout, without importing json: any nesting, empty ones, NaN."""
+    assert dumps_pretty(value) == json.dumps(value, indent=2, default=str)
+    assert dumps_pretty({"at": Path("/x"), "v": [value]}) == json.dumps(
+        {"at": Path("/x"), "v": [value]}, indent=2, default=str
+    )
+
+
+@pytest.mark.parametrize("value", [{1: "a"}, {"a": {None: [1.5, {True: 2}]}}, {2.5: []}])
+def test_dumps_pretty_of_keys_that_are_not_strings(value: Any) -> None:
+    assert dumps_pretty(value) == json.dumps(value, indent=2, default=str)
+
+
+@FAST
+@given(st.dictionaries(st.text(max_size=6), ENCODABLE, max_size=4))
+def test_log_encoder_writes_what_json_dumps_writes(event: dict[str, Any]) -> None:
+    expected = json.dumps(event, default=str, separators=(", ", ": "))
+    assert make_encoder(", ", ": ")(event) == expected

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autoskillit_trace.config import ConfigError, load
-from autoskillit_trace.redact import MASK, Redactor
-from autoskillit_trace.session import command_line
+from autoskillit_trace.redact import MASK, Redactor, might_hold_secret
+from autoskillit_trace.session import command_line, shell_quote
 
 # (what, the arguments, the secret text that must not be recorded)
 PLANTED: list[tuple[str, list[str], str]] = [
@@ -238,6 +238,16 @@ def test_any_arguments_redact_without_error_and_stably(args: list[str]) -> None:
     assert len(once) == len(args)
     assert redactor.argv(once) == once
     command_line(args)  # always quotable
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(["", "'", "a b"]))
+def test_words_are_quoted_as_shlex_quotes_them(word: str) -> None:
+    import shlex
+
+    assert shell_quote(word) == shlex.quote(word)
+    if not might_hold_secret(word):
+        assert shlex.split(command_line(["echo", word])) == ["echo", word]
 
 
 def test_long_arguments_are_redacted_quickly() -> None:

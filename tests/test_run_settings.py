@@ -109,9 +109,9 @@ def test_other_platforms_run_the_command_and_write_nothing(
 def test_limits_that_cannot_apply_elsewhere_say_so(log_root: Path, env: dict[str, str]) -> None:
     """Without sigtimedwait (macOS) the command runs to its end, and a warning says why."""
     code = (
-        "import signal, sys\n"
+        "import _signal, signal, sys\n"
         "sys.platform = 'darwin'\n"
-        "del signal.sigtimedwait\n"
+        "del signal.sigtimedwait, _signal.sigtimedwait\n"
         "from autoskillit_trace.__main__ import main\n"
         f"argv = ['run', '--log-dir', {str(log_root)!r}, '--timeout', '0.1']\n"
         "sys.exit(main([*argv, '--', 'sleep', '0.5']))\n"
