@@ -32,10 +32,12 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # The benchmark measures a regular install, as users get it (an editable
-# install preloads modules at start-up and would flatter both tools).
+# install preloads modules at start-up and would flatter both tools), by a
+# current pip: the console scripts written by pip < 25.0 import re (~6 ms a start).
 BENCH_VENV := .venv-bench
 bench:
 	test -x $(BENCH_VENV)/bin/python || $(PY) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q -U pip
 	$(BENCH_VENV)/bin/python -m pip install -q psrecord memory-profiler
 	$(BENCH_VENV)/bin/python -m pip install -q --force-reinstall --no-deps .
 	$(BENCH_VENV)/bin/python -m pip install -q .
