@@ -107,16 +107,6 @@ def read_stat(pid: int) -> ProcStat | None:
     return parse_stat(pid, data) if data else None
 
 
-def _field(data: bytes, key: bytes) -> bytes | None:
-    """The value of ``key`` in a /proc status text: a find, not a split of every line."""
-    start = data.find(key)
-    if start < 0:
-        return None
-    start += len(key)
-    end = data.find(b"\n", start)
-    return data[start : end if end >= 0 else None].strip()
-
-
 def process_start_ticks(pid: int) -> int | None:
     """When ``pid`` started (clock ticks after boot): tells a reused pid from its first owner."""
     stat = read_stat(pid)
@@ -128,50 +118,62 @@ def read_boot_id() -> str | None:
     return _read_small("/proc/sys/kernel/random/boot_id")
 
 
+_HEX = b"0123456789abcdef"
+# The /proc/PID/status lines a snapshot uses, in the order parse_status unpacks them.
+_STATUS_KEYS = (
+    b"\nState:", b"\nVmRSS:", b"\nThreads:", b"\nvoluntary_ctxt_switches:",
+    b"\nnonvoluntary_ctxt_switches:", b"\nSigPnd:", b"\nShdPnd:", b"\nSigBlk:", b"\nSigCgt:",
+)  # fmt: skip
+
+
 def parse_status(data: bytes) -> dict[str, Any]:
     """The seed's fields from /proc/PID/status.
 
     ``sig_pnd`` is the thread's and the process's pending sets together
     (SigPnd | ShdPnd): a signal sent to the process with kill() waits in ShdPnd.
     Keys are found with ``bytes.find`` (each status has ~57 lines; we need 9).
+    This runs at every snapshot right after a sleep, when every distinct
+    function called costs a few microseconds of cold caches: one loop and
+    no helpers (~15 us less than with them).
     """
     data = b"\n" + data
-    state = _field(data, b"\nState:")
-    rss = _field(data, b"\nVmRSS:")
-    pending = _hex(_field(data, b"\nSigPnd:"))
-    shared = _hex(_field(data, b"\nShdPnd:"))
-    blocked = _field(data, b"\nSigBlk:")
-    caught = _field(data, b"\nSigCgt:")
+    find = data.find
+    words: list[bytes | None] = []  # the first word of each key's value
+    for key in _STATUS_KEYS:
+        start = find(key)
+        if start < 0:
+            words.append(None)
+            continue
+        start += len(key)
+        end = find(b"\n", start)
+        value = data[start : end if end >= 0 else None].split(None, 1)
+        words.append(value[0] if value else None)
+    state, pending, shared, blocked, caught = words[0], words[5], words[6], words[7], words[8]
+    numbers: list[int | None] = []  # VmRSS, Threads and the two switch counts
+    for word in words[1:5]:
+        try:
+            numbers.append(int(word) if word else None)
+        except ValueError:
+            numbers.append(None)
+    if pending is None or shared is None:
+        sig_pnd = None
+    elif len(pending) == 16 and not pending.strip(_HEX) and not shared.strip(b"0"):
+        sig_pnd = pending.decode()  # the usual case: nothing shared pending, no arithmetic
+    else:
+        try:
+            sig_pnd = f"{int(pending, 16) | int(shared, 16):016x}"
+        except ValueError:
+            sig_pnd = None
     return {
         "state": STATES.get(state[:1]) if state else None,
-        "vm_rss_kb": _int(rss.split()[0]) if rss else None,
-        "threads": _int(_field(data, b"\nThreads:")),
-        "sig_pnd": f"{pending | shared:016x}"
-        if pending is not None and shared is not None
-        else None,
+        "vm_rss_kb": numbers[0],
+        "threads": numbers[1],
+        "sig_pnd": sig_pnd,
         "sig_blk": blocked.decode("ascii", "replace") if blocked else None,
         "sig_cgt": caught.decode("ascii", "replace") if caught else None,
-        "ctx_switches_voluntary": _int(_field(data, b"\nvoluntary_ctxt_switches:")),
-        "ctx_switches_involuntary": _int(_field(data, b"\nnonvoluntary_ctxt_switches:")),
+        "ctx_switches_voluntary": numbers[2],
+        "ctx_switches_involuntary": numbers[3],
     }
-
-
-def _int(value: bytes | None) -> int | None:
-    if not value:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return None
-
-
-def _hex(value: bytes | None) -> int | None:
-    if not value:
-        return None
-    try:
-        return int(value, 16)
-    except ValueError:
-        return None
 
 
 def _fd_count_by_size() -> bool:
@@ -189,12 +191,6 @@ def _has_children_files() -> bool:
 
 _FD_BY_SIZE = _fd_count_by_size()
 _CHILDREN_FILES = _has_children_files()
-
-
-def _soft_limit(pid: int) -> int | None:
-    """Raises OSError when the limit cannot be read (e.g. a setuid child)."""
-    soft = resource.prlimit(pid, resource.RLIMIT_NOFILE)[0]
-    return None if soft == resource.RLIM_INFINITY else soft
 
 
 def _why_unreadable(path: str) -> str | None:
@@ -287,7 +283,10 @@ class ProcFiles:
 
     def read(self, pid: int, name: str) -> bytes | None:
         """Another file of ``pid`` (``status``, ``children``...), after its ``stat``."""
-        fd = self._descriptor(pid, name, 0)
+        files = self._open.get(pid)
+        fd = files.get(name) if files is not None else None  # held: no call to _descriptor
+        if fd is None:
+            fd = self._descriptor(pid, name, 0)
         try:
             return read_proc(_proc_path(pid, name)) if fd is None else os.pread(fd, _READ_SIZE, 0)
         except OSError:
@@ -298,15 +297,19 @@ class ProcFiles:
         try:
             if not _FD_BY_SIZE:
                 return len(os.listdir(_proc_path(pid, "fd")))
-            fd = self._descriptor(pid, "fd", os.O_DIRECTORY)
+            files = self._open.get(pid)
+            fd = files.get("fd") if files is not None else None
+            if fd is None:
+                fd = self._descriptor(pid, "fd", os.O_DIRECTORY)
             return os.stat(_proc_path(pid, "fd")).st_size if fd is None else os.fstat(fd).st_size
         except OSError:
             return None
 
     def keep_only(self, pids: dict[int, ProcStat], root: int) -> None:
         """Close the files of processes no longer in the tree (``root`` and ``pids``)."""
-        for pid in [pid for pid in self._open if pid not in pids and pid != root]:
-            self.forget(pid)
+        for pid in list(self._open):  # a loop, not a comprehension: no extra frame (3.11)
+            if pid not in pids and pid != root:
+                self.forget(pid)
 
     def forget(self, pid: int) -> None:
         for fd in self._open.pop(pid, {}).values():
@@ -429,14 +432,17 @@ class TreeFinder:
             stat = parse_stat(pid, data) if data else None
             if stat is not None:
                 found[pid] = stat
-        while True:
-            outside = [p for p, s in found.items() if s.ppid != self.root and s.ppid not in found]
-            if not outside:
-                break
-            for pid in outside:
-                del found[pid]
-        self.files.keep_only(found, self.root)
-        self._members = set(found)
+        root = self.root
+        dropped = True
+        while dropped:  # dropping one may leave its children outside too
+            dropped = False
+            for pid, stat in list(found.items()):
+                if stat.ppid != root and stat.ppid not in found:
+                    del found[pid]
+                    dropped = True
+        if len(found) < len(self._members):  # else every held file is still a member's
+            self.files.keep_only(found, root)
+            self._members = set(found)
         return found
 
     def _read_last_pid(self) -> int | None:
@@ -597,30 +603,37 @@ class Sampler:
             )
         )
         oom = files.read(pid, "oom_score") if stat is not None else None
-        wchan = files.read(pid, "wchan") if stat is not None else None
+        try:
+            oom_score = int(oom) if oom else None  # int() takes the trailing newline
+        except ValueError:
+            oom_score = None
+        # A running task has no wait channel (the kernel shows "0"): not read then.
+        running = fields["state"] == "running"
+        wchan = files.read(pid, "wchan") if stat is not None and not running else None
         wchan = wchan.strip() if wchan else None
         return {
             "state": fields["state"],
             "vm_rss_kb": fields["vm_rss_kb"],
             "threads": fields["threads"],
             "fd_count": None,
-            "fd_soft_limit": self._fd_soft_limit() if stat is not None else None,
+            "fd_soft_limit": self._fd_soft_limit(pid) if stat is not None else None,
             "ctx_switches_voluntary": fields["ctx_switches_voluntary"],
             "ctx_switches_involuntary": fields["ctx_switches_involuntary"],
             "sig_pnd": fields["sig_pnd"],
             "sig_blk": fields["sig_blk"],
             "sig_cgt": fields["sig_cgt"],
-            "oom_score": _int(oom.strip()) if oom else None,
+            "oom_score": oom_score,
             # "0" is what the kernel shows for a running task or a hidden symbol.
             "wchan": wchan.decode("ascii", "replace") if wchan and wchan != b"0" else None,
             "comm": stat.comm if stat is not None else None,
             "cpu_percent": None,
         }
 
-    def _fd_soft_limit(self) -> int | None:
+    def _fd_soft_limit(self, pid: int) -> int | None:
         try:
-            return _soft_limit(self.child)
+            soft = resource.prlimit(pid, resource.RLIMIT_NOFILE)[0]
         except (OSError, ValueError) as exc:
             if self.unreadable is None and isinstance(exc, PermissionError):
-                self.unreadable = f"cannot read the limits of process {self.child}: {exc.strerror}"
+                self.unreadable = f"cannot read the limits of process {pid}: {exc.strerror}"
             return None
+        return None if soft == resource.RLIM_INFINITY else soft

@@ -791,7 +791,10 @@ class SessionWriter:
         if self._trace_fd is None or self._trace_failed:
             return
         try:
-            write_all(self._trace_fd, dumps_line(record))
+            line = dumps_line(record)
+            written = os.write(self._trace_fd, line)
+            if written < len(line):  # a nearly full disk
+                write_all(self._trace_fd, line[written:])
         except OSError as exc:
             # A cut line may now end the file; readers skip it, and nothing follows it.
             self._trace_failed = True

@@ -12,8 +12,17 @@ from pathlib import Path
 import psutil
 import pytest
 from helpers import wait_for, workload
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from autoskillit_trace.sampler import ProcFiles, Sampler, TreeFinder, parse_stat, parse_status
+from autoskillit_trace.sampler import (
+    STATES,
+    ProcFiles,
+    Sampler,
+    TreeFinder,
+    parse_stat,
+    parse_status,
+)
 
 
 def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
@@ -115,6 +124,69 @@ def test_parse_status_merges_thread_and_process_pending_sets() -> None:
     fields = parse_status(data)
     assert fields["sig_pnd"] == "0000000000000201"
     assert fields["vm_rss_kb"] is None  # absent (a zombie has no VmRSS): null
+
+
+def _status_reference(data: bytes) -> dict[str, object]:
+    """parse_status's contract, written plainly: the first word after each key, checked."""
+    words: dict[bytes, bytes | None] = {}
+    for line in data.split(b"\n"):
+        key, colon, value = line.partition(b":")
+        if colon and key not in words:
+            words[key] = value.split()[0] if value.split() else None
+
+    def number(key: bytes, base: int = 10) -> int | None:
+        try:
+            return int(words[key], base) if words.get(key) else None  # type: ignore[arg-type]
+        except ValueError:
+            return None
+
+    pending, shared = number(b"SigPnd", 16), number(b"ShdPnd", 16)
+    state, blocked, caught = words.get(b"State"), words.get(b"SigBlk"), words.get(b"SigCgt")
+    return {
+        "state": STATES.get(state[:1]) if state else None,
+        "vm_rss_kb": number(b"VmRSS"),
+        "threads": number(b"Threads"),
+        "sig_pnd": None if pending is None or shared is None else f"{pending | shared:016x}",
+        "sig_blk": blocked.decode("ascii", "replace") if blocked else None,
+        "sig_cgt": caught.decode("ascii", "replace") if caught else None,
+        "ctx_switches_voluntary": number(b"voluntary_ctxt_switches"),
+        "ctx_switches_involuntary": number(b"nonvoluntary_ctxt_switches"),
+    }
+
+
+STATUS_KEYS = st.sampled_from(
+    [b"State", b"VmRSS", b"Threads", b"SigPnd", b"ShdPnd", b"SigBlk", b"SigCgt", b"Name",
+     b"voluntary_ctxt_switches", b"nonvoluntary_ctxt_switches"]
+)  # fmt: skip
+# Masks: all zero, not hex, upper case, short, prefixed, and any 64 bits.
+MASKS = st.one_of(
+    st.sampled_from([b"0" * 16, b"00zz", b"000000000000000z", b"00000000000000AB", b"0x10", b"1"]),
+    st.integers(0, 2**64 - 1).map(lambda n: f"{n:016x}".encode()),
+)
+STATUS_VALUES = st.one_of(
+    st.sampled_from([b"S (sleeping)", b"Z (zombie)", b"1234 kB", b"", b" 7", b"x"]),
+    MASKS,
+    st.integers(0, 2**70).map(lambda n: f"{n:x}".encode()),
+    st.binary(max_size=20).map(lambda b: b.replace(b"\n", b"")),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(STATUS_KEYS, STATUS_VALUES), max_size=12), MASKS, MASKS)
+def test_parse_status_agrees_with_a_plain_reading(
+    lines: list[tuple[bytes, bytes]], pending: bytes, shared: bytes
+) -> None:
+    """Random lines first (a key's first line counts), then both pending sets."""
+    data = b"".join(key + b":\t" + value + b"\n" for key, value in lines)
+    data += b"SigPnd:\t" + pending + b"\nShdPnd:\t" + shared + b"\n"
+    assert parse_status(data) == _status_reference(data)
+
+
+def test_parse_status_of_every_process_here() -> None:
+    for path in Path("/proc").glob("[0-9]*/status"):
+        with suppress(OSError):
+            data = path.read_bytes()
+            assert parse_status(data) == _status_reference(data), path
 
 
 def test_seeded_finder_finds_children_born_after_the_seed() -> None:
