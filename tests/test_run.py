@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -313,6 +314,27 @@ def test_quiet_run_logs_nothing(log_root: Path) -> None:
     traced = run_traced(log_root, workload("sleep", 0.1), extra=("-q",))
     assert traced.stderr == ""
     assert traced.session.summary["success"] is True
+
+
+def test_the_garbage_collector_is_back_on_for_the_session(
+    log_root: Path, env: dict[str, str]
+) -> None:
+    """Off while the modules load, on (with the start-up objects frozen) before the command runs."""
+    code = (
+        "import gc, sys\n"
+        "import autoskillit_trace.session as session\n"
+        "seen = []\n"
+        "tick = session.TracedSession.tick\n"
+        "def spy(self, now):\n"
+        "    seen.append(gc.isenabled())\n"
+        "    tick(self, now)\n"
+        "session.TracedSession.tick = spy\n"
+        "from autoskillit_trace.__main__ import main\n"
+        f"status = main(['run', '--log-dir', {str(log_root)!r}, '-q', '--', 'sleep', '0.3'])\n"
+        "print(status, seen and all(seen), gc.get_freeze_count() > 0)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.stdout.split() == ["0", "True", "True"], proc.stderr
 
 
 def test_run_imports_nothing_it_does_not_use(log_root: Path, env: dict[str, str]) -> None:
