@@ -126,6 +126,18 @@ _STATUS_KEYS = (
 )  # fmt: skip
 
 
+_STATUS_FIELDS = (
+    "state", "vm_rss_kb", "threads", "sig_pnd", "sig_blk", "sig_cgt",
+    "ctx_switches_voluntary", "ctx_switches_involuntary",
+)  # fmt: skip
+# The command's own snapshot fields, in the order the trace writes them.
+_CHILD_KEYS = (
+    "state", "vm_rss_kb", "threads", "fd_count", "fd_soft_limit", "ctx_switches_voluntary",
+    "ctx_switches_involuntary", "sig_pnd", "sig_blk", "sig_cgt", "oom_score", "wchan", "comm",
+    "cpu_percent",
+)  # fmt: skip
+
+
 def parse_status(data: bytes) -> dict[str, Any]:
     """The seed's fields from /proc/PID/status.
 
@@ -391,11 +403,8 @@ class TreeFinder:
 
     def members(self) -> dict[int, ProcStat]:
         """Stat lines of all descendants of the root (the root excluded)."""
-        if self._use_children:
-            return self._walk_children()
-        return self._scan()
-
-    def _walk_children(self) -> dict[int, ProcStat]:
+        if not self._use_children:
+            return self._scan()
         # Read before the walk: a process born during it changes the next reading.
         last_pid = self._read_last_pid()
         if last_pid is not None and last_pid == self._last_pid:
@@ -583,57 +592,41 @@ class Sampler:
         return fields
 
     def _child_fields(self, stat: ProcStat | None) -> dict[str, Any]:
+        """The command's own fields, in the trace's order; None for what could not be read."""
+        if stat is None:  # gone, or its /proc files are hidden from us
+            return dict.fromkeys(_CHILD_KEYS)
         pid = self.child
         files = self._finder.files
-        status = files.read(pid, "status") if stat is not None else None
-        fields: dict[str, Any] = (
-            parse_status(status)
-            if status
-            else dict.fromkeys(
-                (
-                    "state",
-                    "vm_rss_kb",
-                    "threads",
-                    "sig_pnd",
-                    "sig_blk",
-                    "sig_cgt",
-                    "ctx_switches_voluntary",
-                    "ctx_switches_involuntary",
-                )
-            )
-        )
-        oom = files.read(pid, "oom_score") if stat is not None else None
+        status = files.read(pid, "status")
+        fields = parse_status(status) if status else dict.fromkeys(_STATUS_FIELDS)
+        oom = files.read(pid, "oom_score")
         try:
             oom_score = int(oom) if oom else None  # int() takes the trailing newline
         except ValueError:
             oom_score = None
+        try:
+            soft_limit = resource.prlimit(pid, resource.RLIMIT_NOFILE)[0]
+        except (OSError, ValueError) as exc:
+            soft_limit = None
+            if self.unreadable is None and isinstance(exc, PermissionError):
+                self.unreadable = f"cannot read the limits of process {pid}: {exc.strerror}"
         # A running task has no wait channel (the kernel shows "0"): not read then.
-        running = fields["state"] == "running"
-        wchan = files.read(pid, "wchan") if stat is not None and not running else None
+        wchan = files.read(pid, "wchan") if fields["state"] != "running" else None
         wchan = wchan.strip() if wchan else None
         return {
             "state": fields["state"],
             "vm_rss_kb": fields["vm_rss_kb"],
             "threads": fields["threads"],
             "fd_count": None,
-            "fd_soft_limit": self._fd_soft_limit(pid) if stat is not None else None,
+            "fd_soft_limit": None if soft_limit == resource.RLIM_INFINITY else soft_limit,
             "ctx_switches_voluntary": fields["ctx_switches_voluntary"],
             "ctx_switches_involuntary": fields["ctx_switches_involuntary"],
             "sig_pnd": fields["sig_pnd"],
             "sig_blk": fields["sig_blk"],
             "sig_cgt": fields["sig_cgt"],
             "oom_score": oom_score,
-            # "0" is what the kernel shows for a running task or a hidden symbol.
+            # "0" is what the kernel shows for a hidden symbol too.
             "wchan": wchan.decode("ascii", "replace") if wchan and wchan != b"0" else None,
-            "comm": stat.comm if stat is not None else None,
+            "comm": stat.comm,
             "cpu_percent": None,
         }
-
-    def _fd_soft_limit(self, pid: int) -> int | None:
-        try:
-            soft = resource.prlimit(pid, resource.RLIMIT_NOFILE)[0]
-        except (OSError, ValueError) as exc:
-            if self.unreadable is None and isinstance(exc, PermissionError):
-                self.unreadable = f"cannot read the limits of process {pid}: {exc.strerror}"
-            return None
-        return None if soft == resource.RLIM_INFINITY else soft

@@ -22,6 +22,7 @@ from autoskillit_trace.sampler import (
     TreeFinder,
     parse_stat,
     parse_status,
+    read_stat,
 )
 
 
@@ -112,6 +113,16 @@ def test_parse_stat_handles_parentheses_and_spaces_in_comm() -> None:
     assert stat.comm == "we ird) (x)"
     assert stat.state == "sleeping" and stat.ppid == 1
     assert stat.ticks == 10 and stat.threads == 2 and stat.start_ticks == 123
+
+
+def test_an_unreadable_command_has_the_same_fields_all_null(
+    sleeper: subprocess.Popen[bytes],
+) -> None:
+    sampler = Sampler(sleeper.pid)
+    live = sampler._child_fields(read_stat(sleeper.pid))
+    unreadable = sampler._child_fields(None)
+    assert list(unreadable) == list(live)
+    assert set(unreadable.values()) == {None} and live["comm"] is not None
 
 
 def test_parse_stat_rejects_garbage() -> None:
