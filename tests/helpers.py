@@ -250,6 +250,20 @@ def ctrl_c_at_a_terminal(argv: list[str], ready_file: Path, env: dict[str, str])
     return os.waitstatus_to_exitcode(status)
 
 
+def main_in_new_python(
+    before: str, argv: list[str], after: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """``status = main(argv)`` in a new interpreter, with code run ``before`` and ``after`` it.
+
+    For what a test must change in the process itself (the platform, the
+    signal module, a method to spy on) without touching the test process.
+    """
+    code = (
+        f"{before}\nfrom autoskillit_trace.__main__ import main\nstatus = main({argv!r})\n{after}\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+
+
 def modules_run_imports(root: Path, env: dict[str, str], watched: set[str]) -> list[str]:
     """Which of ``watched`` (names or their packages) a real ``run -- true`` imported.
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from helpers import (
     clean_env,
     ctrl_c_at_a_terminal,
+    main_in_new_python,
     modules_run_imports,
     read_json,
     run_traced,
@@ -320,20 +320,19 @@ def test_the_garbage_collector_is_back_on_for_the_session(
     log_root: Path, env: dict[str, str]
 ) -> None:
     """Off while the modules load, on (with the start-up objects frozen) before the command runs."""
-    code = (
-        "import gc, sys\n"
+    spy = (
+        "import gc\n"
         "import autoskillit_trace.session as session\n"
         "seen = []\n"
         "tick = session.TracedSession.tick\n"
         "def spy(self, now):\n"
         "    seen.append(gc.isenabled())\n"
         "    tick(self, now)\n"
-        "session.TracedSession.tick = spy\n"
-        "from autoskillit_trace.__main__ import main\n"
-        f"status = main(['run', '--log-dir', {str(log_root)!r}, '-q', '--', 'sleep', '0.3'])\n"
-        "print(status, seen and all(seen), gc.get_freeze_count() > 0)\n"
+        "session.TracedSession.tick = spy"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    argv = ["run", "--log-dir", str(log_root), "-q", "--", "sleep", "0.3"]
+    after = "print(status, seen and all(seen), gc.get_freeze_count() > 0)"
+    proc = main_in_new_python(spy, argv, after, env)
     assert proc.stdout.split() == ["0", "True", "True"], proc.stderr
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
-from helpers import clean_env, run_traced, tracer, workload
+from helpers import clean_env, main_in_new_python, run_traced, tracer, workload
 
 
 def test_no_trace_runs_the_command_and_writes_nothing(log_root: Path) -> None:
@@ -93,14 +92,8 @@ def test_session_id_collision_gets_a_suffix(log_root: Path) -> None:
 def test_other_platforms_run_the_command_and_write_nothing(
     log_root: Path, env: dict[str, str]
 ) -> None:
-    code = (
-        "import sys\n"
-        "sys.platform = 'darwin'\n"
-        "from autoskillit_trace.__main__ import main\n"
-        f"argv = ['run', '--log-dir', {str(log_root)!r}, '--', 'sh', '-c', 'echo out; exit 4']\n"
-        "sys.exit(main(argv))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    argv = ["run", "--log-dir", str(log_root), "--", "sh", "-c", "echo out; exit 4"]
+    proc = main_in_new_python("import sys\nsys.platform = 'darwin'", argv, "sys.exit(status)", env)
     assert proc.returncode == 4
     assert proc.stdout == "out\n"
     assert not log_root.exists()
@@ -108,15 +101,11 @@ def test_other_platforms_run_the_command_and_write_nothing(
 
 def test_limits_that_cannot_apply_elsewhere_say_so(log_root: Path, env: dict[str, str]) -> None:
     """Without sigtimedwait (macOS) the command runs to its end, and a warning says why."""
-    code = (
-        "import _signal, signal, sys\n"
-        "sys.platform = 'darwin'\n"
-        "del signal.sigtimedwait, _signal.sigtimedwait\n"
-        "from autoskillit_trace.__main__ import main\n"
-        f"argv = ['run', '--log-dir', {str(log_root)!r}, '--timeout', '0.1']\n"
-        "sys.exit(main([*argv, '--', 'sleep', '0.5']))\n"
+    no_timed_wait = "import _signal, signal, sys\nsys.platform = 'darwin'\n" + (
+        "del signal.sigtimedwait, _signal.sigtimedwait"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    argv = ["run", "--log-dir", str(log_root), "--timeout", "0.1", "--", "sleep", "0.5"]
+    proc = main_in_new_python(no_timed_wait, argv, "sys.exit(status)", env)
     assert proc.returncode == 0  # not stopped: the limit could not be applied
     [line] = proc.stderr.splitlines()
     assert "limits not applied" in line and "--timeout" in line
