@@ -124,8 +124,7 @@ _STATUS_KEYS = (
     b"\nState:", b"\nVmRSS:", b"\nThreads:", b"\nvoluntary_ctxt_switches:",
     b"\nnonvoluntary_ctxt_switches:", b"\nSigPnd:", b"\nShdPnd:", b"\nSigBlk:", b"\nSigCgt:",
 )  # fmt: skip
-
-
+# What parse_status returns; all of them None when the status cannot be read.
 _STATUS_FIELDS = (
     "state", "vm_rss_kb", "threads", "sig_pnd", "sig_blk", "sig_cgt",
     "ctx_switches_voluntary", "ctx_switches_involuntary",

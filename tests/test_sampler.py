@@ -193,6 +193,12 @@ def test_parse_status_agrees_with_a_plain_reading(
     assert parse_status(data) == _status_reference(data)
 
 
+def test_an_unreadable_status_stands_for_the_same_fields() -> None:
+    from autoskillit_trace.sampler import _STATUS_FIELDS
+
+    assert sorted(parse_status(b"")) == sorted(_STATUS_FIELDS)
+
+
 def test_parse_status_of_every_process_here() -> None:
     for path in Path("/proc").glob("[0-9]*/status"):
         with suppress(OSError):
