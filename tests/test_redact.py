@@ -302,6 +302,8 @@ def test_plain_commands_compile_no_rules() -> None:
         "from autoskillit_trace import redact\n"
         "r = redact.Redactor()\n"
         "assert r.argv(['make', '-j8', 'test']) == ['make', '-j8', 'test']\n"
+        "assert r.text('/home/monkey/passport') == '/home/monkey/passport'\n"
+        "assert r.argv(['git', 'log', 'author', 'key']) == ['git', 'log', 'author', 'key']\n"
         "print(redact._Rules.compiled is None)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
