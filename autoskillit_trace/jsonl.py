@@ -28,13 +28,14 @@ def make_encoder(item_sep: str = ",", key_sep: str = ":") -> Callable[[Any], str
     (records are trees of plain values).
     """
     try:
-        from _json import encode_basestring_ascii, make_encoder
+        from _json import encode_basestring_ascii
+        from _json import make_encoder as c_make_encoder
     except ImportError:  # no accelerator (another Python): the json module's own
         import json
 
         return json.JSONEncoder(separators=(item_sep, key_sep), default=str).encode
     # markers, default, encoder, indent, key sep, item sep, sort_keys, skipkeys, allow_nan
-    encode = make_encoder(
+    encode = c_make_encoder(
         None, str, encode_basestring_ascii, None, key_sep, item_sep, False, False, True
     )
     return lambda value: "".join(encode(value, 0))

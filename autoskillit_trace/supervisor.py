@@ -224,7 +224,6 @@ class Supervisor:
             from autoskillit_trace.sampler import TreeFinder
 
             self.finder = TreeFinder.before_spawn(os.getpid())
-        if self.can_wait_timed:
             self._old_mask = set(signal.pthread_sigmask(signal.SIG_BLOCK, self._waited))
         actions: list[tuple[Any, ...]] = []
         write_end: int | None = None
