@@ -1,27 +1,32 @@
-"""Spawn the command, forward signals, and run the timer loop until it exits.
+"""Spawn the command, pass signals on, and run the timer loop until it exits.
 
-The loop is the whole design: the wrapper blocks the signals it cares about
-and waits for them, with a timeout that is the time left until the next due
-moment (a snapshot, the ``--timeout`` deadline, an idle check, the end of a
-kill grace period).  It therefore sleeps exactly until something is due, and
-wakes at once when the child exits (SIGCHLD) or a signal arrives; there are
-no handlers, threads or asyncio, and no signal can interrupt the recording of
-the session.
+The loop is tini's, in three steps: wait (for a signal, the command's stdout
+or the next due moment), forward and reap, and finally exit as the command
+did.  Every catchable signal is blocked and read from a ``signalfd`` (see
+``libc``) polled together with the stdout pipe of ``--agent-events``; the
+poll's timeout is the time left until the next due moment (a snapshot, the
+``--timeout`` deadline, an idle check, the end of a kill grace period).  So
+the wrapper sleeps exactly until something is due and wakes at once when the
+child exits or a signal arrives; there are no handlers, threads or asyncio.
+(``sigtimedwait`` is not used: after a stop and continue that outlasts its
+timeout, CPython returns an uninitialised ``siginfo`` from it.)  Each pass of
+the loop reads the signals first, so no amount of due work can starve them.
 
-Two ways to wait, one loop:
+Who gets a signal, once (see the README's guarantees):
 
-- Plain runs wait with ``sigtimedwait`` on the blocked signals, as cheap as a
-  wrapper can be.
-- With ``--agent-events`` the child's stdout is a pipe the wrapper must read,
-  so it waits with ``poll`` on the pipe and on a ``signalfd`` (see ``libc``)
-  that reports the same blocked signals as a readable descriptor.  Child
-  exit and forwarded signals still wake it at once, with the ``si_code`` the
-  terminal check needs, and nothing is polled on a timer.  Where signalfd
-  is missing, the loop polls with a 50 ms bound and drains signals with
-  ``sigtimedwait(..., 0)``.
-
-Each chunk read from the pipe is written to the wrapper's stdout before
-anything else happens (no line is held back), then handed to ``on_output``.
+- At a terminal's foreground, the command shares the wrapper's process
+  group, so Ctrl-C, Ctrl-Z and ``fg`` reach it from the terminal itself;
+  what the terminal sent the group (``si_code`` SI_KERNEL) is not sent again.
+- Elsewhere (CI, cron, ``timeout``, a background job) the command gets a
+  process group of its own, as dumb-init gives it: a signal to the wrapper's
+  group reaches the command only through the wrapper, which passes it to the
+  command's group.
+- Never forwarded: a signal sent by the wrapper itself or by a process of
+  the command's own tree (a script's ``kill 0``), or one the command already
+  has pending.
+- Job control: when the command is stopped by SIGTSTP, SIGTTIN or SIGTTOU,
+  the wrapper stops itself, so that the shell sees the job stop; on SIGCONT
+  it continues the command and, at the foreground, hands it the terminal.
 
 Stopping (timeout, stall) is graceful: SIGTERM to every process of the tree,
 SIGKILL to whatever survives ``kill_grace`` seconds.  The wrapper is a child
@@ -42,7 +47,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import signal
     from collections.abc import Callable, Sequence
-    from typing import Any
+    from typing import Any, NoReturn
 
     from autoskillit_trace.sampler import TreeFinder
 else:
@@ -54,7 +59,8 @@ else:
     except ImportError:  # another Python
         import signal
 
-FORWARDED = (
+# What the portable loop (no signalfd, as on macOS) forwards with handlers.
+PORTABLE_FORWARDED = (
     signal.SIGTERM,
     signal.SIGHUP,
     signal.SIGINT,
@@ -62,14 +68,33 @@ FORWARDED = (
     signal.SIGUSR1,
     signal.SIGUSR2,
 )
+# Stops that the terminal's job control makes; the wrapper mirrors them.
+JOB_CONTROL_STOPS = frozenset(
+    getattr(signal, name) for name in ("SIGTSTP", "SIGTTIN", "SIGTTOU") if hasattr(signal, name)
+)
 # Python ignores these at start-up; a command started from a shell would not.
 _RESTORE_DEFAULT = tuple(
     sig for sig in (getattr(signal, "SIGPIPE", None), getattr(signal, "SIGXFSZ", None)) if sig
 )
 SI_KERNEL = 0x80  # si_code of a signal the kernel (a terminal) sent to a process group
+SI_USER = 0  # si_code of kill()
+CLD_STOPPED = 5  # si_code of a SIGCHLD for a stopped child
 TIMEOUT_STATUS = 124  # as coreutils ``timeout``
+REPEAT_WINDOW_S = 0.1  # a signal repeated by its sender within this is one (see _repeated)
+_SIGRTMIN = getattr(signal, "SIGRTMIN", 34)
 _READ_SIZE = 1 << 16
 _FALLBACK_POLL_S = 0.05
+
+
+def waited_signals() -> frozenset[int]:
+    """Every signal the wrapper blocks and reads: all that can be caught.
+
+    SIGKILL and SIGSTOP cannot be; the C library keeps 32 and 33 for itself
+    (``valid_signals`` leaves them out).
+    """
+    valid = getattr(signal, "valid_signals", None)
+    numbers = valid() if valid is not None else range(1, 32)
+    return frozenset(int(s) for s in numbers) - {int(signal.SIGKILL), int(signal.SIGSTOP)}
 
 
 class SpawnError(Exception):
@@ -113,6 +138,11 @@ class ChildExit(Record):
         self.child_status = child_status
         self.orphans = orphans
 
+    @property
+    def death_signal(self) -> int | None:
+        """The signal the wrapper must die of to end as the command did (None: exit)."""
+        return self.signal if self.stopped is None else None
+
 
 class Limits(Record):
     """When the wrapper stops the tree itself, and how."""
@@ -135,6 +165,18 @@ class Limits(Record):
         return self.timeout is not None or self.idle_timeout is not None or self.kill_orphans
 
 
+class Delivery(Record):
+    """One signal as the wrapper read it: number, ``si_code``, sender, ``si_status``."""
+
+    __slots__ = ("code", "sender", "signo", "status")
+
+    def __init__(self, signo: int, code: int, sender: int = 0, status: int = 0) -> None:
+        self.signo = signo
+        self.code = code
+        self.sender = sender
+        self.status = status
+
+
 def decode_wait_status(wait_status: int) -> ChildExit:
     code = os.waitstatus_to_exitcode(wait_status)
     if code < 0:
@@ -150,6 +192,27 @@ def signal_name(signum: int) -> str:
         return named.Signals(signum).name
     except ValueError:
         return f"SIG{signum}"
+
+
+def die_of(signum: int, status: int) -> NoReturn:
+    """End the wrapper by ``signum``, as the command ended; exit ``status`` if that fails.
+
+    As coreutils ``timeout`` does: a shell decides from how its child died
+    (a loop stops on Ctrl-C, "Segmentation fault" is printed), so an exit
+    status of 128+N is not the same.  Core dumps are turned off for the
+    wrapper itself: the dump worth having is the command's.
+    """
+    with suppress(Exception):
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_CORE)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
+    with suppress(Exception):
+        if signum not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+        os.kill(os.getpid(), signum)
+    os._exit(status)
 
 
 class _Stop:
@@ -181,6 +244,34 @@ class _Hooks(Record):
         self.on_stop = on_stop
 
 
+class _Due:
+    """The loop's deadlines: the next snapshot, the timeout, the next idle check."""
+
+    __slots__ = ("deadline", "idle_every", "interval", "next_idle", "next_tick")
+
+    def __init__(self, start: float, interval: float | None, limits: Limits) -> None:
+        self.interval = interval
+        self.next_tick = start if interval is not None else None
+        self.deadline = None if limits.timeout is None else start + limits.timeout
+        self.idle_every = _idle_period(limits.idle_timeout)
+        self.next_idle = None if self.idle_every is None else start + self.idle_every
+
+    def tick_due(self, now: float) -> bool:
+        """True when a snapshot is due; schedules the next one, never in a burst."""
+        if self.next_tick is None or self.interval is None or now < self.next_tick:
+            return False
+        self.next_tick += self.interval
+        if self.next_tick <= now:  # a late tick (stopped, slow sample): don't catch up
+            self.next_tick = now + self.interval
+        return True
+
+    def idle_check_due(self, now: float) -> bool:
+        if self.next_idle is None or now < self.next_idle:
+            return False
+        self.next_idle = now + (self.idle_every or 1.0)
+        return True
+
+
 class Supervisor:
     """One child process: spawn, forward, wait, stop."""
 
@@ -196,25 +287,30 @@ class Supervisor:
         self.argv = list(argv)
         self.env = dict(os.environ) if env is None else env
         self.limits = limits or Limits()
-        self.capture_stdout = capture_stdout
+        # A closed stdout stays closed for the command: nothing to capture.
+        self.capture_stdout = capture_stdout and _open_for_children(1)
         self.subreaper = subreaper or self.limits.active()
         self.is_subreaper = False
         self.pid: int | None = None
-        self._waited = frozenset((signal.SIGCHLD, *FORWARDED))
+        self.own_group = False  # the command leads a process group of its own
+        self._waited = waited_signals()
         self._old_mask: set[int] = set()
-        self.can_wait_timed = hasattr(signal, "sigtimedwait")
+        self.can_wait_timed = hasattr(signal, "sigtimedwait")  # Linux; not macOS
         self._pipe: int | None = None
         self._ended: ChildExit | None = None
         self._stop: _Stop | None = None
         self._last_activity = 0.0
         self._idle_ticks: dict[tuple[int, int], int] | None = None
         self._orphans: tuple[Orphan, ...] = ()
+        self._last_forward: tuple[tuple[int, int], float] | None = None
         self.finder: TreeFinder | None = None  # one per run, shared with the sampler
 
     def spawn(self) -> int:
         """Start the command straight from argv, no shell; stdio inherited untouched.
 
-        With ``capture_stdout`` the child's stdout is the write end of a pipe.
+        With ``capture_stdout`` the child's stdout is the write end of a pipe
+        (and so is its stderr when both are the same file, not a terminal, as
+        with ``2>&1``: one pipe keeps their order).
         """
         if self.subreaper and self.can_wait_timed:
             from autoskillit_trace.libc import become_subreaper
@@ -225,11 +321,15 @@ class Supervisor:
 
             self.finder = TreeFinder.before_spawn(os.getpid())
             self._old_mask = set(signal.pthread_sigmask(signal.SIG_BLOCK, self._waited))
+            self.own_group = _foreground_terminal() is None
         actions: list[tuple[Any, ...]] = []
         write_end: int | None = None
         if self.capture_stdout and self.can_wait_timed:
             self._pipe, write_end = os.pipe2(os.O_CLOEXEC)
             actions.append((os.POSIX_SPAWN_DUP2, write_end, 1))
+            if _same_file(1, 2) and not os.isatty(2):
+                actions.append((os.POSIX_SPAWN_DUP2, write_end, 2))
+        group: dict[str, Any] = {"setpgroup": 0} if self.own_group else {}
         try:
             self.pid = os.posix_spawnp(
                 self.argv[0],
@@ -238,13 +338,14 @@ class Supervisor:
                 file_actions=actions or None,
                 setsigmask=self._old_mask,
                 setsigdef=_RESTORE_DEFAULT,
+                **group,
             )
         except OSError as exc:
             self._close_pipe()
             raise _spawn_error(self.argv[0], exc) from None
         except ValueError:  # an empty command name, as in ``run -- ''``
             self._close_pipe()
-            raise SpawnError(127, f"{self.argv[0]!r}: command not found") from None
+            raise SpawnError(127, f"{_shown(self.argv[0])!r}: command not found") from None
         finally:
             if write_end is not None:
                 os.close(write_end)
@@ -269,67 +370,77 @@ class Supervisor:
         hooks = _Hooks(on_tick, on_signal, on_output, on_stop)
         start = time.monotonic()
         self._last_activity = start
-        deadline = None if self.limits.timeout is None else start + self.limits.timeout
-        idle_every = _idle_period(self.limits.idle_timeout)
-        next_idle = None if idle_every is None else start + idle_every
-        waiter = _PollWaiter(self._waited) if self._pipe is not None else None
-        next_due = start
+        due = _Due(start, interval, self.limits)
+        waiter = _Waiter(self._waited)
         try:
             while True:
+                # 1. wait: for a signal, the pipe, or the next due moment
+                timeout = self._until_due(due, time.monotonic())
+                deliveries = waiter.wait(self._pipe, timeout, lambda: self._read_pipe(hooks))
+                # 2. forward and reap
+                for delivery in deliveries:
+                    self._on_signal(delivery, hooks)
+                # 3. exit once the command has, and what remains of the tree is stopped
                 now = time.monotonic()
                 if self._ended is not None and self._finished(now):
                     return self._result()
-                if interval is not None and now >= next_due:
-                    on_tick(now)
-                    next_due += interval
-                    if next_due <= now:  # a late tick (stopped, slow sample): don't burst
-                        next_due = now + interval
-                    continue
-                if self._stop is None and self._ended is None:
-                    if deadline is not None and now >= deadline:
-                        self._begin_stop("timeout", now, hooks)
-                        continue
-                    if next_idle is not None and now >= next_idle:
-                        next_idle = now + (idle_every or 1.0)
-                        if self._idle_for(now) >= (self.limits.idle_timeout or 0):
-                            self._begin_stop("idle_stall", now, hooks)
-                            continue
-                if self._stop is not None and not self._stop.killed and now >= self._stop.kill_at:
-                    self._kill_tree(signal.SIGKILL)
-                    self._stop.killed = True
-                    continue
-                wake = [next_due] if interval is not None else []
-                if self._stop is None and self._ended is None:
-                    wake += [t for t in (deadline, next_idle) if t is not None]
-                if self._stop is not None:
-                    wake.append(self._stop.kill_at + (1.0 if self._stop.killed else 0.0))
-                timeout = max(0.0, min(wake) - now) if wake else None
-                if waiter is None:
-                    events = _sigwait(self._waited, timeout)
-                else:
-                    events = waiter.wait(self._pipe, timeout, lambda: self._read_pipe(hooks))
-                for signo, code in events:
-                    self._on_signal(signo, code, hooks)
+                self._do_due(due, now, hooks)
         finally:
-            if waiter is not None:
-                waiter.close()
+            waiter.close()
             self._close_pipe()
             if self.finder is not None:
                 self.finder.close()
 
+    def _until_due(self, due: _Due, now: float) -> float | None:
+        """Seconds until something is due; None: only a signal or the pipe can wake us."""
+        wake = [due.next_tick] if due.next_tick is not None else []
+        if self._stop is None and self._ended is None:
+            wake += [t for t in (due.deadline, due.next_idle) if t is not None]
+        if self._stop is not None:
+            wake.append(self._stop.kill_at + (1.0 if self._stop.killed else 0.0))
+        return max(0.0, min(wake) - now) if wake else None
+
+    def _do_due(self, due: _Due, now: float, hooks: _Hooks) -> None:
+        """One snapshot if due, then the limits; each at most once per pass of the loop."""
+        if due.tick_due(now):
+            hooks.on_tick(now)
+            now = time.monotonic()
+        if self._stop is None and self._ended is None:
+            if due.deadline is not None and now >= due.deadline:
+                self._begin_stop("timeout", now, hooks)
+            elif due.idle_check_due(now) and self._idle_for(now) >= (self.limits.idle_timeout or 0):
+                self._begin_stop("idle_stall", now, hooks)
+        elif self._stop is not None and not self._stop.killed and now >= self._stop.kill_at:
+            self._kill_tree(signal.SIGKILL)
+            self._stop.killed = True
+
     # -- signals and exit --------------------------------------------------------
 
-    def _on_signal(self, signo: int, code: int, hooks: _Hooks) -> None:
+    def _on_signal(self, delivery: Delivery, hooks: _Hooks) -> None:
+        signo = delivery.signo
         if signo == signal.SIGCHLD:
-            ended = self._reap()
-            if ended is not None and self._ended is None:
-                self._ended = ended
-                self._drain_pipe(hooks)
-                self._after_exit(time.monotonic())
+            self._on_child(delivery, hooks)
             return
-        forwarded = self._forward(signo, code) if self._ended is None else False
+        forwarded = self._forward(delivery) if self._ended is None else False
         if hooks.on_signal is not None:
             hooks.on_signal(signo, forwarded)
+
+    def _on_child(self, delivery: Delivery, hooks: _Hooks) -> None:
+        """Reap; when the command was stopped by job control, stop with it."""
+        ended = self._reap()
+        if ended is not None and self._ended is None:
+            self._ended = ended
+            self._drain_pipe(hooks)
+            self._after_exit(time.monotonic())
+            return
+        if (
+            self._ended is None
+            and delivery.code == CLD_STOPPED
+            and delivery.sender == self.pid
+            and delivery.status in JOB_CONTROL_STOPS
+            and _state_of(self.pid) == b"T"
+        ):
+            os.kill(os.getpid(), signal.SIGSTOP)  # continued by the SIGCONT read next
 
     def _after_exit(self, now: float) -> None:
         """The command is gone: note the orphans; stop them with ``--kill-orphans``.
@@ -379,21 +490,73 @@ class Supervisor:
             if pid == self.pid:
                 ended = decode_wait_status(wait_status)
 
-    def _forward(self, signum: int, si_code: int) -> bool:
-        """Pass ``signum`` to the child, unless the terminal already sent it there.
-
-        A Ctrl-C makes the kernel signal the whole foreground process group,
-        which holds the child as well as the wrapper: forwarding that one
-        again would deliver it twice.
-        """
+    def _forward(self, delivery: Delivery) -> bool:
+        """Pass a signal on to the command, unless it has it already (see the module doc)."""
         assert self.pid is not None
-        if si_code == SI_KERNEL and _same_process_group(self.pid):
+        signo = delivery.signo
+        if delivery.code == SI_KERNEL and not self.own_group:
+            return False  # the terminal signalled the group the command shares with us
+        if delivery.code == SI_USER and self._from_inside(delivery.sender):
+            return False
+        if signo == signal.SIGCONT:
+            self._take_the_terminal()
+            if _state_of(self.pid) != b"T":
+                return False  # running: continuing it again would change nothing
+        elif _pending(self.pid, signo) or self._repeated(delivery):
             return False
         try:
-            os.kill(self.pid, signum)
-        except ProcessLookupError:
+            if self.own_group:
+                os.killpg(self.pid, signo)
+            else:
+                os.kill(self.pid, signo)
+        except ProcessLookupError:  # the group is gone (its leader left it): the command alone
+            with suppress(ProcessLookupError):
+                os.kill(self.pid, signo)
+                return True
             return False
         return True
+
+    def _repeated(self, delivery: Delivery) -> bool:
+        """The second half of one group kill: the same standard signal, same sender, just now.
+
+        coreutils ``timeout`` signals its child, then its whole group: two
+        kills a few microseconds apart, which reach a bare command as one
+        when it has not run in between.  Real-time signals queue, so they
+        are never taken for repeats.
+        """
+        now = time.monotonic()
+        key = (delivery.signo, delivery.sender)
+        last, self._last_forward = self._last_forward, (key, now)
+        return (
+            delivery.signo < _SIGRTMIN and last is not None and last[0] == key
+            and now - last[1] < REPEAT_WINDOW_S
+        )  # fmt: skip
+
+    def _from_inside(self, sender: int) -> bool:
+        """Was the signal sent by the wrapper or by a process of the command's tree?"""
+        me = os.getpid()
+        pid = sender
+        for _ in range(64):  # a parent chain is short; a loop of reused pids cannot hold us
+            if pid == me:
+                return True
+            if pid <= 1:
+                return False
+            from autoskillit_trace.sampler import read_stat
+
+            stat = read_stat(pid)
+            if stat is None:
+                return False
+            pid = stat.ppid
+        return False
+
+    def _take_the_terminal(self) -> None:
+        """Continued at the terminal's foreground (``fg``): give it to the command's group."""
+        if not self.own_group or self.pid is None:
+            return
+        fd = _foreground_terminal()
+        if fd is not None:
+            with suppress(OSError):
+                os.tcsetpgrp(fd, self.pid)
 
     # -- stopping the tree -------------------------------------------------------
 
@@ -478,7 +641,7 @@ class Supervisor:
             self._pipe = None
 
     def _wait_portable(self) -> ChildExit:
-        """Platforms without sigtimedwait (macOS): forward with handlers, no sampling."""
+        """Platforms without sigmasks (macOS): forward with handlers, no sampling."""
         assert self.pid is not None
         pid = self.pid
 
@@ -486,19 +649,18 @@ class Supervisor:
             with suppress(ProcessLookupError):
                 os.kill(pid, signum)
 
-        for sig in FORWARDED:
+        for sig in PORTABLE_FORWARDED:
             signal.signal(sig, forward)
         _, wait_status = os.waitpid(pid, 0)
         return decode_wait_status(wait_status)
 
 
-def _sigwait(waited: frozenset[int], timeout: float | None) -> list[tuple[int, int]]:
-    info = signal.sigwaitinfo(waited) if timeout is None else signal.sigtimedwait(waited, timeout)
-    return [] if info is None else [(info.si_signo, info.si_code)]
+class _Waiter:
+    """Waits on the blocked signals (a signalfd) and the stdout pipe together.
 
-
-class _PollWaiter:
-    """Waits on the stdout pipe and the blocked signals together (see the module doc)."""
+    Where signalfd is missing, it polls with a 50 ms bound and drains the
+    signals with ``sigtimedwait(..., 0)``, which has no timeout to outlast.
+    """
 
     def __init__(self, waited: frozenset[int]) -> None:
         import select
@@ -514,7 +676,7 @@ class _PollWaiter:
 
     def wait(
         self, pipe: int | None, timeout: float | None, read: Callable[[], bool]
-    ) -> list[tuple[int, int]]:
+    ) -> list[Delivery]:
         import select
 
         if pipe != self._registered:
@@ -528,20 +690,22 @@ class _PollWaiter:
             timeout = _FALLBACK_POLL_S
         ms = None if timeout is None else max(0, int(timeout * 1000 + 0.999))
         ready = self._poll.poll(ms)
-        events: list[tuple[int, int]] = []
+        deliveries: list[Delivery] = []
         for fd, _mask in ready:
             if fd == self._sfd:
-                events.extend(_read_signalfd(fd))
+                deliveries.extend(_read_signalfd(fd))
             elif fd == pipe and not read():
                 self._poll.unregister(fd)
                 self._registered = None
         if self._sfd is None:
             while True:
                 info = signal.sigtimedwait(self._waited, 0)
-                if info is None:
+                if info is None or info.si_signo not in self._waited:
                     break
-                events.append((info.si_signo, info.si_code))
-        return events
+                deliveries.append(
+                    Delivery(info.si_signo, info.si_code, info.si_pid, info.si_status)
+                )
+        return deliveries
 
     def close(self) -> None:
         if self._sfd is not None:
@@ -551,22 +715,25 @@ class _PollWaiter:
 
 
 _SIGINFO_SIZE = 128  # struct signalfd_siginfo
+# ssi_signo, ssi_errno, ssi_code, ssi_pid, ssi_uid, ssi_fd, ssi_tid, ssi_band,
+# ssi_overrun, ssi_trapno, ssi_status
+_SIGINFO_FORMAT = "=IiiIIiIIIIi"
 
 
-def _read_signalfd(fd: int) -> list[tuple[int, int]]:
+def _read_signalfd(fd: int) -> list[Delivery]:
     import struct
 
-    events: list[tuple[int, int]] = []
+    deliveries: list[Delivery] = []
     while True:
         try:
             data = os.read(fd, _SIGINFO_SIZE * 16)
         except (BlockingIOError, InterruptedError):
-            return events
+            return deliveries
         if not data:
-            return events
+            return deliveries
         for offset in range(0, len(data) - _SIGINFO_SIZE + 1, _SIGINFO_SIZE):
-            signo, _errno, code = struct.unpack_from("=Iii", data, offset)
-            events.append((signo, code))
+            fields = struct.unpack_from(_SIGINFO_FORMAT, data, offset)
+            deliveries.append(Delivery(fields[0], fields[2], fields[3], fields[10]))
 
 
 def _pass_through(chunk: bytes) -> bool:
@@ -580,9 +747,7 @@ def _pass_through(chunk: bytes) -> bool:
 
             select.select([], [1], [])
             continue
-        except BrokenPipeError:
-            return False
-        except OSError:
+        except OSError:  # a broken pipe, a full disk: the command's writes fail from now on
             return False
         view = view[written:]
     return True
@@ -616,17 +781,69 @@ def _describe(pid: int) -> Orphan:
     return Orphan(pid, stat.comm if stat else None, cmdline)
 
 
-def _same_process_group(pid: int) -> bool:
+def _state_of(pid: int | None) -> bytes | None:
+    """The state letter of ``pid`` (``T`` stopped), None when it cannot be read."""
+    from autoskillit_trace.sampler import read_proc
+
+    data = read_proc(f"/proc/{pid}/stat") if pid else None
+    if not data:
+        return None
+    fields = data.rpartition(b")")[2].split()
+    return fields[0] if fields else None
+
+
+def _pending(pid: int, signo: int) -> bool:
+    """Is ``signo`` pending for ``pid``, for one of its threads or the whole process?"""
+    from autoskillit_trace.sampler import read_proc
+
+    data = read_proc(f"/proc/{pid}/status")
+    if not data:
+        return False
+    bit = 1 << (signo - 1)
+    for line in data.splitlines():
+        if line.startswith((b"SigPnd:", b"ShdPnd:")):
+            with suppress(ValueError):
+                if int(line.split(b":", 1)[1], 16) & bit:
+                    return True
+    return False
+
+
+def _foreground_terminal() -> int | None:
+    """A descriptor of our controlling terminal while our group is its foreground."""
+    group = os.getpgrp()
+    for fd in (0, 1, 2):
+        with suppress(OSError):
+            if os.isatty(fd) and os.tcgetpgrp(fd) == group:
+                return fd
+    return None
+
+
+def _open_for_children(fd: int) -> bool:
+    """Is ``fd`` a standard stream the command inherits (not one the wrapper holds closed)?"""
     try:
-        return os.getpgid(pid) == os.getpgrp()
+        return os.get_inheritable(fd)
     except OSError:
         return False
 
 
+def _same_file(a: int, b: int) -> bool:
+    try:
+        first, second = os.fstat(a), os.fstat(b)
+    except OSError:
+        return False
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
+
+
+def _shown(name: str) -> str:
+    """A command name for a message: bytes that are not UTF-8 as ``\\xff`` escapes."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
 def _spawn_error(command: str, exc: OSError) -> SpawnError:
     """127 for a command not found, 126 for one that cannot be executed, as in a shell."""
+    shown = _shown(command)
     if isinstance(exc, FileNotFoundError):
         if "/" in command:
-            return SpawnError(127, f"{command}: No such file or directory")
-        return SpawnError(127, f"{command}: command not found")
-    return SpawnError(126, f"{command}: {exc.strerror or exc}")
+            return SpawnError(127, f"{shown}: No such file or directory")
+        return SpawnError(127, f"{shown}: command not found")
+    return SpawnError(126, f"{shown}: {exc.strerror or exc}")

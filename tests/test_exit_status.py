@@ -1,5 +1,8 @@
 """Every exit code and every death by signal passes through the wrapper exactly.
 
+A command that dies of signal N makes the wrapper die of N too (its parent
+sees what it would see bare); summary.json and the index record 128+N.
+
 256 exit codes and ~50 signals are ~300 wrapper processes: they run four at a
 time, untraced (``--no-trace``) where the recording is not under test, and a
 sample of them traced, whose summary and index line must say the same.
@@ -54,7 +57,7 @@ def test_every_exit_code_and_fatal_signal_passes_through(tmp_path: Path) -> None
     cases: list[tuple[str, int, str, bool]] = [
         (f"exit {code}", code, f"exit {code}", code in TRACED_CODES) for code in range(256)
     ]
-    cases += [(f"signal {n}", 128 + n, f"kill -{n} $$", n in TRACED_SIGNALS) for n in FATAL_SIGNALS]
+    cases += [(f"signal {n}", -n, f"kill -{n} $$", n in TRACED_SIGNALS) for n in FATAL_SIGNALS]
     roots = {name: tmp_path / "logs" / name.replace(" ", "-") for name, *_ in cases}
 
     def one(case: tuple[str, int, str, bool]) -> tuple[str, int, bytes]:
@@ -74,12 +77,13 @@ def test_every_exit_code_and_fatal_signal_passes_through(tmp_path: Path) -> None
             assert stderr == b"", (name, stderr)
             assert not roots[name].exists()
             continue
+        recorded = want if want >= 0 else 128 - want
         summary = json.loads(next(roots[name].glob("sessions/*/summary.json")).read_text())
         index = [json.loads(x) for x in (roots[name] / "sessions.jsonl").read_text().splitlines()]
-        assert summary["exit_code"] == want and index[0]["exit_code"] == want
+        assert summary["exit_code"] == recorded and index[0]["exit_code"] == recorded
         assert summary["success"] is (want == 0)
         if name.startswith("signal"):
-            n = want - 128
+            n = -want
             assert summary["subtype"] == "signaled"
             assert summary["signal"] == signal.Signals(n).name
             assert summary["termination_reason"] == f"killed_by_signal: {signal.Signals(n).name}"

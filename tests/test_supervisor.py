@@ -311,3 +311,39 @@ def test_real_cli_without_credentials(log_root: Path, tmp_path: Path) -> None:
     events = traced.session.records("events.jsonl")
     assert [e["max_turns"] for e in events if e["event"] == "turn_start"] == [2]
     assert any(e["event"] == "error" for e in events)
+
+
+TINY_INTERVAL = """
+import sys, time
+from autoskillit_trace import supervisor
+sup = supervisor.Supervisor(sys.argv[1:])
+sup.spawn()
+ticks = []
+
+def tick(now):  # a sample slower than the interval: the loop must still read signals
+    ticks.append(now)
+    if len(ticks) == 1:
+        sys.stderr.write("ticking\\n")
+        sys.stderr.flush()
+    end = time.monotonic() + 0.001
+    while time.monotonic() < end:
+        pass
+
+ended = sup.wait(1e-9, tick)
+sys.stderr.write(f"{ended.status} {len(ticks) > 1}\\n")
+"""
+
+
+def test_a_tick_slower_than_the_interval_cannot_starve_signals(env: dict[str, str]) -> None:
+    """Each pass of the loop reads the signals first: SIGTERM and the child's exit get through."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", TINY_INTERVAL, "sleep", "30"], stderr=subprocess.PIPE, env=env
+    )
+    assert proc.stderr is not None
+    assert proc.stderr.readline() == b"ticking\n"
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        kill_quietly(proc.pid)
+    assert stderr.decode().splitlines()[-1] == "143 True"

@@ -98,6 +98,34 @@ def count_signals(out: str, settle: str = "0.5", timeout: str = "10", *names: st
     _write_json(out, {"ready": True, "counts": counts})
 
 
+def count_blocked(out: str, hold: str = "1.0", settle: str = "0.5", *numbers: str) -> None:
+    """Block the signals ``numbers`` for ``hold`` seconds, then count each instance queued.
+
+    Real-time signals queue one instance per sending: the count is how many
+    were sent while blocked.  Written to ``out`` as {"counts": {"34": 1}}.
+    """
+    wanted = {int(n) for n in numbers}
+    signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+    _write_json(out, {"ready": True, "pid": os.getpid()})
+    time.sleep(float(hold))
+    counts: dict[str, int] = {}
+    while True:
+        info = signal.sigtimedwait(wanted, float(settle))
+        if info is None:
+            break
+        counts[str(info.si_signo)] = counts.get(str(info.si_signo), 0) + 1
+    _write_json(out, {"ready": True, "counts": counts})
+
+
+def interleave(lines: str = "200") -> None:
+    """Alternate lines on stdout and stderr, each flushed: their order is the test."""
+    for i in range(int(lines)):
+        sys.stdout.write(f"out {i}\n")
+        sys.stdout.flush()
+        sys.stderr.write(f"err {i}\n")
+        sys.stderr.flush()
+
+
 def sleep(seconds: str = "1") -> None:
     time.sleep(float(seconds))
 
@@ -256,6 +284,8 @@ WORKLOADS = {
     "exit": exit_with,
     "die-by": die_by,
     "count-signals": count_signals,
+    "count-blocked": count_blocked,
+    "interleave": interleave,
     "sleep": sleep,
     "echo": echo,
     "replay": replay,
