@@ -8,6 +8,12 @@ from __future__ import annotations
 import os
 import sys
 
+from autoskillit_trace.ctx import suppress
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from autoskillit_trace.supervisor import ChildExit
+
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
@@ -24,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_main(args: list[str]) -> int:
+    """``run``, returning the wrapper's exit status (128+N for a death by signal N)."""
+    return run_session(args).status
+
+
+def run_session(args: list[str]) -> ChildExit:
     """Parse, load settings, run.  Usage and configuration errors: one line, exit 2.
 
     The garbage collector is off while the modules load: they allocate
@@ -43,8 +54,11 @@ def run_main(args: list[str]) -> int:
             parsed = parse_run_args(args, env)
             resolved = load(current_dir(), env, parsed.overrides)
         except (UsageError, ConfigError) as exc:
-            sys.stderr.write(f"autoskillit-trace run: error: {exc}\n")
-            return 2
+            from autoskillit_trace.supervisor import ChildExit
+
+            with suppress(OSError, ValueError, AttributeError):  # stderr closed (2>&-)
+                sys.stderr.write(f"autoskillit-trace run: error: {exc}\n")
+            return ChildExit(2, None)
         from autoskillit_trace.session import run
 
         log = make_logger(parsed.log_format, parsed.quiet)
@@ -54,24 +68,50 @@ def run_main(args: list[str]) -> int:
     return run(parsed, resolved, log, env)
 
 
+def hold_closed_stdio() -> None:
+    """Hold each closed standard descriptor with /dev/null, closed again at exec.
+
+    With ``>&-`` the wrapper's first opened file would take descriptor 1, and
+    the command would write into it.  Held with close-on-exec, the command
+    still finds it closed, as it would bare.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)  # the lowest free descriptor: fd
+
+
 def entry() -> None:
     """The program (console script, ``python -m``): ``main``, then exit with its status.
 
-    ``run`` skips the interpreter's teardown with ``os._exit`` once stdout
-    and stderr are flushed: everything else it writes goes through
-    descriptors it has already closed, and the teardown would cost every
-    run ~3 ms of CPU (10M instructions, measured with callgrind).
+    ``run`` ends as the command did: by the same signal when it died of one
+    (see ``supervisor.die_of``), else with its exit status.  It skips the
+    interpreter's teardown with ``os._exit`` once stdout and stderr are
+    flushed: everything else it writes goes through descriptors it has
+    already closed, and the teardown would cost every run ~3 ms of CPU (10M
+    instructions, measured with callgrind).
     """
     args = sys.argv[1:]
-    status = main(args)
     if args and args[0] == "run":
-        from autoskillit_trace.ctx import suppress
+        from autoskillit_trace.runopts import HelpRequested
 
-        for stream in (sys.stdout, sys.stderr):
-            with suppress(OSError, ValueError):  # a closed pipe: nothing more can be told
-                stream.flush()
-        os._exit(status)
-    sys.exit(status)
+        hold_closed_stdio()
+        try:
+            ending = run_session(args[1:])
+        except HelpRequested:
+            pass
+        else:
+            for stream in (sys.stdout, sys.stderr):
+                with suppress(OSError, ValueError, AttributeError):  # closed: nothing to tell
+                    stream.flush()
+            signum = ending.death_signal
+            if signum is not None:
+                from autoskillit_trace.supervisor import die_of
+
+                die_of(signum, ending.status)
+            os._exit(ending.status)
+    sys.exit(main(args))
 
 
 if __name__ == "__main__":

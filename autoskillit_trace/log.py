@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     Processor = Callable[[EventDict], EventDict]
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+HELD_LINES = 1000  # lines kept back while the command owns the terminal (see Logger.hold)
 
 
 class DropEvent(Exception):
@@ -84,21 +85,54 @@ class Logger:
         self._processors = processors
         self._renderer = renderer
         self._stream = stream
+        self._held: list[str] | None = None
+        self._dropped = 0
 
-    def _emit(self, level: str, message: str, fields: dict[str, Any]) -> None:
+    def hold(self) -> bool:
+        """Keep lines back until ``release``: a terminal belongs to the command while it runs.
+
+        At most ``HELD_LINES`` are kept; the rest are counted, and the count is told.
+        """
+        self._held = []
+        self._dropped = 0
+        return True
+
+    def release(self) -> None:
+        """Write the held lines, then write as they come again."""
+        held, self._held = self._held or [], None
+        if self._dropped:
+            held.append(self._render("warning", "log lines dropped", {"count": self._dropped}))
+        if held:
+            self._write("".join(held))
+
+    def _render(self, level: str, message: str, fields: dict[str, Any]) -> str:
+        """The event's line, or "" when a processor drops it."""
         event: EventDict = {"event": message, "level": level, **fields}
         try:
             for processor in self._processors:
                 event = processor(event)
         except DropEvent:
+            return ""
+        return self._renderer(event) + "\n"
+
+    def _emit(self, level: str, message: str, fields: dict[str, Any]) -> None:
+        line = self._render(level, message, fields)
+        if not line:
             return
-        line = self._renderer(event) + "\n"
+        if self._held is None:
+            self._write(line)
+        elif len(self._held) < HELD_LINES:
+            self._held.append(line)
+        else:
+            self._dropped += 1
+
+    def _write(self, text: str) -> None:
         try:
             stream = self._stream or sys.stderr
-            stream.write(line)
+            stream.write(text)
             stream.flush()
-        except (OSError, ValueError):
-            pass  # stderr closed or full: logging must never hurt the command
+        except (OSError, ValueError, AttributeError):
+            pass  # stderr closed, full, or None (2>&-): logging must never hurt the command
 
     def debug(self, message: str, **fields: Any) -> None:
         self._emit("debug", message, fields)

@@ -54,8 +54,8 @@ def shell_quote(word: str) -> str:
     return "'" + word.replace("'", "'\"'\"'") + "'"
 
 
-def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> int:
-    """Run ``args.argv`` to its end and return the wrapper's exit status."""
+def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> ChildExit:
+    """Run ``args.argv`` to its end; how it ended is how the wrapper must end."""
     settings = resolved.settings
     limits = limits_of(args)
     if not settings.enabled or not sys.platform.startswith("linux"):
@@ -72,6 +72,7 @@ def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> 
         capture_stdout=settings.agent_events,
         subreaper=True,
     )
+    traced.announce()  # before the spawn: nothing of ours lands inside the command's screen
     try:
         pid = supervisor.spawn()
     except SpawnError as exc:
@@ -79,17 +80,29 @@ def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> 
         traced.start(pid=None)
         reason = traced.redactor.text(f"spawn_failed: {exc}")
         traced.finish(Outcome(exc.status, "spawn_failed", reason))
-        return exc.status
+        return ChildExit(exc.status, None)
     traced.start(pid, supervisor.finder)
-    ended = supervisor.wait(
-        settings.proc_interval,
-        traced.tick,
-        traced.on_signal,
-        traced.on_output if settings.agent_events else None,
-        traced.on_stop,
-    )
+    held = log.hold() if _stderr_is_a_terminal() else False
+    try:
+        ended = supervisor.wait(
+            settings.proc_interval,
+            traced.tick,
+            traced.on_signal,
+            traced.on_output if supervisor.capture_stdout else None,
+            traced.on_stop,
+        )
+    finally:
+        if held:
+            log.release()
     traced.finish(traced.outcome(ended))
-    return ended.status
+    return ended
+
+
+def _stderr_is_a_terminal() -> bool:
+    try:
+        return os.isatty(2)
+    except OSError:
+        return False
 
 
 def limits_of(args: RunArgs) -> Limits:
@@ -102,25 +115,25 @@ def limits_of(args: RunArgs) -> Limits:
     )
 
 
-def _run_untraced(supervisor: Supervisor, log: Logger) -> int:
+def _run_untraced(supervisor: Supervisor, log: Logger) -> ChildExit:
     if supervisor.limits.active() and not supervisor.can_wait_timed:
         log.warning(
             "limits not applied",
-            reason="--timeout, --idle-timeout and --kill-orphans need Linux (sigtimedwait)",
+            reason="--timeout, --idle-timeout and --kill-orphans need Linux",
         )
     try:
         supervisor.spawn()
     except SpawnError as exc:
         _print_error(str(exc))
-        return exc.status
-    return supervisor.wait(None, lambda _now: None).status
+        return ChildExit(exc.status, None)
+    return supervisor.wait(None, lambda _now: None)
 
 
 def _print_error(message: str) -> None:
     try:
         sys.stderr.write(f"autoskillit-trace: {message}\n")
         sys.stderr.flush()
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):  # closed, full, or None (2>&-)
         pass
 
 
@@ -197,8 +210,8 @@ class TracedSession:
         if self.events is not None:
             self.events.write(level, event, fields)
 
-    def start(self, pid: int | None, finder: TreeFinder | None = None) -> None:
-        """Write the start record and log the start line; ``finder`` is the run's tree finder."""
+    def announce(self) -> None:
+        """Build the start record and log the start line, before the command is spawned."""
         from autoskillit_trace.sampler import process_start_ticks, read_boot_id
 
         assert self.writer is not None
@@ -216,7 +229,7 @@ class TracedSession:
             "schema_version": 1,
             "session_id": self.args.session_id or dir_name,
             "dir_name": dir_name,
-            "pid": pid,
+            "pid": None,
             "wrapper_pid": os.getpid(),
             "wrapper_start_ticks": process_start_ticks(os.getpid()),
             "boot_id": read_boot_id(),
@@ -227,12 +240,25 @@ class TracedSession:
             "snapshot_interval_seconds": self.settings.proc_interval,
             "tracer_version": __version__,
         }
+        self.log.info(
+            "session started",
+            session_id=self.header["session_id"],
+            command=self.header["skill_command"],
+            folder=folder,
+        )
+
+    def start(self, pid: int | None, finder: TreeFinder | None = None) -> None:
+        """Write the start record; ``finder`` is the run's tree finder."""
+        assert self.writer is not None
+        if not self.header:
+            self.announce()
+        self.header["pid"] = pid
         self.writer.append_trace(self.header)
         self.emit(
             INFO,
             "session_start",
             session_id=self.header["session_id"],
-            dir_name=dir_name,
+            dir_name=self.header["dir_name"],
             pid=pid,
             command=self.header["skill_command"],
         )
@@ -242,13 +268,6 @@ class TracedSession:
 
             self.sampler = Sampler(pid, finder)
             self.detector = Detector()
-        self.log.info(
-            "session started",
-            session_id=self.header["session_id"],
-            pid=pid,
-            command=self.header["skill_command"],
-            folder=folder,
-        )
 
     def tick(self, now: float) -> None:
         """Take one snapshot, stream it, run detection; housekeeping after the first."""
@@ -295,7 +314,8 @@ class TracedSession:
         return orphan
 
     def on_signal(self, signum: int, forwarded: bool) -> None:
-        self.log.info("signal received", signal=signal_name(signum), forwarded=forwarded)
+        """A debug line only: at a terminal, every Ctrl-C would otherwise print into the program."""
+        self.log.debug("signal received", signal=signal_name(signum), forwarded=forwarded)
         if forwarded:
             self.emit(INFO, "signal_forwarded", signal=signal_name(signum), pid=self.header["pid"])
 
