@@ -22,6 +22,7 @@ from autoskillit_trace.timeutil import CaptureClock, compact_utc, iso_utc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from autoskillit_trace.agent import Event, LineSplitter, StreamParser
@@ -86,16 +87,35 @@ def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> 
     try:
         ended = supervisor.wait(
             settings.proc_interval,
-            traced.tick,
-            traced.on_signal,
+            guarded(traced.tick, faults, "cannot take a snapshot"),
+            guarded(traced.on_signal, faults, "cannot record a signal"),
             traced.on_output if supervisor.capture_stdout else None,
-            traced.on_stop,
+            guarded(traced.on_stop, faults, "cannot record a limit"),
         )
     finally:
         if held:
             log.release()
-    traced.finish(traced.outcome(ended))
+    try:
+        traced.finish(traced.outcome(ended))
+    except Exception as exc:  # a bug in recording must not change how the wrapper ends
+        faults.report("cannot finish the session", repr(exc))
     return ended
+
+
+def guarded(hook: Callable[..., None], faults: Faults, what: str) -> Callable[..., None]:
+    """``hook``, turned off at its first exception: a bug in tracing never reaches the command."""
+    broken: list[bool] = []
+
+    def call(*args: Any) -> None:
+        if broken:
+            return
+        try:
+            hook(*args)
+        except Exception as exc:
+            broken.append(True)
+            faults.report(what, repr(exc))
+
+    return call
 
 
 def _stderr_is_a_terminal() -> bool:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import clean_env, tracer
+from helpers import clean_env, main_in_new_python, tracer
 
 from autoskillit_trace.jsonl import parse_lines
 
@@ -369,3 +369,25 @@ def test_prune_clears_what_a_killed_prune_left(tmp_path: Path) -> None:
     assert names == [".running", ".sessions.lock", "sessions", "sessions.jsonl"]
     assert not [p for p in (root / "sessions").iterdir() if p.name.startswith(".")]
     assert len(list((root / "sessions").iterdir())) == 2
+
+
+@pytest.mark.parametrize("where", ["sample", "finish"])
+def test_a_bug_in_tracing_never_reaches_the_command(tmp_path: Path, where: str) -> None:
+    """An exception inside the wrapper (a bug) is one warning; the command's output and status."""
+
+    bug = {
+        "sample": "from autoskillit_trace import sampler as m\n"
+        "def broken(self, now): raise RuntimeError('a bug')\n"
+        "m.Sampler.sample = broken",
+        "finish": "from autoskillit_trace import session as m\n"
+        "def broken(self, outcome): raise RuntimeError('a bug')\n"
+        "m.TracedSession.finish = broken",
+    }[where]
+    argv = ["run", "--log-dir", str(tmp_path / "logs"), "--interval", "0.05", "--log-format",
+            "json", "--", "sh", "-c", SCRIPT.format(sleep=0.3)]  # fmt: skip
+    proc = main_in_new_python("import sys\n" + bug, argv, "sys.exit(status)", clean_env(tmp_path))
+    assert proc.returncode == 7
+    assert proc.stdout == "to-stdout\n"
+    assert "Traceback" not in proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if "tracing fault" in line]
+    assert len(warnings) == 1 and "a bug" in warnings[0]
