@@ -356,7 +356,8 @@ _SECRET_WORD = (
     r"(?:token|secret|passw(?:or)?d|passphrase|pwd|api[-_]?key|access[-_]?key"
     r"|private[-_]?key|client[-_]?secret|credentials?|auth(?:orization)?)"
 )
-_SECRET_OPTION = rf"^--?(?!no-)(?:[a-z0-9]+[-_])*{_SECRET_WORD}(?:[-_][a-z0-9]+)*$"
+# ``--password-stdin`` (docker login) is a flag: the word after it is no secret.
+_SECRET_OPTION = rf"^--?(?!no-)(?:[a-z0-9]+[-_])*{_SECRET_WORD}(?:[-_][a-z0-9]+)*(?<!-stdin)$"
 
 # NAME=value (also inside a shell script: ``sh -c 'API_KEY=x make'``); the value
 # goes when NAME is telling.  Split in two so that long words cost linear time.
@@ -366,7 +367,8 @@ _TELLING_NAME = r"(?i)TOKEN|SECRET|PASSWORD|PASSWD|KEY"
 # Built-in patterns; groups mark the part that is replaced.
 DEFAULT_PATTERNS: tuple[str, ...] = (
     # Options written inside one argument, such as a shell script: ``--token=x`` / ``--token x``.
-    rf"(?i)(?<![\w-])--?(?:[a-z0-9]+[-_])*{_SECRET_WORD}(?:[-_][a-z0-9]+)*[= ]([^\s'\"-][^\s'\"]*)",
+    rf"(?i)(?<![\w-])--?(?:[a-z0-9]+[-_])*{_SECRET_WORD}(?:[-_][a-z0-9]+)*(?<!-stdin)[= ]"
+    r"([^\s'\"-][^\s'\"]*)",
     # user:password@host in a URL.
     r"(?i)(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,30}://[^/\s:@]*:([^/\s@]+)@",
     # HTTP headers: ``Authorization: Bearer x``, ``Authorization: Basic x``, ``X-Api-Key: x``.

@@ -521,6 +521,8 @@ def test_a_leftover_programs_password_from_proc_is_redacted(tmp_path: Path) -> N
         ["zip", "-r", "out.zip", "dir"],
         ["keytool", "-list", "-storepass:env", "STORE_PASS"],
         ["sshpass", "-f", "pwfile", "ssh", "-p", "2222", "host"],
+        ["docker", "login", "-u", "bob", "--password-stdin", "ghcr.io"],
+        ["sh", "-c", "docker login --password-stdin ghcr.io"],
         ["sshpass", "-e", "ssh", "-o", "Port=2222", "host", "mysql", "-p", "shop"],
         ["sh", "-c", "ssh -p 2222 host && docker run -p 80:80 img"],
     ],
