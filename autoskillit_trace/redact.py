@@ -164,8 +164,9 @@ def _by_name(programs: Iterable[Program]) -> dict[str, tuple[Program, ...]]:
 
 
 _BY_NAME = _by_name(PROGRAMS)
-# Shell text reduced to words: operators split, quotes and backslashes dropped.
-# A word ``_shell_words`` reads is then, quotes and all, one of these or inside one.
+# Shell text cut roughly into words: operators split, quotes and backslashes
+# dropped.  A program that a word read by ``_shell_words`` names (quoted, or a
+# path) is then named by one of these rough words too.
 _ROUGH_WORDS = str.maketrans(";&|()<>`", "        ", "'\"\\")
 
 

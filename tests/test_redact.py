@@ -225,12 +225,15 @@ def test_spawn_failure_reason_is_redacted(log_root: Path) -> None:
 
 
 WORDS = st.sampled_from(
-    ["--token", "--token=", "Bearer", "KEY=", "https://", "a:b@", "sk-", "ghp_", " ", "=", "x"]
-)
+    [
+        "--token", "--token=", "Bearer", "KEY=", "https://", "a:b@", "sk-", "ghp_", " ", "=", "x",
+        "mysql", "curl", "htpasswd", "sshpass", "-p", "-u", "-b", "u:p", "sh -c '", "'", '"', ";",
+    ]
+)  # fmt: skip
 ARGS = st.lists(st.lists(WORDS | st.text(max_size=12), max_size=6).map("".join), max_size=8)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(ARGS)
 def test_any_arguments_redact_without_error_and_stably(args: list[str]) -> None:
     redactor = Redactor()
