@@ -269,6 +269,7 @@ def mask_programs(words: Sequence[str]) -> list[str]:
 
 _BLANKS = " \t\r\f\v"
 _BREAKS = "\n;&|()<>`"  # where a shell command ends (or is redirected)
+_ESCAPABLE = ('"', "\\", "$", "`")  # what a backslash escapes inside double quotes
 
 
 def _shell_words(text: str) -> list[list[tuple[int, int, str]]]:
@@ -307,12 +308,7 @@ def _shell_word(text: str, position: int) -> tuple[int, str]:
         elif char == '"':
             position += 1
             while position < size and text[position] != '"':
-                if text[position] == "\\" and text[position + 1 : position + 2] in (
-                    '"',
-                    "\\",
-                    "$",
-                    "`",
-                ):
+                if text[position] == "\\" and text[position + 1 : position + 2] in _ESCAPABLE:
                     position += 1
                 value.append(text[position])
                 position += 1
