@@ -38,6 +38,7 @@ SEED_FIELDS = (
     "oom_score",
     "wchan",
 )
+OWN_FIELDS = ("comm", "cpu_percent", "sched_wait_s")  # the command's, beyond the seed's
 TREE_FIELDS = (
     "tree_procs",
     "tree_rss_kb",
@@ -45,6 +46,7 @@ TREE_FIELDS = (
     "tree_fd_count",
     "tree_cpu_percent",
     "zombie_pids",
+    "zombie_start_ticks",
 )
 SUMMARY_SEED_FIELDS = (
     "session_id",
@@ -195,7 +197,7 @@ def test_trace_lines_carry_the_seed_fields(log_root: Path) -> None:
     for snap in snapshots:
         assert snap["event"] == "snapshot"
         assert snap["pid"] == traced.session.summary["pid"]
-        for name in (*SEED_FIELDS, "comm", "cpu_percent", *TREE_FIELDS, "ts", "elapsed_s"):
+        for name in (*SEED_FIELDS, *OWN_FIELDS, *TREE_FIELDS, "ts", "elapsed_s"):
             assert name in snap
     later = snapshots[1]
     assert later["state"] in ("sleeping", "running")
