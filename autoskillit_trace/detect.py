@@ -7,7 +7,8 @@ with identical results.
 Semantics shared by every kind:
 
 - One anomaly per *episode*: a condition that holds over many snapshots is
-  reported once, and again only after a snapshot where it is known to be false.
+  reported once, and again only after a snapshot where it is known to be false
+  (or, for the kinds that tell instances apart, where another one began).
 - Snapshots read back from a file may be corrupt, so nothing here raises on
   any mapping. A value of the wrong type (bool for a number, NaN/inf, a
   negative or absurdly large count, a non-hex mask) counts as missing.
@@ -17,25 +18,60 @@ Semantics shared by every kind:
 - Records that are not snapshots (not a mapping, or an ``event`` other than
   "snapshot") are ignored, so replaying a mixed trace changes nothing.
 
+Persistence.  A rule that needs a condition to last (the zombie kinds,
+signals_pending, d_state_sustained) fires once it holds in N consecutive
+snapshots *and* those span at least (N - 1) x streak_spacing_s (1 s).  The
+seed's counts were written for its 5 s default interval; at 0.01 s, three
+snapshots are 20 ms, shorter than a busy scheduler's delays, and healthy
+work (a shell between fork and reaping, an fsync) fills them.  At intervals
+of 1 s and more the counts alone decide, as in the seed.  Where a snapshot
+can tell one long condition from many short ones, only the same one counts:
+the same zombie process, the same signal still pending, the same sleep.
+elapsed_s is needed to count a snapshot toward such a streak, not to end it.
+
 Per kind:
 
 - oom_spike: oom_score minus the immediately preceding snapshot's (unknown
   if either is missing) > threshold; a known rise <= threshold clears.
   Scores above 1000 are valid: recent kernels (5.9+) report 0..2000, 666
   for a small process with oom_score_adj 0.
-- signals_pending: sig_pnd goes from zero to non-zero, compared with the last
-  *known* value; a series that starts non-zero fires only after a zero.
-- rss_growth: the baseline is the first snapshot at elapsed_s >= 1 s with a
-  vm_rss_kb > 0 (at t=0 a program is still loading); the condition is known
-  once n >= 5 snapshots have been seen from the baseline inclusive (every
-  snapshot counts, even one without vm_rss_kb) and vm_rss_kb is present.
-- zombies: per pid. zombie_pids, when present, is the full list, so a pid not
-  in it is no longer a zombie; the snapshot's own state speaks for its pid.
+- zombies: per process, told apart by pid and start time (zombie_start_ticks,
+  parallel to zombie_pids; a reused pid is another process).  zombie_pids,
+  when present, is the full list, so a process not in it is no longer a
+  zombie; the snapshot's own state speaks for its pid.  zombie_detected needs
+  the same zombie seen again (2 snapshots, >= 1 s): its parent had time to
+  reap it and did not; one sighting is a child between exit and reaping.
+- signals_pending: the command's pending mask minus what cannot be stuck:
+  SIGCHLD (how a parent hears of its children; one that does not reap shows
+  as a zombie) and signals whose delivery does nothing (default action ignore,
+  no handler).  It fires when a signal stays pending (2 snapshots, >= 1 s).
+  The same signal, not a new one: between two snapshots it must be blocked at
+  both, or the command must not have run (its context-switch counts are
+  unchanged, when known); a process that runs takes an unblocked signal at
+  once.  The episode ends when nothing is pending.  A process starts with
+  nothing pending (fork clears the set), so no zero is needed first.
+- rss_growth: the baseline is the first snapshot with a vm_rss_kb > 0 once
+  the program has had rss_baseline_after_s (1 s) of its own time: since it
+  started, less the time it waited for a CPU (sched_wait_s, when known both
+  then and now); a program is still loading at first, on a busy machine for
+  longer.  The program starts at 0, and again when comm changes (an exec: a
+  shell that exec's the real program is not its baseline), which restarts
+  everything.  The condition is known once n >= 5 snapshots have been seen
+  from the baseline inclusive (every snapshot counts, even one without
+  vm_rss_kb) and vm_rss_kb is present.
 - d_state_sustained: known whenever state is; true for "disk-sleep" unless
   wchan is in BENIGN_WCHANS (a missing, empty or "0" wchan is unknown, and
   the sampler writes None for those, so it does not exempt the process).
-- d_state_sustained, high_cpu_sustained: streaks of known values; fire when
-  the streak reaches the threshold; a known false resets streak and episode.
+  It must be one sleep: a change of the context-switch counts between two
+  snapshots means the process woke and slept again, which restarts it.
+- high_cpu_sustained: cpu_percent is averaged over windows of at least
+  high_cpu_window_s (4 s), weighted by the time each snapshot covers; it
+  fires when 2 consecutive windows average >= 90 %.  At the 5 s default each
+  snapshot is a window, as in the seed's terms; at short intervals a reading
+  is 0, 100 or 200 % (CPU time comes in 10 ms ticks), and builds and test
+  runs hold a core for seconds as their normal work.
+- streaks count known values only, and a known false resets streak and
+  episode.
 - fd_high: the ratio needs fd_count > 0 and fd_soft_limit > 0.
 """
 
@@ -47,10 +83,16 @@ from autoskillit_trace.records import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import signal
     from collections.abc import Iterable, Mapping
     from typing import Any
 
     Finding = tuple[str, int | None, dict[str, Any]]
+else:
+    try:  # signal.py's enums cost ``run`` ~4 ms (see supervisor.py): the numbers suffice
+        import _signal as signal
+    except ImportError:  # another Python
+        import signal
 
 
 class Thresholds(Record):
@@ -61,11 +103,15 @@ class Thresholds(Record):
         "fd_high_ratio",
         "high_cpu_percent",
         "high_cpu_snapshots",
+        "high_cpu_window_s",
         "oom_critical_score",
         "oom_spike_delta",
         "rss_baseline_after_s",
         "rss_growth_factor",
         "rss_growth_min_snapshots",
+        "signals_pending_snapshots",
+        "streak_spacing_s",
+        "zombie_detected_snapshots",
         "zombie_persistent_snapshots",
     )  # fmt: skip
 
@@ -73,18 +119,24 @@ class Thresholds(Record):
         self,
         oom_spike_delta: int = 200,  # rise strictly greater than this between consecutive snapshots
         oom_critical_score: int = 800,  # oom_score >= this
-        zombie_persistent_snapshots: int = 3,  # same pid zombie in >= this many in a row
+        zombie_detected_snapshots: int = 2,  # the same zombie seen again: not reaped in time
+        zombie_persistent_snapshots: int = 3,  # the same zombie in >= this many in a row
+        signals_pending_snapshots: int = 2,  # the same signal still pending: not taken
         rss_growth_factor: float = 2.0,  # vm_rss_kb strictly greater than factor * baseline
         rss_growth_min_snapshots: int = 5,  # ... over >= this many snapshots, baseline included
-        rss_baseline_after_s: float = 1.0,  # skip the t=0 sample of a program still loading
+        rss_baseline_after_s: float = 1.0,  # skip the first second of a program still loading
         fd_high_ratio: float = 0.80,  # fd_count / fd_soft_limit strictly greater
         d_state_snapshots: int = 2,  # non-benign "disk-sleep" in >= this many in a row
         high_cpu_percent: float = 90.0,  # cpu_percent >= this
-        high_cpu_snapshots: int = 2,  # ... in >= this many consecutive snapshots
+        high_cpu_snapshots: int = 2,  # ... in >= this many consecutive windows
+        high_cpu_window_s: float = 4.0,  # ... each averaging >= this long (one 5 s snapshot)
+        streak_spacing_s: float = 1.0,  # N snapshots in a row must span >= (N - 1) x this
     ) -> None:
         self.oom_spike_delta = oom_spike_delta
         self.oom_critical_score = oom_critical_score
+        self.zombie_detected_snapshots = zombie_detected_snapshots
         self.zombie_persistent_snapshots = zombie_persistent_snapshots
+        self.signals_pending_snapshots = signals_pending_snapshots
         self.rss_growth_factor = rss_growth_factor
         self.rss_growth_min_snapshots = rss_growth_min_snapshots
         self.rss_baseline_after_s = rss_baseline_after_s
@@ -92,6 +144,8 @@ class Thresholds(Record):
         self.d_state_snapshots = d_state_snapshots
         self.high_cpu_percent = high_cpu_percent
         self.high_cpu_snapshots = high_cpu_snapshots
+        self.high_cpu_window_s = high_cpu_window_s
+        self.streak_spacing_s = streak_spacing_s
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -130,6 +184,7 @@ SEVERITY["zombie_persistent"] = "critical"
 
 _ORDER = {kind: index for index, kind in enumerate(KINDS)}
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+_NO_SIGNALS = "0" * 16  # the usual mask
 _MAX_COUNT = 2**63  # kernel counters are 64-bit; beyond is corrupt (and overflows floats)
 _MAX_PID = 2**31  # pid_t is a signed 32-bit int
 
@@ -203,24 +258,51 @@ def _real(value: Any) -> float | None:
     return None
 
 
-def _mask_nonzero(value: Any) -> bool | None:
-    """Whether a hex signal mask has any bit set; None if not a hex string."""
-    if not isinstance(value, str) or not value or not _HEX_DIGITS.issuperset(value):
+def _mask(value: Any) -> int | None:
+    """A hex signal mask (the kernel writes 16 digits); None if not one."""
+    if value == _NO_SIGNALS:
+        return 0
+    if not isinstance(value, str) or not 0 < len(value) <= 32:
         return None
-    return value.strip("0") != ""
+    if not _HEX_DIGITS.issuperset(value):
+        return None
+    return int(value, 16)
 
 
-def _zombie_list(value: Any) -> set[int] | None:
+def _switches(s: Mapping[str, Any]) -> tuple[int, int] | None:
+    """The context-switch counts: when they have not moved, the process has not run."""
+    voluntary = _count(s.get("ctx_switches_voluntary"))
+    involuntary = _count(s.get("ctx_switches_involuntary"))
+    if voluntary is None or involuntary is None:
+        return None
+    return voluntary, involuntary
+
+
+def _zombie_list(value: Any) -> list[int] | None:
     """The zombie pids, or None unless every entry is a valid pid."""
     if not isinstance(value, (list, tuple)):
         return None
-    pids: set[int] = set()
+    pids: list[int] = []
     for item in value:
         pid = _pid(item)
         if pid is None:
             return None
-        pids.add(pid)
+        pids.append(pid)
     return pids
+
+
+def _zombie_ids(s: Mapping[str, Any]) -> set[tuple[int, int | None]] | None:
+    """Each zombie as (pid, start ticks); the start is None when not recorded.
+
+    A start list that does not match the pids one for one is ignored.
+    """
+    pids = _zombie_list(s.get("zombie_pids"))
+    if not pids:
+        return None if pids is None else set()
+    starts = s.get("zombie_start_ticks")
+    if isinstance(starts, (list, tuple)) and len(starts) == len(pids):
+        return {(pid, _count(start)) for pid, start in zip(pids, starts, strict=True)}
+    return {(pid, None) for pid in pids}
 
 
 # --- building blocks ----------------------------------------------------------
@@ -231,26 +313,40 @@ def _zombie_list(value: Any) -> set[int] | None:
 class _Streak:
     """Consecutive known-true snapshots, and whether this episode has fired.
 
+    It fires once ``needed`` snapshots in a row span at least
+    ``(needed - 1) * spacing`` seconds (elapsed_s, to the microsecond).
     With ``needed=1`` it is the plain episode latch of the one-snapshot kinds.
     """
 
-    def __init__(self, needed: int) -> None:
+    def __init__(self, needed: int, spacing: float = 0.0) -> None:
         self.needed = max(1, needed)
+        self.span = (self.needed - 1) * spacing
         self.count = 0
+        self.since = 0.0  # elapsed_s of the streak's first snapshot
         self.fired = False
 
-    def update(self, condition: bool | None) -> bool:
+    def update(self, condition: bool | None, elapsed: float = 0.0) -> bool:
         """Feed one snapshot's condition (None: unknown); True when it opens an episode."""
         if condition is None:
             return False
         if not condition:
-            self.count, self.fired = 0, False
+            self.restart()
             return False
+        if not self.count:
+            self.since = elapsed
         self.count += 1
-        if self.fired or self.count < self.needed:
+        if self.fired or self.count < self.needed or round(elapsed - self.since, 6) < self.span:
             return False
         self.fired = True
         return True
+
+    def restart(self) -> None:
+        """End the streak and its episode: the condition stopped, or another instance began."""
+        self.count, self.fired = 0, False
+
+    def lasted(self, elapsed: float) -> float:
+        """Seconds since the streak's first snapshot."""
+        return round(elapsed - self.since, 3)
 
 
 class _OomSpike:
@@ -286,73 +382,144 @@ class _OomCritical:
 
 
 class _Zombies:
-    """Per-pid streaks, kept only for pids that are zombies right now."""
+    """Per-process streaks (pid and start time), kept only for current zombies."""
 
     def __init__(self, t: Thresholds) -> None:
-        self.needed = max(1, t.zombie_persistent_snapshots)
-        self.streaks: dict[int, int] = {}
+        self.t = t
+        self.streaks: dict[tuple[int, int | None], tuple[_Streak, _Streak]] = {}
 
     def feed(self, s: Mapping[str, Any]) -> list[Finding]:
-        listed = _zombie_list(s.get("zombie_pids"))
-        state, pid = s.get("state"), _pid(s.get("pid"))
-        own = pid if isinstance(state, str) else None  # the pid whose state is known
-        if listed is not None:  # the whole tree is known: unlisted pids are not zombies
-            zombies = listed | {own} if own is not None and state == "zombie" else listed
+        listed, state = _zombie_ids(s), s.get("state")
+        if not listed and not self.streaks and state != "zombie":
+            return []  # the usual snapshot: no zombie, now or before
+        own = _pid(s.get("pid")) if isinstance(state, str) else None  # the pid whose state is known
+        if listed is not None:  # the whole tree is known: unlisted ones are not zombies
+            zombies = listed
+            if own is not None and state == "zombie" and all(p != own for p, _ in listed):
+                zombies = listed | {(own, None)}
             for gone in set(self.streaks) - zombies:
                 del self.streaks[gone]
         elif own is None:
             return []
         elif state == "zombie":  # only the snapshot's own pid is known
-            zombies = {own}
+            zombies = {(own, None)}
         else:
-            self.streaks.pop(own, None)
+            for gone in [key for key in self.streaks if key[0] == own]:
+                del self.streaks[gone]
             return []
-        return self._advance(sorted(zombies))
+        elapsed = _real(s.get("elapsed_s"))  # needed to count a zombie, not to end one
+        if elapsed is None or not zombies:
+            return []
+        return self._advance(sorted(zombies, key=lambda z: (z[0], z[1] or 0)), elapsed)
 
-    def _advance(self, pids: list[int]) -> list[Finding]:
+    def _advance(self, zombies: list[tuple[int, int | None]], elapsed: float) -> list[Finding]:
         detected: list[Finding] = []
         persistent: list[Finding] = []
-        for pid in pids:
-            count = self.streaks.get(pid, 0) + 1
-            self.streaks[pid] = count
-            detail = {"zombie_pid": pid, "consecutive": count}
-            if count == 1:
-                detected.append(("zombie_detected", pid, detail))
-            if count == self.needed:
-                persistent.append(("zombie_persistent", pid, dict(detail)))
+        spacing = self.t.streak_spacing_s
+        for key in zombies:
+            pair = self.streaks.get(key)
+            if pair is None:
+                pair = self.streaks[key] = (
+                    _Streak(self.t.zombie_detected_snapshots, spacing),
+                    _Streak(self.t.zombie_persistent_snapshots, spacing),
+                )
+            seen, kept = pair[0].update(True, elapsed), pair[1].update(True, elapsed)
+            detail = {
+                "zombie_pid": key[0],
+                "consecutive": pair[1].count,
+                "seconds": pair[1].lasted(elapsed),
+            }
+            if seen:
+                detected.append(("zombie_detected", key[0], detail))
+            if kept:
+                persistent.append(("zombie_persistent", key[0], dict(detail)))
         return detected + persistent
 
 
+def _bit(signum: int) -> int:
+    return 1 << (signum - 1)
+
+
+# SIGCHLD is how a parent hears of its children (a shell blocks it around fork
+# on purpose); one that does not reap them shows as zombie_* instead.
+_SIGCHLD = _bit(signal.SIGCHLD)
+# Default action "ignore" (SIGCONT's effect happens when it is sent): delivered
+# to a process without a handler for them, they do nothing.
+_NO_EFFECT = _SIGCHLD | _bit(signal.SIGCONT) | _bit(signal.SIGURG) | _bit(signal.SIGWINCH)
+
+
 class _SignalsPending:
-    """Transition-based: a mask stuck non-zero is one episode however long it lasts."""
+    """The same signal still pending, not one taken and sent again in between."""
 
     def __init__(self, t: Thresholds) -> None:
-        self.last_nonzero: bool | None = None  # the last known sig_pnd
+        self.streak = _Streak(t.signals_pending_snapshots, t.streak_spacing_s)
+        self.held = 0  # the signals pending at every snapshot of the streak
+        self.blocked = 0  # the blocked mask at the last snapshot
+        self.switches: tuple[int, int] | None = None  # at the last snapshot
 
     def feed(self, s: Mapping[str, Any]) -> list[Finding]:
-        nonzero = _mask_nonzero(s.get("sig_pnd"))
-        if nonzero is None:
+        pending = _mask(s.get("sig_pnd"))
+        if pending:
+            pending &= ~(_SIGCHLD | (_NO_EFFECT & ~(_mask(s.get("sig_cgt")) or 0)))
+        if pending == 0:  # nothing (that could be stuck) pending: known without a time
+            self.streak.restart()
+            self.held = 0
             return []
-        was_zero, self.last_nonzero = self.last_nonzero is False, nonzero
-        return (
-            [("signals_pending", None, {"sig_pnd": s["sig_pnd"]})] if nonzero and was_zero else []
-        )
+        elapsed = _real(s.get("elapsed_s"))
+        if pending is None or elapsed is None:
+            return []
+        blocked = _mask(s.get("sig_blk")) or 0
+        switches = _switches(s)
+        # A process that ran takes an unblocked signal at once: one still
+        # pending after it ran is the same only if blocked all along.
+        ran = switches is None or switches != self.switches
+        same = self.held & pending & (self.blocked & blocked if ran else pending)
+        self.blocked, self.switches = blocked, switches
+        if not same:
+            self.streak.restart()  # a new streak, or another signal than the one held
+        self.held = same or pending
+        if not self.streak.update(True, elapsed):
+            return []
+        detail = {
+            "sig_pnd": s["sig_pnd"],
+            "signals": [n for n in range(1, self.held.bit_length() + 1) if self.held & _bit(n)],
+            "consecutive": self.streak.count,
+            "seconds": self.streak.lasted(elapsed),
+        }
+        return [("signals_pending", None, detail)]
 
 
 class _RssGrowth:
-    """Growth against a baseline taken once the program has loaded."""
+    """Growth against a baseline taken once the program has loaded; an exec starts over."""
 
     def __init__(self, t: Thresholds) -> None:
         self.t = t
+        self.comm: str | None = None  # the program running, as comm names it
+        self._start(0.0, 0.0)  # a new process has waited for nothing yet
+
+    def _start(self, elapsed: float, waited: float | None) -> None:
+        self.started = elapsed  # when the current program started
+        self.waited = waited  # its sched_wait_s then
         self.baseline: int | None = None
         self.seen = 0  # snapshots from the baseline, inclusive
         self.episode = _Streak(1)
 
+    def _age(self, elapsed: float, waited: float | None) -> float:
+        """The program's own time: since its start, less its waits for a CPU (when known)."""
+        if waited is None or self.waited is None:
+            return elapsed - self.started
+        return elapsed - self.started - max(0.0, waited - self.waited)
+
     def feed(self, s: Mapping[str, Any]) -> list[Finding]:
-        rss = _count(s.get("vm_rss_kb"))
+        rss, elapsed, comm = _count(s.get("vm_rss_kb")), _real(s.get("elapsed_s")), s.get("comm")
+        if comm != self.comm and isinstance(comm, str) and elapsed is not None:
+            if self.comm is not None:  # exec'd another program: its own baseline
+                self._start(elapsed, _real(s.get("sched_wait_s")))
+            self.comm = comm
         if self.baseline is None:
-            elapsed = _real(s.get("elapsed_s"))
-            if elapsed is None or elapsed < self.t.rss_baseline_after_s or not rss:
+            if elapsed is None or not rss:
+                return []
+            if self._age(elapsed, _real(s.get("sched_wait_s"))) < self.t.rss_baseline_after_s:
                 return []
             self.baseline = rss
         self.seen += 1
@@ -391,33 +558,77 @@ class _FdHigh:
 
 
 class _DState:
+    """One uninterruptible sleep that lasts: a process that woke in between slept anew."""
+
     def __init__(self, t: Thresholds) -> None:
-        self.streak = _Streak(t.d_state_snapshots)
+        self.streak = _Streak(t.d_state_snapshots, t.streak_spacing_s)
+        self.switches: tuple[int, int] | None = None  # at the last snapshot that had them
 
     def feed(self, s: Mapping[str, Any]) -> list[Finding]:
         state, wchan = s.get("state"), s.get("wchan")
         if not isinstance(state, str):
             return []
-        benign = isinstance(wchan, str) and wchan in BENIGN_WCHANS
-        if not self.streak.update(state == "disk-sleep" and not benign):
+        if state != "disk-sleep" or (isinstance(wchan, str) and wchan in BENIGN_WCHANS):
+            self.streak.restart()  # known without a time
+            return []
+        elapsed = _real(s.get("elapsed_s"))
+        if elapsed is None:
+            return []
+        switches = _switches(s)
+        if switches is not None:
+            if self.streak.count and self.switches is not None and switches != self.switches:
+                self.streak.restart()  # it ran since the last snapshot: not the same sleep
+            self.switches = switches
+        if not self.streak.update(True, elapsed):
             return []
         detail = {
             "wchan": wchan if isinstance(wchan, str) else None,
             "consecutive": self.streak.count,
+            "seconds": self.streak.lasted(elapsed),
         }
         return [("d_state_sustained", None, detail)]
 
 
 class _HighCpu:
+    """cpu_percent averaged over windows of some seconds, each reading weighted by its time.
+
+    A reading covers the time since the previous snapshot; one that follows
+    a snapshot without a usable elapsed_s cannot be weighted and is skipped.
+    """
+
     def __init__(self, t: Thresholds) -> None:
         self.percent = t.high_cpu_percent
-        self.streak = _Streak(t.high_cpu_snapshots)
+        self.window = t.high_cpu_window_s
+        self.streak = _Streak(t.high_cpu_snapshots)  # of windows
+        self.last: float | None = None  # elapsed_s of the previous snapshot
+        self.busy = self.covered = 0.0  # percent x seconds, and seconds, of the open window
+        self.high_busy = self.high_covered = 0.0  # the same over the streak's windows
 
     def feed(self, s: Mapping[str, Any]) -> list[Finding]:
+        elapsed = _real(s.get("elapsed_s"))
+        last, self.last = self.last, elapsed
         cpu = _real(s.get("cpu_percent"))
-        if not self.streak.update(None if cpu is None else cpu >= self.percent):
+        if cpu is None or elapsed is None or last is None or elapsed <= last:
             return []
-        detail = {"cpu_percent": cpu, "consecutive": self.streak.count, "threshold": self.percent}
+        self.busy += cpu * (elapsed - last)
+        self.covered += elapsed - last
+        if round(self.covered, 6) < self.window:  # elapsed_s is in microseconds
+            return []
+        busy, covered = self.busy, self.covered
+        self.busy = self.covered = 0.0
+        high = busy >= self.percent * covered
+        if not self.streak.count:
+            self.high_busy = self.high_covered = 0.0
+        if high:
+            self.high_busy += busy
+            self.high_covered += covered
+        if not self.streak.update(high):
+            return []
+        detail = {
+            "cpu_percent": round(self.high_busy / self.high_covered, 1),
+            "seconds": round(self.high_covered, 3),
+            "threshold": self.percent,
+        }
         return [("high_cpu_sustained", None, detail)]
 
 

@@ -133,7 +133,7 @@ _STATUS_FIELDS = (
 _CHILD_KEYS = (
     "state", "vm_rss_kb", "threads", "fd_count", "fd_soft_limit", "ctx_switches_voluntary",
     "ctx_switches_involuntary", "sig_pnd", "sig_blk", "sig_cgt", "oom_score", "wchan", "comm",
-    "cpu_percent",
+    "cpu_percent", "sched_wait_s",
 )  # fmt: skip
 
 
@@ -185,6 +185,17 @@ def parse_status(data: bytes) -> dict[str, Any]:
         "ctx_switches_voluntary": numbers[2],
         "ctx_switches_involuntary": numbers[3],
     }
+
+
+def parse_run_delay(data: bytes | None) -> float | None:
+    """Seconds spent waiting on a run queue, from /proc/PID/schedstat (ns): None if unknown.
+
+    The file exists only with the kernel's schedstats (CONFIG_SCHED_INFO).
+    """
+    try:
+        return round(int(data.split()[1]) / 1e9, 6) if data else None
+    except (IndexError, ValueError):
+        return None
 
 
 def _fd_count_by_size() -> bool:
@@ -580,13 +591,16 @@ class Sampler:
         fields["fd_count"] = child_fds
         fields["cpu_percent"] = child_cpu
         tree_cpu = round(100.0 * tree_ticks / CLK_TCK / wall, 1) if not first and wall > 0 else None
+        zombies.sort()
         fields.update(
             tree_procs=len(members),
             tree_rss_kb=tree_rss,
             tree_threads=tree_threads,
             tree_fd_count=tree_fds if fds_known else None,
             tree_cpu_percent=tree_cpu,
-            zombie_pids=sorted(zombies),
+            zombie_pids=zombies,
+            # Each zombie's start: a pid reused by another zombie is another process.
+            zombie_start_ticks=[members[pid].start_ticks for pid in zombies] if zombies else [],
         )
         return fields
 
@@ -609,6 +623,8 @@ class Sampler:
             soft_limit = None
             if self.unreadable is None and isinstance(exc, PermissionError):
                 self.unreadable = f"cannot read the limits of process {pid}: {exc.strerror}"
+        # How long it has waited for a CPU: its own time is the wall time minus that.
+        sched_wait_s = parse_run_delay(files.read(pid, "schedstat"))
         # A running task has no wait channel (the kernel shows "0"): not read then.
         wchan = files.read(pid, "wchan") if fields["state"] != "running" else None
         wchan = wchan.strip() if wchan else None
@@ -628,4 +644,5 @@ class Sampler:
             "wchan": wchan.decode("ascii", "replace") if wchan and wchan != b"0" else None,
             "comm": stat.comm,
             "cpu_percent": None,
+            "sched_wait_s": sched_wait_s,
         }

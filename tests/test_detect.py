@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from signal import SIGCHLD, SIGUSR1, SIGUSR2, SIGWINCH
 from typing import Any
 
 from hypothesis import given, settings
@@ -116,40 +117,87 @@ def test_oom_invalid_values_never_trigger() -> None:
 # --- zombies -------------------------------------------------------------------
 
 
+def every(step: float, count: int, **fields: Any) -> list[dict[str, Any]]:
+    """``count`` snapshots ``step`` seconds apart (seq = index)."""
+    return [snap(i, elapsed_s=round(i * step, 6), **fields) for i in range(count)]
+
+
 def test_zombie_detected_and_persistent_boundary() -> None:
     assert fired(series("zombie_pids", [[], []]), "zombie_detected") == []
     snaps = series("zombie_pids", [[7], [7], [7], [7]])
+    # Seen once, it is a child between its exit and its parent's wait: nothing.
+    assert detect(snaps[:1]) == []
     assert fired(snaps[:2], "zombie_persistent") == []
-    assert fired(snaps, "zombie_detected") == [0]
+    assert fired(snaps, "zombie_detected") == [1]
     assert fired(snaps, "zombie_persistent") == [2]
     persistent = only(snaps, "zombie_persistent")
     assert persistent.pid == 7
     assert persistent.severity == "critical"
-    assert persistent.detail == {"zombie_pid": 7, "consecutive": 3}
-    assert only(snaps, "zombie_detected").detail == {"zombie_pid": 7, "consecutive": 1}
+    assert persistent.detail == {"zombie_pid": 7, "consecutive": 3, "seconds": 2.0}
+    detected = only(snaps, "zombie_detected").detail
+    assert detected == {"zombie_pid": 7, "consecutive": 2, "seconds": 1.0}
+
+
+def test_zombie_streak_must_span_a_second_per_snapshot() -> None:
+    # Every 10 ms for 0.99 s: a busy parent that has not reaped yet.
+    assert detect(every(0.01, 100, zombie_pids=[7])) == []
+    # The same zombie a second later: its parent had time to reap it and did not.
+    snaps = every(0.01, 201, zombie_pids=[7])
+    assert fired(snaps, "zombie_detected") == [100]
+    assert fired(snaps, "zombie_persistent") == [200]
+    # At long intervals the counts alone decide, as in the seed.
+    assert fired(every(5.0, 3, zombie_pids=[7]), "zombie_persistent") == [2]
+
+
+def test_a_reused_pid_is_another_zombie() -> None:
+    # pid 7 reaped, then taken by another process that is a zombie too.
+    reused = [snap(i, zombie_pids=[7], zombie_start_ticks=[1000 + i]) for i in range(4)]
+    assert detect(reused) == []
+    same = [snap(i, zombie_pids=[7, 9], zombie_start_ticks=[1000, 5]) for i in range(3)]
+    assert [(a.kind, a.pid) for a in detect(same)] == [
+        ("zombie_detected", 7),
+        ("zombie_detected", 9),
+        ("zombie_persistent", 7),
+        ("zombie_persistent", 9),
+    ]
+    # Starts that do not match the pids one for one: the pid alone tells them apart.
+    for starts in (MISSING, None, [], [1, 2], "1000", 1000):
+        snaps = series("zombie_pids", [[7], [7]], zombie_start_ticks=starts)
+        assert fired(snaps, "zombie_detected") == [1], starts
 
 
 def test_zombie_streak_broken_when_the_pid_is_no_longer_listed() -> None:
     snaps = series("zombie_pids", [[7], [7], [], [7], [8], [7]])
-    assert fired(snaps, "zombie_detected") == [0, 3, 4, 5]
+    assert fired(snaps, "zombie_detected") == [1]
     assert fired(snaps, "zombie_persistent") == []
 
 
 def test_zombie_missing_list_skips_the_snapshot() -> None:
     for gap in (None, MISSING, "7", ["x"], [True], [0], [-1], [7.0]):
         snaps = series("zombie_pids", [[7], gap, [7], [7]])
-        assert fired(snaps, "zombie_detected") == [0], gap
+        assert fired(snaps, "zombie_detected") == [2], gap
         assert fired(snaps, "zombie_persistent") == [3], gap
+    # Without a time, a zombie cannot count toward a span: skipped too ...
+    for elapsed in (None, MISSING, math.nan, True):
+        snaps = series("zombie_pids", [[7], [7], [7]])
+        snaps[1]["elapsed_s"] = elapsed
+        snaps = [{k: v for k, v in s.items() if v is not MISSING} for s in snaps]
+        assert fired(snaps, "zombie_detected") == [2], elapsed
+        assert fired(snaps, "zombie_persistent") == [], elapsed
+    # ... but a list without it says that it is gone, time or not.
+    snaps = series("zombie_pids", [[7], [], [7], [7]])
+    snaps[1]["elapsed_s"] = None
+    assert fired(snaps, "zombie_detected") == [3]
 
 
 def test_zombie_own_state_without_a_list() -> None:
     snaps = series("state", ["zombie", "zombie", None, "zombie"])
-    assert fired(snaps, "zombie_detected") == [0]
+    assert fired(snaps, "zombie_detected") == [1]
     assert fired(snaps, "zombie_persistent") == [3]
     assert only(snaps, "zombie_persistent").pid == 100
     # A known non-zombie state ends the own pid's streak ...
     snaps = series("state", ["zombie", "zombie", "running", "zombie", "zombie"])
-    assert fired(snaps, "zombie_detected") == [0, 3]
+    assert fired(snaps, "zombie_detected") == [1, 4]
     assert fired(snaps, "zombie_persistent") == []
     # ... but says nothing about the other pids of the tree.
     snaps = [
@@ -167,10 +215,17 @@ def test_zombie_own_state_counts_with_a_list() -> None:
         ("zombie_detected", 100),
         ("zombie_persistent", 100),
     ]
+    # Listed with its start as well, it is still one process.
+    snaps = [snap(i, state="zombie", zombie_pids=[100], zombie_start_ticks=[3]) for i in range(3)]
+    assert [(a.kind, a.pid) for a in detect(snaps)] == [
+        ("zombie_detected", 100),
+        ("zombie_persistent", 100),
+    ]
 
 
 def test_zombie_order_is_kind_then_pid() -> None:
-    anomalies = detect([snap(0, zombie_pids=[9, 3])], Thresholds(zombie_persistent_snapshots=1))
+    at_once = Thresholds(zombie_detected_snapshots=1, zombie_persistent_snapshots=1)
+    anomalies = detect([snap(0, zombie_pids=[9, 3])], at_once)
     assert [(a.kind, a.pid) for a in anomalies] == [
         ("zombie_detected", 3),
         ("zombie_detected", 9),
@@ -190,24 +245,100 @@ def test_zombie_state_is_kept_only_for_current_zombies() -> None:
 # --- signals_pending -----------------------------------------------------------
 
 
-def test_signals_pending_zero_to_nonzero() -> None:
-    assert fired(series("sig_pnd", [ZERO, ZERO]), "signals_pending") == []
-    assert fired(series("sig_pnd", [ZERO, PENDING]), "signals_pending") == [1]
-    anomaly = only(series("sig_pnd", [ZERO, PENDING]), "signals_pending")
-    assert anomaly.detail == {"sig_pnd": PENDING}
+def mask(*signals: int) -> str:
+    return f"{sum(1 << (s - 1) for s in signals):016x}"
+
+
+USR1, USR2, CHLD, WINCH = (mask(s) for s in (SIGUSR1, SIGUSR2, SIGCHLD, SIGWINCH))
+assert USR1 == PENDING
+
+
+def pending(masks: list[Any], **common: Any) -> list[dict[str, Any]]:
+    """sig_pnd series of a process that blocks SIGUSR1 and SIGUSR2 (unless told otherwise)."""
+    return series("sig_pnd", masks, **({"sig_blk": mask(SIGUSR1, SIGUSR2)} | common))
+
+
+def test_signals_pending_when_the_same_signal_stays() -> None:
+    assert fired(pending([ZERO, ZERO]), "signals_pending") == []
+    assert fired(pending([ZERO, PENDING]), "signals_pending") == []  # not yet known to stay
+    assert fired(pending([ZERO, PENDING, PENDING]), "signals_pending") == [2]
+    anomaly = only(pending([ZERO, PENDING, PENDING]), "signals_pending")
+    assert anomaly.detail == {
+        "sig_pnd": PENDING,
+        "signals": [SIGUSR1],
+        "consecutive": 2,
+        "seconds": 1.0,
+    }
     assert anomaly.severity == "warning"
 
 
-def test_signals_pending_first_known_value_nonzero() -> None:
-    assert fired(series("sig_pnd", [PENDING, PENDING]), "signals_pending") == []
-    assert fired(series("sig_pnd", [None, PENDING, ZERO, PENDING]), "signals_pending") == [3]
+def test_signals_pending_episode() -> None:
+    # One episode however long it lasts; a new one after nothing was pending.
+    masks = [PENDING] * 4 + [ZERO] + [PENDING] * 2
+    assert fired(pending(masks), "signals_pending") == [1, 6]
+    # A process starts with nothing pending (fork clears the set): no zero needed first.
+    assert fired(pending([PENDING, PENDING]), "signals_pending") == [1]
+    # Nothing pending ends it, with or without a time.
+    snaps = pending([PENDING, PENDING, ZERO, PENDING, PENDING])
+    snaps[2]["elapsed_s"] = None
+    assert fired(snaps, "signals_pending") == [1, 4]
 
 
-def test_signals_pending_compares_with_last_known_value() -> None:
-    values = [ZERO, None, MISSING, "00000000000002g0", "", "0x200", 512, PENDING]
-    assert fired(series("sig_pnd", values), "signals_pending") == [7]
+def test_signals_pending_another_signal_starts_over() -> None:
+    masks = [USR1, USR2, USR2]
+    assert fired(pending(masks), "signals_pending") == [2]
+    assert only(pending(masks), "signals_pending").detail["signals"] == [SIGUSR2]
+    both = mask(SIGUSR1, SIGUSR2)
+    assert only(pending([both, USR2]), "signals_pending").detail["signals"] == [SIGUSR2]
+
+
+def test_signals_pending_skips_unknown_values() -> None:
+    values = [ZERO, PENDING, None, MISSING, "00000000000002g0", "", "0x200", 512, "0" * 33]
+    assert fired(pending([*values, PENDING]), "signals_pending") == [len(values)]
     values = [ZERO, PENDING, None, PENDING, "zz", ZERO, PENDING]
-    assert fired(series("sig_pnd", values), "signals_pending") == [1, 6]
+    assert fired(pending(values), "signals_pending") == [3]
+    snaps = pending([PENDING, PENDING, PENDING])
+    for elapsed in (None, math.inf, "1"):
+        snaps[1]["elapsed_s"] = elapsed
+        assert fired(snaps, "signals_pending") == [2], elapsed
+
+
+def test_signals_pending_must_span_a_second() -> None:
+    assert detect(every(0.01, 100, sig_pnd=USR1, sig_blk=USR1)) == []
+    assert fired(every(0.01, 101, sig_pnd=USR1, sig_blk=USR1), "signals_pending") == [100]
+
+
+def test_sigchld_and_signals_that_would_do_nothing_are_left_out() -> None:
+    # A shell blocks SIGCHLD around fork on purpose; a parent that does not reap
+    # shows up as zombies instead.
+    assert detect(pending([CHLD] * 5, sig_blk=CHLD, sig_cgt=CHLD)) == []
+    # Without a handler, SIGWINCH (default action: ignore) would do nothing ...
+    assert detect(pending([WINCH] * 5, sig_blk=WINCH, sig_cgt=ZERO)) == []
+    # ... with one, it is a signal like any other.
+    assert fired(pending([WINCH] * 3, sig_blk=WINCH, sig_cgt=WINCH), "signals_pending") == [1]
+    # Beside them, what else is pending counts.
+    both = mask(SIGCHLD, SIGUSR1)
+    assert only(pending([both, both]), "signals_pending").detail["signals"] == [SIGUSR1]
+
+
+def test_signals_pending_is_the_same_signal_only_if_blocked_or_not_run() -> None:
+    def run(blocked: list[str], switches: list[Any]) -> list[int | None]:
+        snaps = [
+            snap(i, sig_pnd=USR1, sig_blk=b, ctx_switches_voluntary=v, ctx_switches_involuntary=0)
+            for i, (b, v) in enumerate(zip(blocked, switches, strict=True))
+        ]
+        return fired(snaps, "signals_pending")
+
+    # Not blocked, and the process ran in between: it took the signal, this one is new.
+    assert run([ZERO] * 4, [1, 2, 3, 4]) == []
+    # Not blocked, and it has not run since: still the same one (stopped, or in D).
+    assert run([ZERO] * 3, [5, 5, 5]) == [1]
+    # Blocked all along: the same one, however much the process runs.
+    assert run([USR1] * 3, [1, 2, 3]) == [1]
+    # Unblocked in between, it was delivered then.
+    assert run([USR1, ZERO, USR1, USR1], [1, 2, 3, 4]) == [3]
+    # Unknown switch counts: it may have run.
+    assert run([ZERO] * 3, [None] * 3) == []
 
 
 # --- rss_growth ----------------------------------------------------------------
@@ -261,6 +392,54 @@ def test_rss_growth_episode() -> None:
     assert fired(rss_series(values), "rss_growth") == [5, 10]
 
 
+def test_rss_growth_baseline_waits_for_a_second_of_the_programs_own_time() -> None:
+    # On a busy machine it waited for a CPU half of its first second: still loading then.
+    waits = [0.0, 0.5, 0.9, 1.0, 1.1, 1.2, 1.3]
+    rss = [100, 1000, 2500, 4000, 4000, 4000, 4000]
+    snaps = [
+        snap(i, vm_rss_kb=r, sched_wait_s=w)
+        for i, (r, w) in enumerate(zip(rss, waits, strict=True))
+    ]
+    assert fired(snaps, "rss_growth") == []
+    assert fired([*snaps, snap(7, vm_rss_kb=5001)], "rss_growth") == [7]  # 2 x 2500
+    # Where the waits are unknown, wall time alone decides: 1000 kB at 1 s.
+    for unknown in (None, MISSING, -1.0, "0.5"):
+        blind = [s | {"sched_wait_s": unknown} for s in snaps]
+        blind = [{k: v for k, v in s.items() if v is not MISSING} for s in blind]
+        assert fired(blind, "rss_growth") == [5], unknown
+    # After an exec, the waits count from the exec: at seq 3 it has had 0.9 s.
+    rss = [100, 1000, 2000, 3000, 4000] + [8001] * 4
+    waits = [0.0, 0.5, 0.9, 1.0, 1.1] + [1.2] * 4
+    snaps = [
+        snap(i, comm="sh" if i < 2 else "python3", vm_rss_kb=r, sched_wait_s=w)
+        for i, (r, w) in enumerate(zip(rss, waits, strict=True))
+    ]
+    assert fired(snaps, "rss_growth") == [8]
+    assert only(snaps, "rss_growth").detail["baseline_rss_kb"] == 4000
+
+
+def test_rss_growth_baseline_restarts_when_the_program_changes() -> None:
+    # A shell (1000 kB) exec's the real program (10000 kB) after its baseline.
+    shell = [snap(i, comm="sh", vm_rss_kb=1000) for i in range(3)]
+    steady = [snap(3 + i, comm="python3", vm_rss_kb=10000) for i in range(10)]
+    assert fired(shell + steady, "rss_growth") == []
+    # The program's own baseline comes a second after the exec (seq 4, 10000 kB) ...
+    loading = [snap(3, comm="python3", vm_rss_kb=2000)]
+    growing = [snap(4 + i, comm="python3", vm_rss_kb=10000 + 2600 * i) for i in range(6)]
+    assert fired(shell + loading + growing, "rss_growth") == [8]
+    detail = only(shell + loading + growing, "rss_growth").detail
+    assert detail["baseline_rss_kb"] == 10000 and detail["snapshots"] == 5
+    # ... and without a known time the change waits for one.
+    gap = [snap(3, comm="python3", vm_rss_kb=10000, elapsed_s=None)]
+    assert fired(shell + gap + steady[1:], "rss_growth") == []
+    # A missing or unchanged comm restarts nothing.
+    for later in ("sh", None, MISSING):
+        snaps = [snap(i, comm="sh" if i < 3 else later, vm_rss_kb=1000) for i in range(3)]
+        snaps += [snap(i, comm=later, vm_rss_kb=10000) for i in range(3, 6)]
+        snaps = [{k: v for k, v in s.items() if v is not MISSING} for s in snaps]
+        assert fired(snaps, "rss_growth") == [5], later
+
+
 # --- fd_high -------------------------------------------------------------------
 
 
@@ -291,8 +470,8 @@ def test_fd_high_episode() -> None:
 # --- d_state_sustained ---------------------------------------------------------
 
 
-def d_series(states: list[Any], wchan: Any = "io_schedule") -> list[dict[str, Any]]:
-    return series("state", states, wchan=wchan)
+def d_series(states: list[Any], wchan: Any = "io_schedule", **common: Any) -> list[dict[str, Any]]:
+    return series("state", states, wchan=wchan, **common)
 
 
 def test_d_state_boundary() -> None:
@@ -301,7 +480,34 @@ def test_d_state_boundary() -> None:
     assert only(d_series(["disk-sleep"] * 2), "d_state_sustained").detail == {
         "wchan": "io_schedule",
         "consecutive": 2,
+        "seconds": 1.0,
     }
+
+
+def test_d_state_must_span_a_second() -> None:
+    # 10 ms apart, two snapshots are one disk read; a second is a stuck one.
+    stuck = {"state": "disk-sleep", "wchan": "io_schedule"}
+    assert detect(every(0.01, 100, **stuck)) == []
+    assert fired(every(0.01, 101, **stuck), "d_state_sustained") == [100]
+
+
+def test_d_state_is_one_sleep() -> None:
+    # Woken and asleep again between snapshots (its switch counts moved): busy with I/O.
+    busy = [
+        snap(i, state="disk-sleep", wchan="io_schedule", ctx_switches_voluntary=i,
+             ctx_switches_involuntary=0)
+        for i in range(5)
+    ]  # fmt: skip
+    assert detect(busy) == []
+    one = [s | {"ctx_switches_voluntary": 7} for s in busy]
+    assert fired(one, "d_state_sustained") == [1]
+    # Unknown counts neither restart the sleep nor forget the last known ones.
+    gap = [
+        one[0],
+        one[1] | {"ctx_switches_voluntary": None},
+        one[2] | {"ctx_switches_voluntary": 8},
+    ]
+    assert fired(gap, "d_state_sustained") == [1]
 
 
 def test_d_state_benign_wchan() -> None:
@@ -328,33 +534,64 @@ def test_d_state_streak_and_episode() -> None:
     assert fired(d_series(states), "d_state_sustained") == [4]
     states = ["disk-sleep"] * 4 + ["sleeping"] + ["disk-sleep"] * 2
     assert fired(d_series(states), "d_state_sustained") == [1, 6]
+    # A known "no" needs no time to end it.
+    snaps = d_series(["disk-sleep", "disk-sleep", "running", "disk-sleep", "disk-sleep"])
+    snaps[2]["elapsed_s"] = None
+    assert fired(snaps, "d_state_sustained") == [1, 4]
 
 
 # --- high_cpu_sustained --------------------------------------------------------
 
 
+def cpu_every(step: float, values: list[Any]) -> list[dict[str, Any]]:
+    """cpu_percent readings ``step`` seconds apart, after a first snapshot without one."""
+    return every(step, len(values) + 1)[:1] + [
+        snap(i + 1, elapsed_s=round((i + 1) * step, 6), cpu_percent=v) for i, v in enumerate(values)
+    ]
+
+
 def test_high_cpu_boundary() -> None:
-    assert fired(series("cpu_percent", [89.99, 95.0]), "high_cpu_sustained") == []
-    assert fired(series("cpu_percent", [95.0, 89.99, 95.0]), "high_cpu_sustained") == []
-    assert fired(series("cpu_percent", [90.0]), "high_cpu_sustained") == []
-    assert fired(series("cpu_percent", [90.0, 90]), "high_cpu_sustained") == [1]
-    assert only(series("cpu_percent", [150.0, 180.5]), "high_cpu_sustained").detail == {
-        "cpu_percent": 180.5,
-        "consecutive": 2,
+    # At the 5 s default each reading is a window, as in the seed's terms.
+    assert fired(cpu_every(5.0, [89.99, 95.0]), "high_cpu_sustained") == []
+    assert fired(cpu_every(5.0, [95.0, 89.99, 95.0]), "high_cpu_sustained") == []
+    assert fired(cpu_every(5.0, [90.0]), "high_cpu_sustained") == []
+    assert fired(cpu_every(5.0, [90.0, 90]), "high_cpu_sustained") == [2]
+    assert only(cpu_every(5.0, [150.0, 180.5]), "high_cpu_sustained").detail == {
+        "cpu_percent": 165.2,
+        "seconds": 10.0,
         "threshold": 90.0,
     }
+
+
+def test_high_cpu_averages_short_readings() -> None:
+    # 10 ms readings come in whole ticks: 0, 100 or 200 %. A core kept busy
+    # for 7.9 s is a build or a test run at work ...
+    ticks = [100.0, 0.0, 200.0, 100.0] * 200
+    assert detect(cpu_every(0.01, ticks[:790])) == []
+    # ... and two 4 s windows at >= 90 % are a sustained one, whatever single readings say.
+    (anomaly,) = detect(cpu_every(0.01, ticks))
+    assert anomaly.seq == 800 and anomaly.detail["seconds"] == 8.0
+    assert anomaly.detail["cpu_percent"] == 100.0
+    # Half busy is not busy, though half of the readings are 100 % or more.
+    assert detect(cpu_every(0.01, [100.0, 0.0] * 1000)) == []
 
 
 def test_high_cpu_invalid_values_skip() -> None:
     for bad in (None, MISSING, math.nan, math.inf, True, -95.0, "95", [95]):
         values = [95.0, bad, 95.0]
-        assert fired(series("cpu_percent", values), "high_cpu_sustained") == [2], bad
-        assert fired(series("cpu_percent", [bad, bad]), "high_cpu_sustained") == [], bad
+        assert fired(cpu_every(5.0, values), "high_cpu_sustained") == [3], bad
+        assert fired(cpu_every(5.0, [bad, bad]), "high_cpu_sustained") == [], bad
+    # A reading after a snapshot without a time covers an unknown span: skipped.
+    snaps = cpu_every(5.0, [95.0] * 4)
+    snaps[1]["elapsed_s"] = None
+    assert fired(snaps, "high_cpu_sustained") == [4]
+    snaps[3]["elapsed_s"] = 5.0  # and one that goes back in time
+    assert fired(snaps, "high_cpu_sustained") == []
 
 
 def test_high_cpu_episode() -> None:
     values = [95.0, 99.0, 100.0, 10.0, 95.0, 95.0]
-    assert fired(series("cpu_percent", values), "high_cpu_sustained") == [1, 5]
+    assert fired(cpu_every(5.0, values), "high_cpu_sustained") == [2, 6]
 
 
 # --- records and the API -------------------------------------------------------
@@ -407,14 +644,20 @@ def test_record_copies_the_snapshot_and_validates_ids() -> None:
 
 
 def test_one_snapshot_many_kinds_in_kinds_order() -> None:
+    at_once = Thresholds(
+        zombie_detected_snapshots=1,
+        signals_pending_snapshots=1,
+        high_cpu_snapshots=1,
+        high_cpu_window_s=0.0,
+    )
     common = {"state": "disk-sleep", "wchan": "nfs_wait", "cpu_percent": 95.0}
     snapshots = [
         snap(0, oom_score=0, sig_pnd=ZERO, **common),
         snap(1, oom_score=900, sig_pnd=PENDING, zombie_pids=[5], fd_count=99, fd_soft_limit=100)
         | common,
     ]
-    assert [a.kind for a in Detector().feed(snapshots[0])] == []
-    detector = Detector()
+    assert [a.kind for a in Detector(at_once).feed(snapshots[0])] == []
+    detector = Detector(at_once)
     detector.feed(snapshots[0])
     assert [a.kind for a in detector.feed(snapshots[1])] == [
         "oom_spike",
@@ -448,7 +691,8 @@ KEYS = (
     "ts", "seq", "event", "pid", "elapsed_s", "state", "vm_rss_kb", "threads", "fd_count",
     "fd_soft_limit", "ctx_switches_voluntary", "ctx_switches_involuntary", "sig_pnd", "sig_blk",
     "sig_cgt", "oom_score", "wchan", "comm", "cpu_percent", "tree_procs", "tree_rss_kb",
-    "tree_threads", "tree_fd_count", "tree_cpu_percent", "zombie_pids",
+    "tree_threads", "tree_fd_count", "tree_cpu_percent", "zombie_pids", "zombie_start_ticks",
+    "sched_wait_s",
 )  # fmt: skip
 METRIC_KEYS = set(KEYS) - {"ts", "seq", "event", "pid"}
 
@@ -476,11 +720,18 @@ def plausible(allow_nan: bool = True) -> st.SearchStrategy[dict[str, Any]]:
         "vm_rss_kb": [0, 1000, 2000, 2001, 5000],
         "fd_count": [0, 10, 80, 81, 99],
         "fd_soft_limit": [0, 100],
-        "sig_pnd": [ZERO, ZERO, PENDING, "zz"],
+        "sig_pnd": [ZERO, ZERO, PENDING, PENDING, "zz", mask(SIGCHLD, SIGUSR1)],
+        "sig_blk": [ZERO, PENDING],
+        "sig_cgt": [ZERO, mask(SIGCHLD)],
+        "ctx_switches_voluntary": [1, 1, 2],
+        "ctx_switches_involuntary": [0],
+        "comm": ["sh", "python3", "python3"],
         "oom_score": [0, 200, 201, 666, 799, 800, 1300],
         "wchan": ["", "0", "io_schedule", "wait_for_vfork_done"],
         "cpu_percent": [0.0, 89.99, 90.0, 150.0],
         "zombie_pids": [[], [], [3], [3, 4], [4, 2]],
+        "zombie_start_ticks": [[], [9], [9, 10]],
+        "sched_wait_s": [0.0, 0.5, 2.0],
     }
     odd = [None, True, "x", -1, 1.5, [1], math.inf] + ([math.nan] if allow_nan else [])
     return st.fixed_dictionaries(

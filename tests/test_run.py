@@ -38,6 +38,7 @@ SEED_FIELDS = (
     "oom_score",
     "wchan",
 )
+OWN_FIELDS = ("comm", "cpu_percent", "sched_wait_s")  # the command's, beyond the seed's
 TREE_FIELDS = (
     "tree_procs",
     "tree_rss_kb",
@@ -45,6 +46,7 @@ TREE_FIELDS = (
     "tree_fd_count",
     "tree_cpu_percent",
     "zombie_pids",
+    "zombie_start_ticks",
 )
 SUMMARY_SEED_FIELDS = (
     "session_id",
@@ -197,7 +199,7 @@ def test_trace_lines_carry_the_seed_fields(log_root: Path) -> None:
     for snap in snapshots:
         assert snap["event"] == "snapshot"
         assert snap["pid"] == traced.session.summary["pid"]
-        for name in (*SEED_FIELDS, "comm", "cpu_percent", *TREE_FIELDS, "ts", "elapsed_s"):
+        for name in (*SEED_FIELDS, *OWN_FIELDS, *TREE_FIELDS, "ts", "elapsed_s"):
             assert name in snap
     later = snapshots[1]
     assert later["state"] in ("sleeping", "running")
@@ -277,7 +279,8 @@ def test_open_files_near_the_limit_trigger_fd_high(log_root: Path) -> None:
 
 
 def test_unreaped_child_triggers_zombie_detected_then_persistent(log_root: Path) -> None:
-    traced = run_traced(log_root, workload("zombie", 1.5), interval=0.1)
+    # Detected after 1 s unreaped, persistent after 2 s.
+    traced = run_traced(log_root, workload("zombie", 3), interval=0.1)
     kinds = traced.session.kinds
     assert kinds.count("zombie_detected") == 1
     assert kinds.count("zombie_persistent") == 1
@@ -287,7 +290,8 @@ def test_unreaped_child_triggers_zombie_detected_then_persistent(log_root: Path)
 
 
 def test_blocked_signal_received_triggers_signals_pending(log_root: Path) -> None:
-    traced = run_traced(log_root, workload("sigpending", 0.5, 1.0), interval=0.1)
+    # Flagged once it has stayed pending for 1 s.
+    traced = run_traced(log_root, workload("sigpending", 0.5, 2.0), interval=0.1)
     pending = [a for a in traced.session.anomalies if a["kind"] == "signals_pending"]
     assert len(pending) == 1
     assert int(pending[0]["snapshot"]["sig_pnd"], 16) & (1 << (signal.SIGUSR1 - 1))

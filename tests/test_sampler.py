@@ -20,6 +20,7 @@ from autoskillit_trace.sampler import (
     ProcFiles,
     Sampler,
     TreeFinder,
+    parse_run_delay,
     parse_stat,
     parse_status,
     read_stat,
@@ -57,9 +58,35 @@ def test_child_fields_agree_with_psutil(sleeper: subprocess.Popen[bytes]) -> Non
         assert 0 <= switches.voluntary - fields["ctx_switches_voluntary"] < 5
         assert fields["comm"] == oracle.name()
     assert fields["oom_score"] == int(Path(f"/proc/{sleeper.pid}/oom_score").read_text())
+    waited = round(int(Path(f"/proc/{sleeper.pid}/schedstat").read_text().split()[1]) / 1e9, 6)
+    assert 0 <= fields["sched_wait_s"] <= waited  # read before, and it only grows
     assert fields["cpu_percent"] is None  # no interval yet
     assert fields["tree_procs"] == 1
-    assert fields["zombie_pids"] == []
+    assert fields["zombie_pids"] == [] and fields["zombie_start_ticks"] == []
+
+
+def test_zombies_are_listed_with_their_start_ticks() -> None:
+    """A zombie's start tells it from a later process that reuses its pid."""
+    proc = subprocess.Popen(workload("zombie", 30))
+    try:
+        parent = psutil.Process(proc.pid)
+        (zombie,) = wait_for(
+            lambda: [c for c in parent.children() if c.status() == psutil.STATUS_ZOMBIE],
+            what="an unreaped child",
+        )
+        fields = Sampler(proc.pid).sample(time.monotonic())
+        stat = read_stat(zombie.pid)
+        assert stat is not None and stat.state == "zombie"
+        assert fields["zombie_pids"] == [zombie.pid]
+        assert fields["zombie_start_ticks"] == [stat.start_ticks]
+    finally:
+        _kill_tree(proc)
+
+
+def test_run_delay_is_read_in_seconds_or_none() -> None:
+    assert parse_run_delay(b"94120 10336119 2\n") == 0.010336
+    for bad in (None, b"", b"94120", b"94120 x 2"):
+        assert parse_run_delay(bad) is None
 
 
 def test_second_sample_has_cpu_percent(sleeper: subprocess.Popen[bytes]) -> None:
@@ -238,14 +265,14 @@ def test_held_files_follow_the_tree_and_are_let_go() -> None:
         for _ in range(60):
             fields = sampler.sample(time.monotonic())
             # The wrapper (stat, children), each member (stat, fd, children)
-            # and the command's status, oom_score and wchan.
-            assert finder.files.held <= 2 + 3 * fields["tree_procs"] + 3
+            # and the command's status, oom_score, schedstat and wchan.
+            assert finder.files.held <= 2 + 3 * fields["tree_procs"] + 4
             members = finder.members()
-            assert finder.files.held <= 2 + 3 * len(members) + 3
+            assert finder.files.held <= 2 + 3 * len(members) + 4
             seen |= set(members)
             time.sleep(0.02)
         assert len(seen) > 20  # the tree really churned
-        assert _own_fds() <= before + 1 + 2 + 3 * 6 + 3  # 1: /proc/loadavg
+        assert _own_fds() <= before + 1 + 2 + 3 * 6 + 4  # 1: /proc/loadavg
     finally:
         proc.kill()
         proc.wait()

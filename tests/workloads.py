@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shlex
 import signal
 import sys
 import time
+from pathlib import Path
 
 
 def grow(seconds: str = "3", step_mb: str = "4", pause: str = "0.05") -> None:
@@ -268,6 +270,84 @@ def undumpable(seconds: str = "1") -> None:
     time.sleep(float(seconds))
 
 
+# --- healthy work: what a traced CI step does all day, and no anomaly ------------
+
+
+def pool(tasks: str = "300", width: str = "2") -> None:
+    """A multiprocessing pool mapping small CPU-bound tasks; workers are replaced as they age."""
+    import multiprocessing
+
+    workers = multiprocessing.Pool(int(width), maxtasksperchild=25)
+    workers.map(_square_sum, [20_000] * int(tasks), chunksize=1)
+    workers.close()
+    workers.join()
+
+
+def _square_sum(n: int) -> int:
+    return sum(i * i for i in range(n))
+
+
+def shell_loop(count: int = 2000) -> list[str]:
+    """A shell running a short command ``count`` times: fork, exec, reap, as fast as it can."""
+    return ["sh", "-c", f"for i in $(seq {count}); do /bin/true; done"]
+
+
+def parallel_jobs(count: int = 30) -> list[str]:
+    """A shell starting ``count`` short jobs at once, then waiting for them all."""
+    return ["sh", "-c", f"for i in $(seq {count}); do sleep 0.5 & done; wait"]
+
+
+def exec_after(seconds: float, argv: list[str]) -> list[str]:
+    """A shell that exec's the real program after a while (a small RSS, then a larger one)."""
+    return ["sh", "-c", f'sleep {seconds} && exec "$@"', "sh", *argv]
+
+
+def c_project(folder: Path, files: int = 16) -> list[str]:
+    """Write a small C project; the argv of building it with ``make -j2``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(files):
+        (folder / f"unit{i}.c").write_text(f"int unit{i}(int x) {{ return x * {i} + 1; }}\n")
+    (folder / "main.c").write_text("int main(void) { return 0; }\n")
+    objects = " ".join(f"unit{i}.o" for i in range(files))
+    (folder / "Makefile").write_text(
+        f"prog: main.o {objects}\n\t$(CC) -o $@ $^\n"
+        "%.o: %.c\n\t$(CC) -O0 -c -o $@ $<\n"
+        "clean:\n\trm -f *.o prog\n"
+    )
+    return ["make", "-s", "-j2", "-C", str(folder)]
+
+
+def generated_suite(folder: Path, tests: int = 40) -> list[str]:
+    """Write a small pytest suite (some tests run a subprocess); the argv of running it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "test_generated.py").write_text(
+        "import subprocess\n"
+        "import pytest\n\n"
+        f"@pytest.mark.parametrize('n', range({tests}))\n"
+        "def test_sum(n):\n"
+        "    assert sum(range(n * 1000)) == n * 1000 * (n * 1000 - 1) // 2\n\n"
+        "@pytest.mark.parametrize('n', range(5))\n"
+        "def test_subprocess(n, tmp_path):\n"
+        "    (tmp_path / 'f').write_text(str(n))\n"
+        "    assert subprocess.run(['cat', str(tmp_path / 'f')], capture_output=True).stdout\n"
+    )
+    basetemp = folder / "tmp"  # its own: pytest prunes old ones where it keeps them
+    return [
+        *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"),
+        *("--basetemp", str(basetemp), str(folder / "test_generated.py")),
+    ]
+
+
+def one_after_another(*argvs: list[str], seconds: float = 0) -> list[str]:
+    """A shell running the commands in turn, again until ``seconds`` have passed.
+
+    It stops at the first command that fails, with its status.
+    """
+    steps = " && ".join(shlex.join(argv) for argv in argvs)
+    return ["sh", "-c", f"end=$(($(date +%s) + {seconds:.0f})); while :; do {steps} || exit; "
+            '[ "$(date +%s)" -ge "$end" ] && exit 0; done']  # fmt: skip
+
+
 def _write_json(path: str, value: object) -> None:
     tmp = f"{path}.tmp"
     with open(tmp, "w") as handle:
@@ -296,6 +376,7 @@ WORKLOADS = {
     "orchestrate": orchestrate,
     "argv": argv,
     "undumpable": undumpable,
+    "pool": pool,
 }
 
 if __name__ == "__main__":
