@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from autoskillit_trace import __version__
-from autoskillit_trace.runopts import RUN_OPTIONS, USAGE
+from autoskillit_trace.runopts import RUN_OPTIONS, USAGE, empty_value_problem
 
 PROG = "autoskillit-trace"
 
@@ -112,8 +112,20 @@ def _parse_size(text: str) -> float:
 DURATION = _Parsed("DURATION", _parse_duration)
 SIZE = _Parsed("SIZE", _parse_size)
 
+
+def _not_empty(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Refuse ``--log-dir ''`` as ``run`` does: an empty value is never meant."""
+    if value == "":
+        typed = max(param.opts, key=len)
+        raise click.UsageError(empty_value_problem(typed, param.metavar or "VALUE"), ctx)
+    return value
+
+
 _log_dir_option = click.option(
-    "--log-dir", metavar="PATH", help="Log root (default: from the settings, see 'config show')."
+    "--log-dir",
+    metavar="PATH",
+    callback=_not_empty,
+    help="Log root (default: from the settings, see 'config show').",
 )
 
 
@@ -132,6 +144,7 @@ def _setting_options(command: Any) -> Any:
             metavar=option.metavar,
             is_flag=option.metavar is None,
             default=None,
+            callback=None if option.metavar is None else _not_empty,
         )(command)
     return command
 
