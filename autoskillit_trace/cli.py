@@ -109,8 +109,16 @@ def _parse_size(text: str) -> float:
     return parse_size_kb(text)
 
 
+def _parse_since(text: str) -> float:
+    """``12h``, ``7d`` ago, or ``2026-11-29``, ``2026-11-29T10:00Z``: seconds since the epoch."""
+    from autoskillit_trace.timeutil import parse_since
+
+    return parse_since(text)
+
+
 DURATION = _Parsed("DURATION", _parse_duration)
 SIZE = _Parsed("SIZE", _parse_size)
+WHEN = _Parsed("WHEN", _parse_since)
 
 
 def _not_empty(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -213,7 +221,12 @@ def prune_command(
 @cli.command("ls")
 @click.option("--failed", is_flag=True, help="Only sessions that did not succeed.")
 @click.option("--anomalies", is_flag=True, help="Only sessions with anomalies.")
-@click.option("--since", type=DURATION, help="Only sessions started within this time (12h, 7d).")
+@click.option(
+    "--since",
+    type=WHEN,
+    help="Only sessions started within this time (12h, 7d) or since this date or time "
+    "(2026-11-29, 2026-11-29T10:00, 2026-11-29T10:00+02:00; UTC unless it has an offset).",
+)
 @click.option("--command", metavar="TEXT", help="Only sessions whose command contains TEXT.")
 @click.option("--min-rss", type=SIZE, help="Only sessions whose peak RSS exceeds SIZE (1G, 500M).")
 @click.option(
@@ -239,15 +252,13 @@ def ls_command(
     Newest means most recently recorded: the index is read from its end, so
     the newest few cost the same whatever the length of the history.
     """
-    import time
-
     from autoskillit_trace.commands.ls import LsArgs, run_ls
     from autoskillit_trace.selection import SessionFilter
 
     keep = SessionFilter(
         failed=failed,
         anomalies=anomalies,
-        since=None if since is None else time.time() - since,
+        since=since,
         command=command,
         min_rss_kb=min_rss,
     )
