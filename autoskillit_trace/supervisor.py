@@ -623,10 +623,18 @@ def _same_process_group(pid: int) -> bool:
         return False
 
 
-def _spawn_error(command: str, exc: OSError) -> SpawnError:
+def _spawn_error(name: str, exc: OSError) -> SpawnError:
     """127 for a command not found, 126 for one that cannot be executed, as in a shell."""
+    command = _printable(name)
     if isinstance(exc, FileNotFoundError):
         if "/" in command:
             return SpawnError(127, f"{command}: No such file or directory")
         return SpawnError(127, f"{command}: command not found")
     return SpawnError(126, f"{command}: {exc.strerror or exc}")
+
+
+def _printable(name: str) -> str:
+    """``name`` for one line of text: bytes that are not UTF-8 and control characters
+    as backslash escapes (``\\xff``, ``\\n``), not as the surrogates Python reads them as."""
+    text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -194,6 +194,9 @@ SPAWN_CASES = [
     Case("command not found", ["--", "no-such-cmd-zz"], "no-such-cmd-zz: command not found", 127),
     Case("no such path", ["--", "/no/such/bin"], "/no/such/bin: No such file or directory", 127),
     Case("empty command name", ["--", ""], "'': command not found", 127),
+    Case("name not UTF-8", ["--", b"\xff\xfe"], "\\xff\\xfe: command not found", 127),
+    Case("path not UTF-8", ["--", b"/no/caf\xe9"], "/no/caf\\xe9: No such file or directory", 127),
+    Case("name with a newline", ["--", "a\nb"], "a\\nb: command not found", 127),
     Case("a directory", ["--", "/"], "/: Permission denied", 126),
     Case("not executable", ["--", "{plain}"], ": Permission denied", 126),
 ]
@@ -269,6 +272,7 @@ def test_command_that_cannot_start(case: Case, recorded: Path, tmp_path: Path) -
         assert after[name].startswith(data), name  # the index only grew
     index, skipped = parse_lines(after["sessions.jsonl"])
     assert skipped == 0 and [r["subtype"] for r in index] == ["success", "spawn_failed"]
+    assert index[-1]["termination_reason"].endswith(case.message)  # as shown, one line
 
 
 # -- the other commands -------------------------------------------------------------
