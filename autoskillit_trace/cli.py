@@ -299,7 +299,8 @@ def show_command(
     """Show one session: summary, anomalies, and charts over its time.
 
     SESSION is a session id, a folder name, or a unique prefix of either
-    (underscores are read as hyphens).
+    (underscores are read as hyphens), or the agent's session id of an
+    --agent-events session (the newest, when several recorded it).
     """
     from autoskillit_trace.commands.show import ShowArgs, run_show
 
