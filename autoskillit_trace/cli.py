@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from autoskillit_trace import __version__
-from autoskillit_trace.runopts import RUN_OPTIONS, USAGE
+from autoskillit_trace.runopts import RUN_OPTIONS, USAGE, empty_value_problem
 
 PROG = "autoskillit-trace"
 
@@ -109,11 +109,31 @@ def _parse_size(text: str) -> float:
     return parse_size_kb(text)
 
 
+def _parse_since(text: str) -> float:
+    """``12h``, ``7d`` ago, or ``2026-11-29``, ``2026-11-29T10:00Z``: seconds since the epoch."""
+    from autoskillit_trace.timeutil import parse_since
+
+    return parse_since(text)
+
+
 DURATION = _Parsed("DURATION", _parse_duration)
 SIZE = _Parsed("SIZE", _parse_size)
+WHEN = _Parsed("WHEN", _parse_since)
+
+
+def _not_empty(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Refuse ``--log-dir ''`` as ``run`` does: an empty value is never meant."""
+    if value == "":
+        typed = max(param.opts, key=len)
+        raise click.UsageError(empty_value_problem(typed, param.metavar or "VALUE"), ctx)
+    return value
+
 
 _log_dir_option = click.option(
-    "--log-dir", metavar="PATH", help="Log root (default: from the settings, see 'config show')."
+    "--log-dir",
+    metavar="PATH",
+    callback=_not_empty,
+    help="Log root (default: from the settings, see 'config show').",
 )
 
 
@@ -132,6 +152,7 @@ def _setting_options(command: Any) -> Any:
             metavar=option.metavar,
             is_flag=option.metavar is None,
             default=None,
+            callback=None if option.metavar is None else _not_empty,
         )(command)
     return command
 
@@ -200,7 +221,12 @@ def prune_command(
 @cli.command("ls")
 @click.option("--failed", is_flag=True, help="Only sessions that did not succeed.")
 @click.option("--anomalies", is_flag=True, help="Only sessions with anomalies.")
-@click.option("--since", type=DURATION, help="Only sessions started within this time (12h, 7d).")
+@click.option(
+    "--since",
+    type=WHEN,
+    help="Only sessions started within this time (12h, 7d) or since this date or time "
+    "(2026-11-29, 2026-11-29T10:00, 2026-11-29T10:00+02:00; UTC unless it has an offset).",
+)
 @click.option("--command", metavar="TEXT", help="Only sessions whose command contains TEXT.")
 @click.option("--min-rss", type=SIZE, help="Only sessions whose peak RSS exceeds SIZE (1G, 500M).")
 @click.option(
@@ -226,15 +252,13 @@ def ls_command(
     Newest means most recently recorded: the index is read from its end, so
     the newest few cost the same whatever the length of the history.
     """
-    import time
-
     from autoskillit_trace.commands.ls import LsArgs, run_ls
     from autoskillit_trace.selection import SessionFilter
 
     keep = SessionFilter(
         failed=failed,
         anomalies=anomalies,
-        since=None if since is None else time.time() - since,
+        since=since,
         command=command,
         min_rss_kb=min_rss,
     )
@@ -275,7 +299,8 @@ def show_command(
     """Show one session: summary, anomalies, and charts over its time.
 
     SESSION is a session id, a folder name, or a unique prefix of either
-    (underscores are read as hyphens).
+    (underscores are read as hyphens), or the agent's session id of an
+    --agent-events session (the newest, when several recorded it).
     """
     from autoskillit_trace.commands.show import ShowArgs, run_show
 

@@ -221,7 +221,7 @@ def parse_run_args(args: list[str], env: Mapping[str, str]) -> RunArgs:
         else:
             i += 1
             if i >= len(options):
-                raise UsageError(f"option {word} needs a value ({option.metavar})")
+                raise _needs_value(word, option)
             value = options[i]
         _apply(result, option, option.flags[-1] if not name.startswith("--") else name, value)
         i += 1
@@ -242,9 +242,28 @@ def _split_without_separator(args: list[str]) -> tuple[list[str], list[str]]:
         if option is None:
             break
         if option.metavar is not None and not has_value:
+            if i + 1 == len(args):  # ``run --interval``: the value, not the command, is missing
+                raise _needs_value(word, option)
             i += 1  # its value
         i += 1
     return args[:i], args[i:]
+
+
+def _needs_value(typed: str, option: RunOption) -> UsageError:
+    return UsageError(f"option {typed} needs a value ({option.metavar})")
+
+
+def empty_value_problem(typed: str, metavar: str) -> str:
+    """The one line for an empty option value (``--log-dir ''``, often an unset variable).
+
+    Every option's default is had by leaving the option out, so an empty
+    value is always a mistake; ``ls``, ``show``, ``prune`` and ``config show``
+    word it the same.
+    """
+    return (
+        f"option {typed}: the value is empty; expected {metavar} "
+        f"(leave {typed} out for the default)"
+    )
 
 
 def _apply(result: RunArgs, option: RunOption, typed: str, value: object) -> None:
@@ -252,6 +271,8 @@ def _apply(result: RunArgs, option: RunOption, typed: str, value: object) -> Non
         raise UsageError(f"option {typed}: value is not valid UTF-8")
     if option.choices is not None and value not in option.choices:
         raise UsageError(f"option {typed}: {value!r} is not one of {', '.join(option.choices)}")
+    if value == "":
+        raise UsageError(empty_value_problem(typed, str(option.metavar)))
     if option.config_key is not None:
         result.overrides[option.config_key] = (typed, value)
     elif option.dest == "session_id":
@@ -269,13 +290,22 @@ def _apply(result: RunArgs, option: RunOption, typed: str, value: object) -> Non
         setattr(result, option.dest, value)
 
 
+# The longest --timeout, --idle-timeout or --kill-grace: a year is longer than
+# any job, and far below what the waits can take (sigtimedwait's ~292 years).
+MAX_LIMIT_S = 365 * 86_400.0
+
+
 def _checked_duration(text: str, where: str) -> float:
+    """A limit's duration: 0 (no limit, or an immediate SIGKILL for --kill-grace) to a year."""
     from autoskillit_trace.timeutil import parse_duration
 
     try:
-        return parse_duration(text)
+        seconds = parse_duration(text)
     except ValueError as exc:
         raise UsageError(f"option {where}: {exc}") from None
+    if seconds > MAX_LIMIT_S:
+        raise UsageError(f"option {where}: {text!r} is too long; expected at most 365d")
+    return seconds
 
 
 def _checked_id(session_id: str, where: str) -> str:

@@ -62,15 +62,21 @@ def _positive(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One session folder and the id its session was started with."""
+    """One session folder, the id its session was started with, and its agent's, if any."""
 
     dir_name: str
     session_id: str
+    agent_session_id: str | None = None  # from the index: finished --agent-events sessions
+    started: float | None = None  # seconds since the epoch, when the index says
 
 
 @dataclass(frozen=True)
 class Resolution:
-    """The folder meant (``match``), or every folder it could mean (``candidates``)."""
+    """The folder meant (``match``), or every folder it could mean (``candidates``).
+
+    With an agent's session id recorded by several sessions (a resumed agent),
+    ``match`` is the newest of the ``candidates``.
+    """
 
     match: Candidate | None
     candidates: tuple[Candidate, ...]
@@ -85,24 +91,36 @@ def resolve(query: str, sessions: Sequence[Candidate]) -> Resolution:
     """Find the session ``query`` names, most specific rule first.
 
     Exact folder name, then the same with underscores read as hyphens, then
-    exact session id, then a prefix of either (both also read that way).  One
-    folder: a match; several: ambiguous; none: unknown (both: ``match`` None).
+    exact session id, then exact agent session id, then a prefix of a folder
+    name or session id (both also read that way).  One folder: a match;
+    several: ambiguous, except for an agent's id, where the newest wins; none:
+    unknown (both: ``match`` None).
     """
     wanted = normalize(query)
     if not wanted:
         return Resolution(None, ())
+
+    def by_agent(c: Candidate) -> bool:
+        return c.agent_session_id == query
+
     rules = (
         lambda c: c.dir_name == query,
         lambda c: normalize(c.dir_name) == wanted,
         lambda c: normalize(c.session_id) == wanted,
+        by_agent,
         lambda c: (
             normalize(c.dir_name).startswith(wanted) or normalize(c.session_id).startswith(wanted)
         ),
     )
     for rule in rules:
         found = tuple(sorted((c for c in sessions if rule(c)), key=lambda c: c.dir_name))
-        if len(found) == 1:
-            return Resolution(found[0], found)
+        if len(found) == 1 or (found and rule is by_agent):
+            return Resolution(max(found, key=_newness), found)
         if found:
             return Resolution(None, found)
     return Resolution(None, ())
+
+
+def _newness(candidate: Candidate) -> tuple[float, str]:
+    started = candidate.started
+    return (float("-inf") if started is None else started, candidate.dir_name)

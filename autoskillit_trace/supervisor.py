@@ -84,6 +84,7 @@ REPEAT_WINDOW_S = 0.1  # a signal repeated by its sender within this is one (see
 _SIGRTMIN = getattr(signal, "SIGRTMIN", 34)
 _READ_SIZE = 1 << 16
 _FALLBACK_POLL_S = 0.05
+_LONGEST_POLL_S = 86400.0
 
 
 def waited_signals() -> frozenset[int]:
@@ -345,7 +346,7 @@ class Supervisor:
             raise _spawn_error(self.argv[0], exc) from None
         except ValueError:  # an empty command name, as in ``run -- ''``
             self._close_pipe()
-            raise SpawnError(127, f"{_shown(self.argv[0])!r}: command not found") from None
+            raise SpawnError(127, f"{_printable(self.argv[0])!r}: command not found") from None
         finally:
             if write_end is not None:
                 os.close(write_end)
@@ -688,6 +689,8 @@ class _Waiter:
             self._registered = pipe
         if self._sfd is None and (timeout is None or timeout > _FALLBACK_POLL_S):
             timeout = _FALLBACK_POLL_S
+        elif timeout is not None and timeout > _LONGEST_POLL_S:
+            timeout = _LONGEST_POLL_S  # poll takes a C int of ms; wake up and look again
         ms = None if timeout is None else max(0, int(timeout * 1000 + 0.999))
         ready = self._poll.poll(ms)
         deliveries: list[Delivery] = []
@@ -830,16 +833,18 @@ def _same_file(a: int, b: int) -> bool:
     return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
 
 
-def _shown(name: str) -> str:
-    """A command name for a message: bytes that are not UTF-8 as ``\\xff`` escapes."""
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
-
-
-def _spawn_error(command: str, exc: OSError) -> SpawnError:
+def _spawn_error(name: str, exc: OSError) -> SpawnError:
     """127 for a command not found, 126 for one that cannot be executed, as in a shell."""
-    shown = _shown(command)
+    command = _printable(name)
     if isinstance(exc, FileNotFoundError):
         if "/" in command:
-            return SpawnError(127, f"{shown}: No such file or directory")
-        return SpawnError(127, f"{shown}: command not found")
-    return SpawnError(126, f"{shown}: {exc.strerror or exc}")
+            return SpawnError(127, f"{command}: No such file or directory")
+        return SpawnError(127, f"{command}: command not found")
+    return SpawnError(126, f"{command}: {exc.strerror or exc}")
+
+
+def _printable(name: str) -> str:
+    """``name`` for one line of text: bytes that are not UTF-8 and control characters
+    as backslash escapes (``\\xff``, ``\\n``), not as the surrogates Python reads them as."""
+    text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -40,12 +40,18 @@ def compact_utc(micros: int) -> str:
 
 
 def parse_iso(text: str) -> float | None:
-    """Seconds since the epoch for an ISO 8601 text with offset, or None."""
-    from datetime import datetime
+    """Seconds since the epoch for an ISO 8601 date or date-time, or None.
+
+    Without an offset it is UTC, as every timestamp the store writes.
+    """
+    from datetime import datetime, timezone
 
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except (TypeError, ValueError):
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return moment.timestamp()
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -104,3 +110,22 @@ def parse_duration(text: str) -> float:
     if not value >= 0 or value == float("inf"):
         raise ValueError(f"{text!r} is not a duration; expected a finite number >= 0")
     return value * _UNITS[unit]
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """Seconds since the epoch for ``12h`` (that long before ``now``) or ``2026-11-29``.
+
+    A date or date-time without an offset is UTC.  Raises ValueError saying what
+    is expected.
+    """
+    try:
+        ago = parse_duration(text)
+    except ValueError:
+        moment = parse_iso(text.strip())
+        if moment is None:
+            raise ValueError(
+                f"{text!r} is neither a duration (12h, 7d) nor a date or time "
+                "(2026-11-29, 2026-11-29T10:00, 2026-11-29T10:00:00+02:00)"
+            ) from None
+        return moment
+    return (time.time() if now is None else now) - ago

@@ -23,6 +23,7 @@ from autoskillit_trace.timeutil import parse_duration
 PREFIX = "autoskillit-trace run: error: "
 ENV = "AUTOSKILLIT_LINUX_TRACING__"
 ID_RULE = "expected [A-Za-z0-9][A-Za-z0-9._-]{0,127} without '..'"
+INTERVAL_RANGE = "linux_tracing.proc_interval: expected a number of seconds from 0.01 to 86400"
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ CASES = [
     ),
     config(
         "linux_tracing:\n  proc_interval: fast\n",
-        "linux_tracing.proc_interval: expected a number of seconds greater than 0, got 'fast'",
+        "linux_tracing.proc_interval: expected a number of seconds from 0.01 to 86400, got 'fast'",
     ),
     config(
         "linux_tracing:\n  enabled: 'yes'\n",
@@ -72,11 +73,11 @@ CASES = [
     ),
     config(
         "linux_tracing:\n  proc_interval: -1\n",
-        "linux_tracing.proc_interval: expected a number of seconds greater than 0, got -1",
+        "linux_tracing.proc_interval: expected a number of seconds from 0.01 to 86400, got -1",
     ),
     config(
         "linux_tracing:\n  proc_interval: .inf\n",
-        "linux_tracing.proc_interval: expected a number of seconds greater than 0, got inf",
+        "linux_tracing.proc_interval: expected a number of seconds from 0.01 to 86400, got inf",
     ),
     config(
         "linux_tracing:\n  log_dir: relative/logs\n",
@@ -88,12 +89,24 @@ CASES = [
     ),
     config(b"linux_tracing:\n  log_dir: /caf\xe9\n", "line 2: not UTF-8 text (byte 0xe9)"),
     config("- just\n- a list\n", "expected a mapping of sections such as 'linux_tracing:'"),
+    config("linux_tracing:\n  proc_interval: 0.00001\n", f"{INTERVAL_RANGE}, got 1e-05"),
+    config("linux_tracing:\n  proc_interval: 1e-9\n", f"{INTERVAL_RANGE}, got 1e-09"),
+    config("linux_tracing:\n  proc_interval: 86401\n", f"{INTERVAL_RANGE}, got 86401"),
     # -- the environment ------------------------------------------------------------
     Case(
         "env: wrong type",
         opts(),
         f"{ENV}PROC_INTERVAL: linux_tracing.proc_interval: expected a number of seconds",
         env={f"{ENV}PROC_INTERVAL": "soon"},
+    ),
+    *(
+        Case(
+            f"env: interval {value}",
+            opts(),
+            f"{ENV}PROC_INTERVAL: {INTERVAL_RANGE}, got '{value}'",
+            env={f"{ENV}PROC_INTERVAL": value},
+        )
+        for value in ("0.00001", "1e-9", "0.0099")
     ),
     Case(
         "env: unknown key",
@@ -109,18 +122,54 @@ CASES = [
     ),
     # -- options ----------------------------------------------------------------------
     Case("no such option", opts("--bogus"), "no such option: '--bogus'"),
-    Case("option without value", ["--interval"], "no command given"),
-    Case("value missing", ["--log-dir", "{root}", "--interval", "--", "true"], "needs a value"),
+    Case("option without value", ["--interval"], "option --interval needs a value (SECONDS)"),
+    Case("value missing at the end", ["-q", "--log-dir"], "option --log-dir needs a value (PATH)"),
+    Case(
+        "value missing",
+        ["--log-dir", "{root}", "--interval", "--", "true"],
+        "option --interval needs a value (SECONDS)",
+    ),
     Case("flag with a value", opts("--no-trace=1"), "option --no-trace takes no value"),
     Case(
         "interval not a number",
         opts("--interval", "abc"),
-        "--interval: linux_tracing.proc_interval: expected a number of seconds greater than 0, "
+        "--interval: linux_tracing.proc_interval: expected a number of seconds from 0.01 to 86400, "
         "got 'abc'",
     ),
-    Case("interval zero", opts("--interval", "0"), "expected a number of seconds greater than 0"),
-    Case("interval nan", opts("--interval", "nan"), "greater than 0, got 'nan'"),
-    Case("interval inf", opts("--interval", "inf"), "greater than 0, got 'inf'"),
+    Case(
+        "interval zero", opts("--interval", "0"), "expected a number of seconds from 0.01 to 86400"
+    ),
+    Case("interval nan", opts("--interval", "nan"), "from 0.01 to 86400, got 'nan'"),
+    Case("interval inf", opts("--interval", "inf"), "from 0.01 to 86400, got 'inf'"),
+    *(
+        Case(f"interval {value}", opts("--interval", value), f"{INTERVAL_RANGE}, got '{value}'")
+        for value in ("0.00001", "1e-6", "1e-9", "0.0099", "86401", "1e300")
+    ),
+    *(
+        Case(f"{option} too long", opts(option, value), f"option {option}: {value!r} is too long")
+        for option, value in (
+            ("--timeout", "366d"),
+            ("--timeout", "1e308w"),
+            ("--idle-timeout", "1e300"),
+            ("--kill-grace", "1e10"),
+        )
+    ),
+    *(
+        Case(
+            f"{option} empty",
+            opts(option, ""),
+            f"option {option}: the value is empty; expected {metavar} "
+            f"(leave {option} out for the default)",
+        )
+        for option, metavar in (
+            ("--log-dir", "PATH"),
+            ("--textfile-dir", "PATH"),
+            ("--pushgateway", "URL"),
+            ("--junit", "FILE"),
+            ("--session-id", "ID"),
+            ("--interval", "SECONDS"),
+        )
+    ),
     Case("log format", opts("--log-format", "xml"), "'xml' is not one of auto, console, json"),
     Case("log format empty", opts("--log-format", ""), "'' is not one of auto, console, json"),
     Case("long flag with a value", opts("--quiet=yes"), "option --quiet takes no value"),
@@ -135,7 +184,6 @@ CASES = [
     Case("id with newline", opts("--session-id", "a\nb"), "it contains '\\n'"),
     Case("id with control", opts("--session-id", "a\x07b"), "it contains '\\x07'"),
     Case("id of 500 chars", opts("--session-id", "a" * 500), "500 characters long (at most 128)"),
-    Case("id empty", opts("--session-id", ""), "invalid session id '': it is empty"),
     # -- the command ------------------------------------------------------------------
     Case("missing --", ["--log-dir", "{root}", "sleep", "1"], "missing '--' before the command"),
     Case("no command", [], "no command given; usage: autoskillit-trace run"),
@@ -146,6 +194,9 @@ SPAWN_CASES = [
     Case("command not found", ["--", "no-such-cmd-zz"], "no-such-cmd-zz: command not found", 127),
     Case("no such path", ["--", "/no/such/bin"], "/no/such/bin: No such file or directory", 127),
     Case("empty command name", ["--", ""], "'': command not found", 127),
+    Case("name not UTF-8", ["--", b"\xff\xfe"], "\\xff\\xfe: command not found", 127),
+    Case("path not UTF-8", ["--", b"/no/caf\xe9"], "/no/caf\\xe9: No such file or directory", 127),
+    Case("name with a newline", ["--", "a\nb"], "a\\nb: command not found", 127),
     Case("a directory", ["--", "/"], "/: Permission denied", 126),
     Case("not executable", ["--", "{plain}"], ": Permission denied", 126),
 ]
@@ -221,6 +272,96 @@ def test_command_that_cannot_start(case: Case, recorded: Path, tmp_path: Path) -
         assert after[name].startswith(data), name  # the index only grew
     index, skipped = parse_lines(after["sessions.jsonl"])
     assert skipped == 0 and [r["subtype"] for r in index] == ["success", "spawn_failed"]
+    assert index[-1]["termination_reason"].endswith(case.message)  # as shown, one line
+
+
+# -- the other commands -------------------------------------------------------------
+
+STORE_COMMANDS = [["ls"], ["show", "x"], ["prune"], ["config", "show"]]
+
+
+@pytest.mark.parametrize("command", STORE_COMMANDS, ids=" ".join)
+def test_empty_log_dir_is_refused_by_every_command(command: list[str], tmp_path: Path) -> None:
+    """``--log-dir ''`` (an unset variable) would silently mean the default store."""
+    env = clean_env(tmp_path)
+    proc = subprocess.run(
+        tracer(*command, "--log-dir", ""), env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith(
+        "autoskillit-trace: error: option --log-dir: the value is empty; expected PATH "
+        "(leave --log-dir out for the default)"
+    )
+    assert not Path(env["XDG_DATA_HOME"]).exists()
+
+
+# -- values at the edges of what is accepted work ----------------------------------------
+
+
+@pytest.mark.parametrize("how", ["option", "environment", "project file"])
+def test_the_finest_interval_works(how: str, log_root: Path, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / ".autoskillit").mkdir(parents=True)
+    env = clean_env(tmp_path)
+    if how == "environment":
+        env[f"{ENV}PROC_INTERVAL"] = "0.01"
+    elif how == "project file":
+        (project / ".autoskillit" / "config.yaml").write_text(
+            "linux_tracing:\n  proc_interval: 0.01\n"
+        )
+    interval = 0.01 if how == "option" else None
+    traced = run_traced(log_root, workload("sleep", 0.3), interval=interval, env=env, cwd=project)
+    assert traced.proc.returncode == 0, traced.stderr
+    summary = traced.session.summary
+    assert summary["subtype"] == "success" and summary["snapshot_interval_seconds"] == 0.01
+    assert summary["snapshot_count"] >= 2
+
+
+TINY_LIMITS = [
+    ("--timeout", "1e-9", "timeout"),
+    ("--timeout", "0.000001s", "timeout"),
+    ("--idle-timeout", "1e-9", "idle_stall"),
+]
+
+
+@pytest.mark.parametrize(("option", "value", "subtype"), TINY_LIMITS)
+def test_a_tiny_limit_stops_the_command(
+    option: str, value: str, subtype: str, log_root: Path
+) -> None:
+    traced = run_traced(log_root, ["sleep", "30"], interval=0.01, extra=("-q", option, value))
+    assert traced.proc.returncode == 124, traced.stderr
+    assert traced.session.summary["subtype"] == subtype
+
+
+def test_no_kill_grace_kills_at_once(log_root: Path) -> None:
+    """``--kill-grace 0``: SIGKILL right after the SIGTERM the command ignores."""
+    ignore_term = ["sh", "-c", "trap '' TERM; sleep 30"]
+    extra = ("-q", "--kill-grace", "0", "--timeout", "0.2")
+    traced = run_traced(log_root, ignore_term, interval=0.05, extra=extra)
+    assert traced.proc.returncode == 124, traced.stderr
+    assert traced.session.summary["subtype"] == "timeout"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ("--no-trace", "--timeout", "365d", "--idle-timeout", "365d", "--kill-grace", "365d"),
+        ("--agent-events", "--interval", "86400", "--timeout", "365d", "--kill-grace", "52w"),
+    ],
+    ids=["untraced", "agent-events"],
+)
+def test_the_longest_limits_work(extra: tuple[str, ...], log_root: Path) -> None:
+    traced = run_traced(log_root, workload("echo", "hi"), interval=None, extra=("-q", *extra))
+    assert traced.proc.returncode == 0, traced.stderr
+    assert traced.stdout == "hi\n"
+
+
+def test_the_longest_kill_grace_while_stopping(log_root: Path) -> None:
+    """The wait for a year's grace, the tree gone at SIGTERM: ends at once with 124."""
+    extra = ("-q", "--no-trace", "--kill-grace", "365d", "--timeout", "0.1")
+    traced = run_traced(log_root, ["sleep", "30"], interval=None, extra=extra)
+    assert traced.proc.returncode == 124, traced.stderr
 
 
 def test_child_arguments_pass_through_byte_for_byte(log_root: Path, tmp_path: Path) -> None:

@@ -270,7 +270,7 @@ def test_describe_rows(project: Path, env: dict[str, str]) -> None:
 
 # --- file errors ----------------------------------------------------------------------
 
-EXPECT_SECONDS = "expected a number of seconds greater than 0"
+EXPECT_SECONDS = "expected a number of seconds from 0.01 to 86400"
 EXPECT_BOOL = "expected true or false"
 EXPECT_COUNT = "expected a whole number of at least 1"
 EXPECT_PATH = "expected an absolute path or one starting with '~'"

@@ -126,7 +126,8 @@ BAD = [
     (
         "user",
         "linux_tracing:\n  proc_interval: 0\n",
-        "{path}: linux_tracing.proc_interval: expected a number of seconds greater than 0, got 0",
+        "{path}: linux_tracing.proc_interval: "
+        "expected a number of seconds from 0.01 to 86400, got 0",
     ),
     (
         "env",
@@ -170,8 +171,46 @@ def test_bad_option_value_is_one_line(project: Path, env: dict[str, str]) -> Non
     assert proc.returncode == 2
     assert proc.stderr == (
         "autoskillit-trace: error: --interval: linux_tracing.proc_interval: "
-        "expected a number of seconds greater than 0, got 'soon'\n"
+        "expected a number of seconds from 0.01 to 86400, got 'soon'\n"
     )
+
+
+@pytest.mark.parametrize("value", ["0.00001", "1e-9", "0.0099", "86401"])
+@pytest.mark.parametrize("where", ["option", "env", "project"])
+def test_an_interval_out_of_range_is_refused_as_in_run(
+    project: Path, env: dict[str, str], where: str, value: str
+) -> None:
+    """Below 0.01 s the wrapper would spin; above a day, its waits would overflow."""
+    options: tuple[str, ...] = ()
+    if where == "option":
+        options, source, got = ("--interval", value), "--interval", repr(value)
+    elif where == "env":
+        env = {**env, f"{PREFIX}PROC_INTERVAL": value}
+        source, got = f"{PREFIX}PROC_INTERVAL", repr(value)
+    else:
+        path = _write(
+            project / ".autoskillit" / "config.yaml", f"linux_tracing:\n  proc_interval: {value}\n"
+        )
+        source, got = (
+            str(path),
+            value if value.isdigit() else repr(float(value)),
+        )  # as YAML reads it
+    expected = (
+        f"{source}: linux_tracing.proc_interval: expected a number of seconds "
+        f"from 0.01 to 86400, got {got}\n"
+    )
+    shown = config_show(project, env, *options)
+    ran = subprocess.run(
+        tracer("run", *options, "--", "true"),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=project,
+        timeout=30,  # the old wrapper spun below 0.01 s
+    )
+    assert (shown.returncode, shown.stdout, ran.returncode, ran.stdout) == (2, "", 2, "")
+    assert shown.stderr == f"autoskillit-trace: error: {expected}"
+    assert ran.stderr == f"autoskillit-trace run: error: {expected}"
 
 
 def test_lines_on_data() -> None:

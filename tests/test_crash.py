@@ -36,7 +36,7 @@ def _kill_at(root: Path, delay: float, seed: int) -> tuple[int, bytes]:
     proc = start_traced(
         root,
         workload("sleep", SESSION_S),
-        interval=0.005,
+        interval=0.01,
         extra=("-q", "--session-id", f"kill-{seed:02d}"),
         env=clean_env(root.parent),
         stdout=subprocess.DEVNULL,

@@ -200,19 +200,19 @@ def _fsize_limit(limit: int) -> Any:
 
 @pytest.mark.parametrize("how", ["tmpfs-full", "rlimit-fsize"])
 def test_disk_fills_up_during_the_session(tmp_path: Path, how: str) -> None:
-    command = ["sh", "-c", SCRIPT.format(sleep=0.6)]
+    command = ["sh", "-c", SCRIPT.format(sleep=2)]  # some 200 snapshots at 0.01 s
     if how == "tmpfs-full":
         if not CAN_MOUNT:
             pytest.skip("needs root and mount -t tmpfs")
         with tmpfs(tmp_path / "small", "size=40k") as where:
             root = where / "logs"
-            proc = wrap(root, command, tmp_path, interval=0.002)
+            proc = wrap(root, command, tmp_path, interval=0.01)
             counts = assert_valid_store(root)
             trace = next(root.glob("sessions/*/proc_trace.jsonl"))
             assert trace.stat().st_size > 8192  # it did fill the disk
     else:
         root = tmp_path / "logs"
-        proc = wrap(root, command, tmp_path, interval=0.002, preexec=_fsize_limit(30_000))
+        proc = wrap(root, command, tmp_path, interval=0.01, preexec=_fsize_limit(30_000))
         counts = assert_valid_store(root)
         trace = next(root.glob("sessions/*/proc_trace.jsonl"))
         assert 25_000 < trace.stat().st_size <= 30_000
@@ -285,7 +285,7 @@ def test_one_fault_one_warning_even_when_everything_fails(tmp_path: Path) -> Non
         root,
         ["sh", "-c", SCRIPT.format(sleep=0.5)],
         tmp_path,
-        interval=0.002,
+        interval=0.01,
         preexec=_fsize_limit(2_000),
     )
     assert_command_unharmed(proc)

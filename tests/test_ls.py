@@ -7,6 +7,7 @@ import os
 import pty
 import subprocess
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from helpers import index_records, tracer
@@ -50,6 +51,36 @@ def test_filters(recorded: Path, env: dict[str, str]) -> None:
     assert names("--failed", "--anomalies") == []
 
 
+def test_since_a_date_or_time(recorded: Path, env: dict[str, str]) -> None:
+    """``--since`` takes an absolute date or date-time too; without an offset, UTC
+    (here where local time is UTC+14, so that reading it as local time would list all)."""
+    env = {**env, "TZ": "XXX-14"}
+
+    def names(since: str) -> list[str]:
+        proc = ls(recorded, env, "--json", "--since", since)
+        assert proc.returncode == 0, proc.stderr
+        return [json.loads(line)["session_id"] for line in proc.stdout.splitlines()]
+
+    records = index_records(recorded)
+    everything = [r["session_id"] for r in reversed(records)]
+    first, third, last = (
+        datetime.fromisoformat(records[i]["start_ts"]).astimezone(timezone.utc) for i in (0, 2, -1)
+    )
+    assert names(first.strftime("%Y-%m-%d")) == everything
+    assert names((first + timedelta(days=1)).strftime("%Y-%m-%d")) == []
+    assert names(third.isoformat()) == everything[:2]  # started at or after
+    assert names(third.strftime("%Y-%m-%dT%H:%M:%S.%fZ")) == everything[:2]
+    assert names(third.strftime("%Y-%m-%dT%H:%M:%S.%f")) == everything[:2]
+    assert names(third.astimezone(timezone(timedelta(hours=-5))).isoformat()) == everything[:2]
+    assert names((last + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")) == []
+    minute = third.replace(second=0, microsecond=0)
+    assert names(minute.strftime("%Y-%m-%dT%H:%M")) == [
+        r["session_id"]
+        for r in reversed(records)
+        if datetime.fromisoformat(r["start_ts"]) >= minute
+    ]
+
+
 def test_table_when_piped_has_every_session(recorded: Path, env: dict[str, str]) -> None:
     proc = ls(recorded, env)
     lines = proc.stdout.splitlines()
@@ -85,7 +116,8 @@ def test_no_index_is_an_empty_list(tmp_path: Path, env: dict[str, str]) -> None:
 
 def test_bad_options_are_one_line_usage_errors(tmp_path: Path, env: dict[str, str]) -> None:
     for args, expected in [
-        (("--since", "yesterday"), "'yesterday' is not a duration"),
+        (("--since", "yesterday"), "'yesterday' is neither a duration (12h, 7d) nor a date"),
+        (("--since", "2026-13-01"), "'2026-13-01' is neither a duration"),
         (("--limit", "-1"), "-1 is not in the range x>=0"),
         (("--min-rss", "lots"), "'lots' is not a size"),
     ]:

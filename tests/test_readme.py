@@ -109,3 +109,27 @@ def test_tool_equivalents_run(recorded: Path, env: dict[str, str]) -> None:
         proc = subprocess.run(["bash", "-c", argv], capture_output=True, text=True, env=env)
         assert proc.returncode == 0, f"{argv}: {proc.stderr}"
         assert proc.stdout.strip(), argv
+
+
+def test_every_subtype_a_session_ends_with_is_explained(tmp_path: Path) -> None:
+    """Real sessions end with each subtype the wrapper gives; the README says what each means."""
+    from helpers import run_traced, workload
+
+    root = tmp_path / "logs"
+    runs: list[tuple[list[str], tuple[str, ...]]] = [
+        (["true"], ()),
+        (workload("exit", 3), ()),
+        (workload("die-by", 15), ()),
+        (["sleep", "30"], ("--timeout", "0.05")),
+        (["sleep", "30"], ("--idle-timeout", "0.05")),
+        (["no-such-cmd-zz"], ()),
+    ]
+    for command, extra in runs:
+        run_traced(root, command, interval=0.05, extra=("-q", *extra))
+    produced = {r["subtype"] for r in index_records(root)}
+    assert len(produced) == len(runs)
+    text = README.read_text()
+    start = text.index("### summary.json\n")
+    paragraph = text[start : text.index("\n\n", text.index("`subtype`", start))]
+    explained = set(re.findall(r"`(\w+)`: ", paragraph))
+    assert produced | {"crashed"} <= explained, produced - explained

@@ -82,3 +82,19 @@ def test_ambiguous_and_unknown() -> None:
 def test_session_id_of_a_renamed_folder() -> None:
     sessions = [Candidate("job-2", "job"), Candidate("other", "other")]
     assert resolve("job", sessions).match == Candidate("job-2", "job")
+
+
+def test_an_agent_session_id_resolves_to_the_newest_that_recorded_it() -> None:
+    agent = "61de162c-3587-4642-b707-c193966cc1d2"
+    sessions = [
+        Candidate("zz-old", "zz-old", agent, 100.0),
+        Candidate("aa-new", "aa-new", agent, 200.0),
+        Candidate("unindexed", "unindexed", agent, None),  # no start known: oldest
+        Candidate("61de-job", "61de-job"),
+    ]
+    found = resolve(agent, sessions)
+    assert found.match == sessions[1]
+    assert [c.dir_name for c in found.candidates] == ["aa-new", "unindexed", "zz-old"]
+    assert resolve(agent, sessions[2:]).match == sessions[2]
+    assert resolve("61de", sessions).match == sessions[3]  # a prefix is not an agent id
+    assert resolve(agent.replace("-", "_"), sessions).match is None  # the id exactly

@@ -9,7 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import index_records, start_traced, tracer, wait_for_snapshots, workload
+from helpers import (
+    index_records,
+    run_traced,
+    start_traced,
+    tracer,
+    wait_for_snapshots,
+    workload,
+)
 
 from autoskillit_trace.series import Series
 from autoskillit_trace.textfmt import SPARK
@@ -202,3 +209,53 @@ def test_markdown_cells_escape_pipes() -> None:
     assert "| Outcome | failed (exit 1): exited: code 1 |" in lines
     reason = {**summary, "termination_reason": "a|b"}
     assert "| Outcome | failed (exit 1): a\\|b |" in markdown_lines(reason, [])
+
+
+# -- an agent's session id --------------------------------------------------------------
+
+FIXTURES = Path(__file__).with_name("fixtures")
+
+
+def _agent_run(root: Path, fixture: str, session_id: str) -> str:
+    """A real ``--agent-events`` session around a stand-in agent; the agent's session id."""
+    stream = FIXTURES / fixture
+    traced = run_traced(
+        root,
+        workload("replay", stream, "0"),
+        interval=0.05,
+        extra=("-q", "--agent-events", "--session-id", session_id),
+    )
+    assert traced.proc.returncode == 0, traced.stderr
+    record = index_records(root)[-1]
+    assert record["dir_name"] == session_id
+    agent_id = record["agent_session_id"]
+    assert isinstance(agent_id, str) and agent_id in stream.read_text()
+    return agent_id
+
+
+def test_an_agent_session_id_finds_its_session(log_root: Path, env: dict[str, str]) -> None:
+    """The index records it so that it finds the session, in every form of ``show``."""
+    agent_id = _agent_run(log_root, "claude_tool_error.jsonl", "tools")
+    other_id = _agent_run(log_root, "claude_subagent.jsonl", "subagent")
+    assert agent_id != other_id
+    for query, folder in ((agent_id, "tools"), (other_id, "subagent")):
+        proc = show(log_root, env, query)
+        assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+        assert proc.stdout.startswith(f"Session:         {folder}\n")
+        data = json.loads(show(log_root, env, query, "--json").stdout)
+        assert data["summary"]["agent_session_id"] == query
+        assert data["folder"] == str(log_root / "sessions" / folder)
+    assert show(log_root, env, agent_id[:8]).returncode == 1  # the whole id, not a prefix
+
+
+def test_a_resumed_agent_session_shows_the_newest(log_root: Path, env: dict[str, str]) -> None:
+    """Two sessions of one agent session id: the newest is shown, a warning names the other."""
+    agent_id = _agent_run(log_root, "claude_tool_error.jsonl", "zz-first")
+    assert _agent_run(log_root, "claude_tool_error.jsonl", "aa-resumed") == agent_id
+    proc = show(log_root, env, agent_id)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Session:         aa-resumed\n")
+    assert proc.stderr == (
+        f"autoskillit-trace: warning: agent session {agent_id!r} was recorded by 2 sessions; "
+        "showing the newest, aa-resumed (others: zz-first)\n"
+    )

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autoskillit_trace.timeutil import CaptureClock, compact_utc, iso_utc, parse_duration, parse_iso
+from autoskillit_trace.timeutil import (
+    CaptureClock,
+    compact_utc,
+    iso_utc,
+    parse_duration,
+    parse_iso,
+    parse_since,
+)
 
 
 def test_iso_utc_round_trips() -> None:
@@ -68,3 +75,37 @@ def test_parse_duration(text: str, seconds: float) -> None:
 def test_parse_duration_rejects_with_a_clear_message(bad: str) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(bad)
+
+
+DAY = 1_796_083_200.0  # 2026-12-01T00:00:00Z
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("12h", DAY - 43_200),  # a duration: that long before now
+        ("0", DAY),
+        ("2026-12-01", DAY),  # a date: its start, in UTC
+        ("2026-12-01T10:00", DAY + 36_000),
+        ("2026-12-01 10:00:30", DAY + 36_030),
+        ("2026-12-01T10:00:00Z", DAY + 36_000),
+        ("2026-12-01T10:00:00z", DAY + 36_000),
+        ("2026-12-01T10:00:00+02:00", DAY + 28_800),
+        ("2026-12-01T10:00:00.5-01:00", DAY + 39_600.5),
+        (" 2026-12-01 ", DAY),
+    ],
+)
+def test_parse_since(text: str, seconds: float) -> None:
+    assert parse_since(text, now=DAY) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("bad", ["yesterday", "2026-13-01", "2026-12-01T25:00", "", "-1h"])
+def test_parse_since_rejects_with_a_clear_message(bad: str) -> None:
+    with pytest.raises(ValueError, match=r"is neither a duration \(12h, 7d\) nor a date or time"):
+        parse_since(bad, now=DAY)
+
+
+def test_parse_iso_reads_a_time_without_offset_as_utc() -> None:
+    assert parse_iso("2026-12-01T00:00:00") == DAY
+    assert parse_iso("0001-01-01T00:00:00+01:00") is not None  # before the epoch, still a time
+    assert parse_iso("not a time") is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -13,10 +14,11 @@ from autoskillit_trace.commands.common import (
     error,
     settings_and_root,
     terminal_width,
+    warn,
     write_lines,
 )
-from autoskillit_trace.jsonl import iter_file, parse_line
-from autoskillit_trace.selection import Candidate, resolve
+from autoskillit_trace.jsonl import iter_file, iter_lines_reversed, parse_line
+from autoskillit_trace.selection import Candidate, Resolution, resolve
 from autoskillit_trace.series import read_series
 from autoskillit_trace.store import (
     ANOMALIES,
@@ -26,6 +28,7 @@ from autoskillit_trace.store import (
     read_json_object,
     try_lock,
 )
+from autoskillit_trace.timeutil import parse_iso
 from autoskillit_trace.views import markdown_lines, show_text
 
 MAX_LISTED = 10
@@ -51,8 +54,53 @@ def session_id_of(folder: Path) -> str:
     return value if isinstance(value, str) else folder.name
 
 
-def candidates(root: LogRoot) -> list[Candidate]:
-    return [Candidate(f.name, session_id_of(f)) for f in map(Path, root.session_dirs())]
+def agent_sessions(index: str, agent_id: str) -> dict[str, float | None]:
+    """The folders whose index line has ``agent_id`` as ``agent_session_id``, and their start.
+
+    Only lines that hold the id as written in JSON are parsed, so a long index
+    costs a byte search.
+    """
+    found: dict[str, float | None] = {}
+    needle = json.dumps(agent_id)[1:-1].encode()
+    try:
+        lines = iter_lines_reversed(index)
+    except FileNotFoundError:
+        return found
+    with contextlib.closing(lines):
+        for line in lines:
+            record = parse_line(line) if needle in line else None
+            if record is None or record.get("agent_session_id") != agent_id:
+                continue
+            name, start = record.get("dir_name"), record.get("start_ts")
+            if isinstance(name, str) and name not in found:  # the newest line of a folder
+                found[name] = parse_iso(start) if isinstance(start, str) else None
+    return found
+
+
+def candidates(root: LogRoot, query: str) -> list[Candidate]:
+    """Every session folder, with the agent session id when it is ``query``."""
+    agents = agent_sessions(root.index, query) if query else {}
+    return [
+        Candidate(f.name, session_id_of(f), query if f.name in agents else None, agents.get(f.name))
+        for f in map(Path, root.session_dirs())
+    ]
+
+
+def find_session(root: LogRoot, query: str) -> Resolution:
+    """The session SESSION names, for every command that takes one.
+
+    An agent's session id recorded by several sessions means the newest; a
+    warning names the others.
+    """
+    resolution = resolve(query, candidates(root, query))
+    match, found = resolution.match, resolution.candidates
+    if match is not None and len(found) > 1:
+        others = ", ".join(c.dir_name for c in found if c is not match)
+        warn(
+            f"agent session {query!r} was recorded by {len(found)} sessions; "
+            f"showing the newest, {match.dir_name} (others: {others})"
+        )
+    return resolution
 
 
 def not_found_message(query: str, found: tuple[Candidate, ...], where: str) -> str:
@@ -85,7 +133,7 @@ def run_show(args: ShowArgs) -> int:
 
         require_matplotlib()  # before any work: the fix is an install
     _, root = settings_and_root(args.log_dir)
-    resolution = resolve(args.session, candidates(root))
+    resolution = find_session(root, args.session)
     if resolution.match is None:
         error(not_found_message(args.session, resolution.candidates, root.sessions))
         return 1
