@@ -150,6 +150,43 @@ def test_newest_20_of_100000_lines_is_fast(
     assert whole_command < 0.3, f"ls took {whole_command:.3f} s"
 
 
+def test_one_line_per_folder_even_from_an_older_index(tmp_path: Path, env: dict[str, str]) -> None:
+    """Older versions' prune could append a "crashed" line for a finished session:
+    ``ls`` lists each folder once, with its newest line."""
+    root = tmp_path / "logs"
+    root.mkdir()
+    base = {"start_ts": "2026-11-22T10:00:00+00:00", "skill_command": "make"}
+    lines = [
+        {**base, "dir_name": "a", "success": True, "subtype": "success"},
+        {**base, "dir_name": "b", "success": True, "subtype": "success"},
+        {**base, "dir_name": "a", "success": False, "subtype": "crashed"},
+        {**base, "success": True},  # no folder named: its own
+        {**base, "success": True},
+        {**base, "dir_name": "c", "success": True, "subtype": "success"},
+    ]
+    (root / "sessions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+
+    def listed(*args: str) -> list[tuple[object, object]]:
+        proc = ls(root, env, "--json", *args)
+        assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+        return [
+            (r.get("dir_name"), r.get("subtype")) for r in map(json.loads, proc.stdout.splitlines())
+        ]
+
+    assert listed() == [
+        ("c", "success"),
+        (None, None),
+        (None, None),
+        ("a", "crashed"),
+        ("b", "success"),
+    ]
+    assert listed("--limit", "4") == listed()[:4]
+    assert listed("--failed") == [("a", "crashed")]
+    assert listed("--command", "make", "--limit", "5")[-1] == ("b", "success")
+    table = ls(root, env).stdout.splitlines()
+    assert [row.split()[0] for row in table[1:]] == ["c", "-", "-", "a", "b"]
+
+
 def test_table_rows_on_data() -> None:
     record = {
         "dir_name": "pid-1-x",
