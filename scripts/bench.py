@@ -316,6 +316,68 @@ class Bench:
             "ls newest 20 of 100,000", f"{wall:.3f} s", "<= 0.3 s", ok and wall <= 0.3, seconds=wall
         )
 
+    def redaction(self) -> None:
+        """Command lines made to trip up the rules (100-200 KB arguments): linear work."""
+        from autoskillit_trace.redact import Redactor
+
+        hostile = [
+            "a" * 200_000,
+            "--" + "a-" * 50_000 + "token",
+            "KEY" * 60_000,
+            "https://" + "u" * 100_000,
+            "Bearer " * 30_000,
+        ]
+        times = []
+        for _ in range(3 if self.quick else 7):
+            started = time.perf_counter()
+            Redactor().argv(hostile)
+            times.append(time.perf_counter() - started)
+        wall = statistics.median(times)
+        self.row(
+            "redaction, 5 hostile arguments",
+            f"{wall:.3f} s (100-200 KB each)",
+            "<= 2 s",
+            wall <= 2.0,
+            seconds=wall,
+        )
+
+    def export_timeout(self) -> None:
+        """A Pushgateway that never answers, or answers a byte every 0.5 s: given up on in time."""
+        import socket
+        import threading
+
+        from autoskillit_trace.export import PUSH_TIMEOUT
+
+        def drip(server: socket.socket, stop: threading.Event) -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(65536)
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100:
+                    if stop.wait(0.5):
+                        return
+                    conn.sendall(bytes([byte]))
+
+        walls = {}
+        for kind in ("silent", "dripping"):
+            with socket.socket() as server:
+                server.bind(("127.0.0.1", 0))
+                server.listen(8)
+                stop = threading.Event()
+                if kind == "dripping":
+                    threading.Thread(target=drip, args=(server, stop), daemon=True).start()
+                url = f"http://127.0.0.1:{server.getsockname()[1]}"
+                argv = [*TRACE, "run", "-q", "--pushgateway", url, "--", "true"]
+                walls[kind] = wait4(argv, self.env, **quiet())[0]
+                stop.set()
+        limit = PUSH_TIMEOUT + 0.5
+        self.row(
+            "export, unanswering gateway",
+            f"silent {walls['silent']:.2f} s, dripping {walls['dripping']:.2f} s",
+            f"<= {limit:g} s (push timeout {PUSH_TIMEOUT:g} s)",
+            max(walls.values()) <= limit,
+            seconds=walls,
+        )
+
     def imports(self) -> None:
         # As users start it: the console script (``-m`` would add runpy's own imports).
         script = [str(_SCRIPT)] if _SCRIPT.exists() else ["-m", "autoskillit_trace"]
@@ -445,6 +507,8 @@ def main() -> int:
         "memory",
         "prune",
         "ls",
+        "redaction",
+        "export_timeout",
         "imports",
     ]
     with tempfile.TemporaryDirectory(prefix="autoskillit-bench-") as tmp:

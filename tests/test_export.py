@@ -186,17 +186,16 @@ def test_run_imports_no_export_code_unless_configured(log_root: Path, env: dict[
 
 
 def test_unreachable_gateway_costs_at_most_the_timeout(log_root: Path) -> None:
-    """A gateway that accepts the connection and never answers: 2 s, one warning, same status."""
+    """A gateway that accepts the connection and never answers: given up on, one warning,
+    same status (how long it takes is a figure of ``make bench``: "export, silent gateway")."""
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        started = time.monotonic()
+        # It would wait forever without its own timeout; run_traced's is the hang guard.
         traced = run_traced(log_root, workload("exit", 7), extra=("--pushgateway", url))
-        took = time.monotonic() - started
     assert traced.proc.returncode == 7
-    assert traced.stderr.count('"export failed"') == 1
-    assert 2.0 <= took < 4.5, took
+    assert traced.stderr.count('"export failed"') == 1 and "no answer within 2 s" in traced.stderr
     assert traced.session.summary["exit_code"] == 7  # published before the push
 
 
@@ -308,14 +307,12 @@ def test_a_gateway_answering_byte_by_byte_is_cut_at_the_timeout(log_root: Path) 
         thread = threading.Thread(target=drip, daemon=True)
         thread.start()
         url = f"http://127.0.0.1:{server.getsockname()[1]}"
-        started = time.monotonic()
-        traced = run_traced(log_root, workload("exit", 0), extra=("--pushgateway", url))
-        took = time.monotonic() - started
+        # The whole answer takes 63 s: a run that waited for it would pass the timeout.
+        traced = run_traced(log_root, workload("exit", 0), extra=("--pushgateway", url), timeout=45)
         stop.set()
         thread.join(timeout=5)
     assert traced.proc.returncode == 0
     assert traced.stderr.count('"export failed"') == 1 and "no answer within 2 s" in traced.stderr
-    assert took < 4.5, took
 
 
 def test_every_failed_export_is_one_warning_and_the_status_stays(

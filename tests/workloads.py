@@ -98,7 +98,10 @@ def count_signals(out: str, settle: str = "0.5", timeout: str = "10", *names: st
     _write_json(out, {"ready": True, "counts": counts})
 
 
-def sleep(seconds: str = "1") -> None:
+def sleep(seconds: str = "1", ready: str = "") -> None:
+    """Sleep; with ``ready``, first write {"ready": true} there: start-up is over."""
+    if ready:
+        _write_json(ready, {"ready": True})
     time.sleep(float(seconds))
 
 
