@@ -27,6 +27,8 @@ BIN = Path(sys.executable).parent
 _SCRIPT = BIN / "autoskillit-trace"
 TRACE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "autoskillit_trace"]
 TREE = [sys.executable, str(ROOT / "scripts" / "bench_tree.py")]
+# The tests' misbehaving programs (a hostile command line, a gateway that never answers).
+WORKLOAD = [sys.executable, str(ROOT / "tests" / "workloads.py")]
 
 
 def tool(name: str) -> list[str] | None:
@@ -318,20 +320,12 @@ class Bench:
 
     def redaction(self) -> None:
         """Command lines made to trip up the rules (100-200 KB arguments): linear work."""
-        from autoskillit_trace.redact import Redactor
-
-        hostile = [
-            "a" * 200_000,
-            "--" + "a-" * 50_000 + "token",
-            "KEY" * 60_000,
-            "https://" + "u" * 100_000,
-            "Bearer " * 30_000,
-        ]
         times = []
         for _ in range(3 if self.quick else 7):
-            started = time.perf_counter()
-            Redactor().argv(hostile)
-            times.append(time.perf_counter() - started)
+            out = subprocess.run(
+                [*WORKLOAD, "hostile-redaction"], env=self.env, capture_output=True
+            )
+            times.append(float(out.stdout))
         wall = statistics.median(times)
         self.row(
             "redaction, 5 hostile arguments",
@@ -343,36 +337,25 @@ class Bench:
 
     def export_timeout(self) -> None:
         """A Pushgateway that never answers, or answers a byte every 0.5 s: given up on in time."""
-        import socket
-        import threading
-
         from autoskillit_trace.export import PUSH_TIMEOUT
 
-        def drip(server: socket.socket, stop: threading.Event) -> None:
-            conn, _ = server.accept()
-            with conn:
-                conn.recv(65536)
-                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100:
-                    if stop.wait(0.5):
-                        return
-                    conn.sendall(bytes([byte]))
-
         walls = {}
-        for kind in ("silent", "dripping"):
-            with socket.socket() as server:
-                server.bind(("127.0.0.1", 0))
-                server.listen(8)
-                stop = threading.Event()
-                if kind == "dripping":
-                    threading.Thread(target=drip, args=(server, stop), daemon=True).start()
-                url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        for answer in ("never", "drip"):
+            portfile = self.work / f"gateway-{answer}.json"
+            gateway = subprocess.Popen([*WORKLOAD, "gateway", str(portfile), answer])
+            try:
+                while not portfile.exists() and gateway.poll() is None:
+                    time.sleep(0.01)
+                url = f"http://127.0.0.1:{json.loads(portfile.read_text())['port']}"
                 argv = [*TRACE, "run", "-q", "--pushgateway", url, "--", "true"]
-                walls[kind] = wait4(argv, self.env, **quiet())[0]
-                stop.set()
+                walls[answer] = wait4(argv, self.env, **quiet())[0]
+            finally:
+                gateway.kill()
+                gateway.wait()
         limit = PUSH_TIMEOUT + 0.5
         self.row(
             "export, unanswering gateway",
-            f"silent {walls['silent']:.2f} s, dripping {walls['dripping']:.2f} s",
+            f"silent {walls['never']:.2f} s, one byte every 0.5 s {walls['drip']:.2f} s",
             f"<= {limit:g} s (push timeout {PUSH_TIMEOUT:g} s)",
             max(walls.values()) <= limit,
             seconds=walls,
