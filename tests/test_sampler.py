@@ -39,7 +39,7 @@ def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
 def sleeper(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A process asleep, its interpreter's start-up over (its figures hold still)."""
     ready = tmp_path / "ready.json"
-    proc = subprocess.Popen(workload("sleep", 30, ready))
+    proc = subprocess.Popen(workload("ready-sleep", ready, 30))
     wait_for(lambda: read_json(ready), what="sleeper ready")
     yield proc
     proc.kill()
