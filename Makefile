@@ -1,12 +1,13 @@
 # Two commands set up a fresh machine (python3 >= 3.10 and make):
 #   make demo   create .venv, install, run a traced demo workload, show what was recorded
 #   make test   create .venv, install, run the whole test suite
+# make test-loaded runs the same suite with two CPU-bound processes beside it.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test test-fast lint bench clean
+.PHONY: venv demo test test-loaded test-fast lint bench clean
 
 # The [plot] extra (matplotlib) too, so that `show --plot` is tested for real;
 # the message for a missing matplotlib is tested with it made unimportable.
@@ -20,8 +21,15 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
+PYTEST := $(BIN)/python -m pytest -q
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
+
+# As on a busy CI machine: no test may depend on how fast it runs. The two
+# hogs are stopped however the suite ends (Ctrl-C included).
+test-loaded: $(STAMP)
+	$(BIN)/python scripts/with_cpu_hogs.py --hogs 2 -- $(PYTEST)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"

@@ -2,7 +2,8 @@
 
 Called by the store while it holds the session's lock, so the wrapper is
 known to be gone.  Detection over the trace gives exactly what the live
-detector would have found, so anomalies.jsonl is rewritten whole.
+detector would have found, so anomalies.jsonl is rewritten whole.  The same
+replay rebuilds the summary.json of a published session that lost it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections import Counter
 
 from autoskillit_trace.detect import Detector
 from autoskillit_trace.jsonl import dumps_line, iter_file
+from autoskillit_trace.records import Record
 from autoskillit_trace.sampler import process_start_ticks, read_boot_id
 from autoskillit_trace.store import ANOMALIES, TRACE, write_atomic
 from autoskillit_trace.summary import Outcome, Peaks, build_summary
@@ -35,17 +37,22 @@ def why_lost(start: dict[str, Any]) -> str:
     return "wrapper_lost: the wrapper ended without finishing the session"
 
 
-def finalize_crashed(folder: str) -> dict[str, Any]:
-    """Rewrite anomalies.jsonl for a crashed session and return its summary.
+class Replay(Record):
+    """What a session's streamed trace holds: its start record, peaks and anomalies."""
 
-    The store publishes the summary (summary.json and the index line).
-    """
-    name = os.path.basename(folder)
-    start: dict[str, Any] = {"dir_name": name, "session_id": name}
-    peaks = Peaks()
+    __slots__ = ("anomaly_lines", "kinds", "peaks", "start")
+
+    def __init__(self, name: str) -> None:
+        self.start: dict[str, Any] = {"dir_name": name, "session_id": name}
+        self.peaks = Peaks()
+        self.kinds: Counter[str] = Counter()
+        self.anomaly_lines: list[bytes] = []
+
+
+def replay(folder: str) -> Replay:
+    """Run the trace through the detector again; a line cut by a crash is skipped."""
+    found = Replay(os.path.basename(folder))
     detector = Detector()
-    anomaly_lines: list[bytes] = []
-    kinds: Counter[str] = Counter()
     trace = os.path.join(folder, TRACE)
     records = iter_file(trace) if os.path.exists(trace) else iter(())
     for record in records:
@@ -53,19 +60,44 @@ def finalize_crashed(folder: str) -> dict[str, Any]:
             continue  # a line cut by the crash
         event = record.get("event")
         if event == "session_start":
-            start.update(record)
+            found.start.update(record)
         elif event == "snapshot":
-            peaks.feed(record)
+            found.peaks.feed(record)
             for anomaly in detector.feed(record):
-                anomaly_lines.append(dumps_line(anomaly.to_record()))
-                kinds[anomaly.kind] += 1
-    if anomaly_lines:
-        write_atomic(os.path.join(folder, ANOMALIES), b"".join(anomaly_lines))
+                found.anomaly_lines.append(dumps_line(anomaly.to_record()))
+                found.kinds[anomaly.kind] += 1
+    return found
+
+
+def finalize_crashed(folder: str) -> dict[str, Any]:
+    """Rewrite anomalies.jsonl for a crashed session and return its summary.
+
+    The store publishes the summary (summary.json and the index line).
+    """
+    found = replay(folder)
+    if found.anomaly_lines:
+        write_atomic(os.path.join(folder, ANOMALIES), b"".join(found.anomaly_lines))
     outcome = Outcome(
         exit_code=None,
         subtype="crashed",
-        termination_reason=why_lost(start),
-        end_ts=peaks.last_ts,
-        duration_seconds=peaks.last_elapsed_s,
+        termination_reason=why_lost(found.start),
+        end_ts=found.peaks.last_ts,
+        duration_seconds=found.peaks.last_elapsed_s,
     )
-    return build_summary(start, peaks, outcome, dict(kinds))
+    return build_summary(found.start, found.peaks, outcome, dict(found.kinds))
+
+
+def rebuild_summary(folder: str, line: dict[str, Any]) -> dict[str, Any]:
+    """summary.json again, for a published session whose summary.json was lost or damaged.
+
+    Its index line holds the outcome and every scalar field as published;
+    the trace gives the anomalies by kind.  What only summary.json held (the
+    leftover processes' details, the agent's tool calls) is gone: those
+    lists stay empty and ``rebuilt`` says why.
+    """
+    found = replay(folder)
+    outcome = Outcome(exit_code=None, subtype="", termination_reason="")
+    summary = build_summary(found.start, found.peaks, outcome, dict(found.kinds))
+    summary.update(line)
+    summary["rebuilt"] = True
+    return summary

@@ -14,6 +14,10 @@ Invariants:
   means crashed, without guessing from pids.
 - Publishing is pending summary -> index line -> summary.json, so a crash at
   any step is completed by recovery with exactly one index line.
+- One index line per session, always: recovery appends a line only for a
+  session that has none.  A summary.json lost or damaged after it was
+  published (missing, empty, cut short, not JSON) is rebuilt from the
+  session's index line and its trace, and the index is left as it is.
 - Every writer of ``sessions.jsonl`` holds ``<root>/.sessions.lock``: appends
   are one ``write`` each, and a rewrite (retention) cannot drop a line that a
   concurrent session appends.
@@ -333,31 +337,44 @@ class LogRoot:
         is found, so that a run with nothing to recover never loads it); it
         runs while this process holds the folder's lock, so two recoverers
         never finalize the same session.  A session that died while
-        publishing its own summary is completed with that summary instead.
+        publishing its own summary is completed with that summary instead,
+        and one that has its index line gets its summary.json rebuilt from
+        it: never a second line.
         """
-        from autoskillit_trace.summary import index_record
-
         recovered: list[str] = []
         for folder in self._marked() if marked_only else self.session_dirs():
             lock_fd = self._lock_unfinished(folder)
             if lock_fd is None:
                 continue
-            name = os.path.basename(folder)
             try:
-                if os.path.exists(os.path.join(folder, SUMMARY)):
+                if has_summary(folder):
                     continue  # another recoverer was first
                 _remove_temporaries(folder)  # a writer died inside write_atomic
-                pending = read_json_object(os.path.join(folder, PENDING))
-                if pending is not None:
-                    if not self._indexed(name):
-                        self.append_index(index_record(pending))
-                    self._finished(folder, os.path.join(folder, PENDING))
-                else:
-                    self.publish(folder, (finalize or _finalize_crashed)(folder))
-                recovered.append(name)
+                self._complete(folder, finalize or _finalize_crashed)
+                recovered.append(os.path.basename(folder))
             finally:
                 os.close(lock_fd)
         return recovered
+
+    def _complete(self, folder: str, finalize: Callable[[str], dict[str, Any]]) -> None:
+        """Give a session whose wrapper is gone its summary.json, and its index line
+        if it has none; the caller holds the session's lock."""
+        from autoskillit_trace.summary import index_record
+
+        name = os.path.basename(folder)
+        pending = read_json_object(os.path.join(folder, PENDING))
+        if pending is not None:  # died while publishing its own summary
+            if self._index_line(name, _text(pending, "start_ts")) is None:
+                self.append_index(index_record(pending))
+            self._finished(folder, os.path.join(folder, PENDING))
+            return
+        line = self._index_line(name, _text(trace_header(folder), "start_ts"))
+        if line is None:
+            self.publish(folder, finalize(folder))
+            return
+        # Published, then its summary.json was lost or damaged: the line stays the only one.
+        write_atomic(os.path.join(folder, SUMMARY), summary_bytes(_rebuild_summary(folder, line)))
+        _unlink_quietly(os.path.join(self.running, name))
 
     def _marked(self) -> list[str]:
         """Folders of the running markers; a marker whose session finished, or whose
@@ -370,7 +387,7 @@ class LogRoot:
         for name in names:
             marker = os.path.join(self.running, name)
             folder = os.path.join(self.sessions, name)
-            if os.path.exists(os.path.join(folder, SUMMARY)):
+            if has_summary(folder):
                 _unlink_quietly(marker)  # its wrapper died between the two steps
             elif os.path.isdir(folder):
                 folders.append(folder)
@@ -380,7 +397,7 @@ class LogRoot:
 
     def _lock_unfinished(self, folder: str) -> int | None:
         """The session's lock when it has no summary and its wrapper is gone, else None."""
-        if os.path.exists(os.path.join(folder, SUMMARY)):
+        if has_summary(folder):
             return None
         trace = os.path.join(folder, TRACE)
         if os.path.exists(trace):
@@ -390,18 +407,24 @@ class LogRoot:
         # No trace ever written: lock the folder itself for exclusivity.
         return try_lock(folder)
 
-    def _indexed(self, dir_name: str) -> bool:
-        """Whether the index has a line for ``dir_name`` (a full scan: recovery only)."""
-        if not os.path.exists(self.index):
-            return False
+    def _index_line(self, dir_name: str, start_ts: str | None) -> dict[str, Any] | None:
+        """The index line of the session in ``dir_name`` that started at ``start_ts``
+        (any, when None), or None; a full scan: recovery only.
+
+        The start time tells this session's line from that of an earlier one
+        whose folder was deleted by hand, leaving its line and its name free.
+        """
         needle = dir_name.encode()
-        with open(self.index, "rb") as handle:
+        with suppress(FileNotFoundError), open(self.index, "rb") as handle:
             for line in handle:
-                if needle in line:
-                    record = parse_line(line)
-                    if record is not None and record.get("dir_name") == dir_name:
-                        return True
-        return False
+                record = parse_line(line) if needle in line else None
+                if (
+                    record is not None
+                    and record.get("dir_name") == dir_name
+                    and (start_ts is None or record.get("start_ts") == start_ts)
+                ):
+                    return record
+        return None
 
     # -- retention ----------------------------------------------------------
 
@@ -588,6 +611,24 @@ def read_json_object(path: StrPath) -> dict[str, Any] | None:
         return None
 
 
+def has_summary(folder: StrPath) -> bool:
+    """Whether the session in ``folder`` has a summary.json that reads as a JSON object.
+
+    Ours are renamed in whole, so one that is empty, cut short or not JSON
+    was damaged afterwards: it counts as none, and recovery rebuilds it.
+    """
+    return read_json_object(os.path.join(folder, SUMMARY)) is not None
+
+
+def trace_header(folder: StrPath) -> dict[str, Any] | None:
+    """The session_start record, the first line of the session's trace; None when unreadable."""
+    try:
+        with open(os.path.join(folder, TRACE), "rb") as handle:
+            return parse_line(handle.readline(1 << 16))
+    except OSError:
+        return None
+
+
 def _start_from_summary(folder: str) -> float | None:
     from autoskillit_trace.timeutil import parse_iso
 
@@ -633,6 +674,13 @@ def _finalize_crashed(folder: str) -> dict[str, Any]:
     from autoskillit_trace.recovery import finalize_crashed
 
     return finalize_crashed(folder)
+
+
+def _rebuild_summary(folder: str, line: dict[str, Any]) -> dict[str, Any]:
+    """recovery.rebuild_summary, imported when needed (recovery imports this module)."""
+    from autoskillit_trace.recovery import rebuild_summary
+
+    return rebuild_summary(folder, line)
 
 
 def _index_lines(index: str) -> list[bytes]:

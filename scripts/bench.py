@@ -27,6 +27,8 @@ BIN = Path(sys.executable).parent
 _SCRIPT = BIN / "autoskillit-trace"
 TRACE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "autoskillit_trace"]
 TREE = [sys.executable, str(ROOT / "scripts" / "bench_tree.py")]
+# The tests' misbehaving programs (a hostile command line, a gateway that never answers).
+WORKLOAD = [sys.executable, str(ROOT / "tests" / "workloads.py")]
 
 
 def tool(name: str) -> list[str] | None:
@@ -317,6 +319,49 @@ class Bench:
             "ls newest 20 of 100,000", f"{wall:.3f} s", "<= 0.3 s", ok and wall <= 0.3, seconds=wall
         )
 
+    def redaction(self) -> None:
+        """Command lines made to trip up the rules (100-200 KB arguments): linear work."""
+        times = []
+        for _ in range(3 if self.quick else 7):
+            out = subprocess.run(
+                [*WORKLOAD, "hostile-redaction"], env=self.env, capture_output=True
+            )
+            times.append(float(out.stdout))
+        wall = statistics.median(times)
+        self.row(
+            "redaction, 5 hostile arguments",
+            f"{wall:.3f} s (100-200 KB each)",
+            "<= 2 s",
+            wall <= 2.0,
+            seconds=wall,
+        )
+
+    def export_timeout(self) -> None:
+        """A Pushgateway that never answers, or answers a byte every 0.5 s: given up on in time."""
+        from autoskillit_trace.export import PUSH_TIMEOUT
+
+        walls = {}
+        for answer in ("never", "drip"):
+            portfile = self.work / f"gateway-{answer}.json"
+            gateway = subprocess.Popen([*WORKLOAD, "gateway", str(portfile), answer])
+            try:
+                while not portfile.exists() and gateway.poll() is None:
+                    time.sleep(0.01)
+                url = f"http://127.0.0.1:{json.loads(portfile.read_text())['port']}"
+                argv = [*TRACE, "run", "-q", "--pushgateway", url, "--", "true"]
+                walls[answer] = wait4(argv, self.env, **quiet())[0]
+            finally:
+                gateway.kill()
+                gateway.wait()
+        limit = PUSH_TIMEOUT + 0.5
+        self.row(
+            "export, unanswering gateway",
+            f"silent {walls['never']:.2f} s, one byte every 0.5 s {walls['drip']:.2f} s",
+            f"<= {limit:g} s (push timeout {PUSH_TIMEOUT:g} s)",
+            max(walls.values()) <= limit,
+            seconds=walls,
+        )
+
     def imports(self) -> None:
         # As users start it: the console script (``-m`` would add runpy's own imports).
         script = [str(_SCRIPT)] if _SCRIPT.exists() else ["-m", "autoskillit_trace"]
@@ -446,6 +491,8 @@ def main() -> int:
         "memory",
         "prune",
         "ls",
+        "redaction",
+        "export_timeout",
         "imports",
     ]
     with tempfile.TemporaryDirectory(prefix="autoskillit-bench-") as tmp:

@@ -155,7 +155,9 @@ def start_traced(
     )
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
+    """``predicate()`` once it is true; the timeout only ends a wait that would never end
+    (generous: a machine busy with other work may be slow to get there)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -183,7 +185,7 @@ def trace_header(folder: Path) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-def wait_for_snapshots(root: Path, count: int, timeout: float = 15.0) -> Path:
+def wait_for_snapshots(root: Path, count: int, timeout: float = 60.0) -> Path:
     """The folder of the one session under ``root`` once it has ``count`` snapshots."""
 
     def ready() -> Path | None:

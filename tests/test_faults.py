@@ -71,6 +71,45 @@ def as_nobody() -> list[str]:
     return ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"]
 
 
+@pytest.fixture
+def nobody_env(open_dir: Path) -> Iterator[dict[str, str]]:
+    """What the wrapper needs in its environment to run as ``nobody``.
+
+    The clone and its venv may sit where ``nobody`` cannot go (a fresh clone
+    in a 0700 temporary folder: "No module named autoskillit_trace"), so the
+    package is copied to a folder anyone can read and found through
+    PYTHONPATH (``run`` needs nothing else from the venv).  When ``nobody``
+    still cannot start it or reach the test's folder, the test is skipped,
+    saying why.
+    """
+    import autoskillit_trace
+
+    readable = Path(tempfile.mkdtemp(prefix="ast-package-"))
+    try:
+        readable.chmod(0o755)
+        package = Path(autoskillit_trace.__file__).parent
+        ignore = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(package, readable / package.name, ignore=ignore)
+        extra = {"PYTHONPATH": str(readable)}
+        code = f"import os, autoskillit_trace; os.listdir({str(open_dir)!r})"
+        probe = subprocess.run(
+            [*as_nobody(), sys.executable, "-c", code],
+            env={**clean_env(open_dir), **extra},
+            cwd=open_dir,
+            capture_output=True,
+            text=True,
+        )
+        if probe.returncode != 0:
+            why = (probe.stderr.strip().splitlines() or ["no message"])[-1]
+            pytest.skip(
+                f"nobody cannot run {sys.executable} on a copy of the package "
+                f"or reach {open_dir}: {why}"
+            )
+        yield extra
+    finally:
+        shutil.rmtree(readable, ignore_errors=True)
+
+
 def wrap(
     root: Path,
     command: list[str],
@@ -79,11 +118,12 @@ def wrap(
     interval: float = 0.05,
     prefix: list[str] | None = None,
     preexec: Any = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     argv = tracer("run", "--log-dir", root, "--interval", interval, "--log-format", "json")
     proc = subprocess.run(
         [*(prefix or []), *argv, "--", *command],
-        env=clean_env(cwd, HOME=str(cwd)),
+        env=clean_env(cwd, HOME=str(cwd), **(env or {})),
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -175,14 +215,17 @@ def test_log_root_on_a_read_only_file_system(tmp_path: Path) -> None:
     assert "Read-only file system" in one_warning(proc)
 
 
-def test_log_root_without_write_permission(open_dir: Path) -> None:
+def test_log_root_without_write_permission(request: pytest.FixtureRequest, open_dir: Path) -> None:
     locked = open_dir / "locked"
     locked.mkdir(mode=0o555)
     prefix: list[str] = []
+    env: dict[str, str] = {}
     if IS_ROOT:  # root writes anywhere: run the wrapper as another user
         prefix = as_nobody()
+        env = request.getfixturevalue("nobody_env")
         os.chown(open_dir, pwd.getpwnam("nobody").pw_uid, -1)
-    proc = wrap(locked / "logs", ["sh", "-c", SCRIPT.format(sleep=0)], open_dir, prefix=prefix)
+    command = ["sh", "-c", SCRIPT.format(sleep=0)]
+    proc = wrap(locked / "logs", command, open_dir, prefix=prefix, env=env)
     assert_command_unharmed(proc)
     assert f"cannot create log folder {locked / 'logs'}: Permission denied" in one_warning(proc)
     assert list(locked.iterdir()) == []
@@ -228,7 +271,7 @@ def test_disk_fills_up_during_the_session(tmp_path: Path, how: str) -> None:
 
 @needs_root
 @pytest.mark.parametrize("hidden", [False, True], ids=["setuid-command", "hidepid-proc"])
-def test_unreadable_proc_files(open_dir: Path, hidden: bool) -> None:
+def test_unreadable_proc_files(open_dir: Path, nobody_env: dict[str, str], hidden: bool) -> None:
     """A setuid command under a wrapper run as nobody: its limits are not ours to read.
 
     With /proc mounted hidepid=2 (in a private mount and pid namespace, so the
@@ -249,7 +292,7 @@ def test_unreadable_proc_files(open_dir: Path, hidden: bool) -> None:
         argv = [*ns, *argv]
     root = open_dir / "logs"
     # 0.42 s, not a multiple of the interval: no tick lands on the exit itself.
-    proc = wrap(root, [str(command), "0.42"], open_dir, interval=0.05, prefix=argv)
+    proc = wrap(root, [str(command), "0.42"], open_dir, interval=0.05, prefix=argv, env=nobody_env)
     assert proc.returncode == 0 and proc.stdout == ""
     # posix_spawn returns once the child's new memory map is in place; the kernel
     # commits the setuid program's credentials a few microseconds later.  The

@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from helpers import (
     Session,
     crash_wrapper,
@@ -189,3 +190,118 @@ def test_a_live_session_without_a_trace_is_not_taken_for_crashed(log_root: Path)
     assert root.recover_orphans(finalize_crashed) == []  # the wrapper still holds the folder
     writer.close()
     assert root.recover_orphans(finalize_crashed) == ["no-trace"]
+
+
+# -- a published session whose summary.json was lost or damaged ----------------------------
+
+DAMAGE = {
+    "deleted": None,
+    "empty": b"",
+    "cut short": b'{\n  "schema_version": 1,\n  "session_id": "pid-',
+    "not JSON": b"\x00\x01 not json at all\n",
+    "not an object": b"[1, 2, 3]\n",
+}
+
+
+def _damage(folder: Path, how: str) -> None:
+    data = DAMAGE[how]
+    if data is None:
+        (folder / SUMMARY).unlink()
+    else:
+        (folder / SUMMARY).write_bytes(data)
+
+
+def _show(root: Path, env: dict[str, str], name: str) -> str:
+    proc = subprocess.run(
+        tracer("show", "--log-dir", root, name), capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def _listed(root: Path, env: dict[str, str]) -> list[str]:
+    proc = subprocess.run(
+        tracer("ls", "--log-dir", root, "--json"), capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    return [json.loads(line)["dir_name"] for line in proc.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("how", list(DAMAGE))
+def test_a_lost_summary_is_rebuilt_by_prune_without_a_second_index_line(
+    log_root: Path, env: dict[str, str], how: str
+) -> None:
+    damaged = run_traced(log_root, workload("oom", 0.2, 0.5, 3), interval=0.1).session.folder
+    other = run_traced(log_root, ["true"]).sessions()
+    published = Session(damaged).summary
+    assert published["anomaly_count"] >= 1 and published["exit_code"] == 3
+    _damage(damaged, how)
+    if how != "deleted":
+        assert "summary.json cannot be read; 'autoskillit-trace prune' rebuilds it" in _show(
+            log_root, env, damaged.name
+        )
+    done = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert [r["dir_name"] for r in index_records(log_root)] == [
+        damaged.name,
+        *(s.folder.name for s in other if s.folder != damaged),
+    ]
+    assert Session(damaged).summary == {**published, "rebuilt": True}
+    assert sorted(_listed(log_root, env)) == sorted(folders(log_root))
+    shown = _show(log_root, env, damaged.name)
+    assert "unfinished" not in shown and "cannot be read" not in shown
+    assert "failed (exit 3)" in shown
+    again = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
+    assert again.returncode == 0 and again.stderr == b""  # nothing left to do
+    assert len(index_records(log_root)) == 2
+
+
+def test_a_lost_summary_of_a_marked_session_is_rebuilt_by_the_next_run(log_root: Path) -> None:
+    """``run`` looks at the marked sessions only; one of them with its line gets no second."""
+    folder = run_traced(log_root, workload("exit", 3)).session.folder
+    published = Session(folder).summary
+    (folder / SUMMARY).write_bytes(DAMAGE["cut short"])
+    (log_root / ".running" / folder.name).touch()  # died before it removed its marker
+    assert run_traced(log_root, ["true"]).proc.returncode == 0
+    assert Session(folder).summary == {**published, "rebuilt": True}
+    assert [r["dir_name"] for r in index_records(log_root)].count(folder.name) == 1
+    assert len(index_records(log_root)) == 2
+    assert not list((log_root / ".running").iterdir())
+
+
+def test_a_running_session_with_a_damaged_summary_is_never_touched(
+    log_root: Path, env: dict[str, str]
+) -> None:
+    proc = start_traced(log_root, workload("sleep", 60), interval=0.1)
+    folder = wait_for_snapshots(log_root, 2)
+    (folder / SUMMARY).write_bytes(b"{")  # someone wrote into a live session's folder
+    done = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
+    assert done.returncode == 0
+    assert (folder / SUMMARY).read_bytes() == b"{" and index_records(log_root) == []
+    assert "running (no summary yet)" in _show(log_root, env, folder.name)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert Session(folder).summary["subtype"] == "signaled"
+    assert [r["dir_name"] for r in index_records(log_root)] == [folder.name]
+
+
+def test_a_crash_in_a_reused_folder_name_is_not_taken_for_the_old_line(
+    log_root: Path, env: dict[str, str]
+) -> None:
+    """A folder deleted by hand leaves its line; a new session of that name that crashes
+    is finalized as crashed, not rebuilt from the old session's line."""
+    import shutil
+
+    old = run_traced(log_root, ["true"], extra=("--session-id", "job")).session.folder
+    shutil.rmtree(old)
+    proc = start_traced(
+        log_root, workload("sleep", 60), interval=0.1, extra=("--session-id", "job")
+    )
+    folder = wait_for_snapshots(log_root, 2)
+    assert folder.name == "job"
+    crash_wrapper(proc, folder)
+    done = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
+    assert done.returncode == 0
+    assert Session(folder).summary["subtype"] == "crashed"
+    assert [r["subtype"] for r in index_records(log_root)] == ["success", "crashed"]
+    assert _listed(log_root, env) == ["job"]  # the newest line of the folder

@@ -128,11 +128,13 @@ def test_command_not_executable_is_126(log_root: Path, tmp_path: Path) -> None:
 
 
 def test_exit_is_prompt_whatever_the_interval(log_root: Path, env: dict[str, str]) -> None:
-    """The loop wakes on SIGCHLD: it never waits out the sampling interval."""
-    argv = tracer("run", "--log-dir", log_root, "--interval", "30", "-q", "--", "sleep", "0.2")
-    started = time.monotonic()
-    subprocess.run(argv, env=env, check=True)
-    assert time.monotonic() - started < 5.0  # an interval-bound tool would take 30 s
+    """The loop wakes on SIGCHLD: it never waits out the sampling interval.
+
+    An interval-bound tool would take the hour, far past the timeout; how
+    promptly it ends is a figure of ``make bench`` ("exit latency").
+    """
+    argv = tracer("run", "--log-dir", log_root, "--interval", "3600", "-q", "--", "sleep", "0.2")
+    subprocess.run(argv, env=env, check=True, timeout=120)
 
 
 # -- signals ----------------------------------------------------------------
@@ -219,8 +221,7 @@ def test_trace_lines_carry_the_seed_fields(log_root: Path) -> None:
 def test_first_snapshot_is_taken_at_once(log_root: Path) -> None:
     traced = run_traced(log_root, workload("sleep", 0.5), interval=30)
     snapshots = traced.session.snapshots
-    assert len(snapshots) == 1
-    assert snapshots[0]["elapsed_s"] < 1.0
+    assert len(snapshots) == 1  # within the command's 0.5 s, not 30 s in
 
 
 def test_whole_process_tree_is_sampled(log_root: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from helpers import clean_env, main_in_new_python, run_traced, tracer, workload
+from helpers import clean_env, main_in_new_python, run_traced, tracer, wait_for, workload
 
 
 def test_no_trace_runs_the_command_and_writes_nothing(log_root: Path) -> None:
@@ -135,10 +135,9 @@ def test_a_command_exited_but_not_yet_reaped_is_not_recorded(tmp_path: Path) -> 
     traced = TracedSession(args, load(tmp_path, env), log, Faults(lambda _m: None))
     assert traced.open(tmp_path / "logs")
     pid = os.posix_spawnp("true", ["true"], env)
-    deadline = time.monotonic() + 5
-    while Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z":
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
+    wait_for(
+        lambda: Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z", what="a zombie"
+    )
     try:
         traced.start(pid)
         traced.tick(time.monotonic())

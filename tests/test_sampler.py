@@ -6,12 +6,13 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 
 import psutil
 import pytest
-from helpers import wait_for, workload
+from helpers import read_json, wait_for, workload
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -36,9 +37,11 @@ def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def sleeper():
-    proc = subprocess.Popen(workload("sleep", 30))
-    time.sleep(0.3)  # past interpreter start-up
+def sleeper(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A process asleep, its interpreter's start-up over (its figures hold still)."""
+    ready = tmp_path / "ready.json"
+    proc = subprocess.Popen(workload("ready-sleep", ready, 30))
+    wait_for(lambda: read_json(ready), what="sleeper ready")
     yield proc
     proc.kill()
     proc.wait()
@@ -107,11 +110,12 @@ def test_tree_finder_finds_every_descendant(use_children_files: bool) -> None:
     proc = subprocess.Popen(["bash", "-c", "sleep 30 & (sleep 30 & wait) & wait"])
     try:
         oracle = psutil.Process(proc.pid)
-        expected = {proc.pid} | {c.pid for c in oracle.children(recursive=True)}
-        deadline = time.monotonic() + 5
-        while len(expected) < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
-            expected = {proc.pid} | {c.pid for c in oracle.children(recursive=True)}
+
+        def whole_tree() -> set[int] | None:
+            members = {proc.pid, *(c.pid for c in oracle.children(recursive=True))}
+            return members if len(members) == 4 else None
+
+        expected = wait_for(whole_tree, what="the tree of four")
         finder = TreeFinder(os.getpid(), use_children_files=use_children_files)
         assert set(finder.members()) == expected
         assert set(finder.members()) == expected  # the cached second pass agrees
@@ -241,9 +245,7 @@ def test_seeded_finder_finds_children_born_after_the_seed() -> None:
     proc = subprocess.Popen(["bash", "-c", "sleep 30 & wait"])
     try:
         oracle = psutil.Process(proc.pid)
-        deadline = time.monotonic() + 5
-        while not oracle.children() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(oracle.children, what="bash's child")
         expected = {proc.pid} | {c.pid for c in oracle.children(recursive=True)}
         assert set(finder.members()) == expected
     finally:

@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -61,15 +60,18 @@ def test_passthrough_is_byte_identical(log_root: Path, size: int, newlines: str)
 
 
 def test_lines_are_not_held_back(log_root: Path) -> None:
-    """Each chunk reaches our stdout as soon as the child writes it, before any newline."""
-    script = "import sys,time; sys.stdout.write('partial'); sys.stdout.flush(); time.sleep(30)"
+    """Each chunk reaches our stdout as soon as the child writes it, before any newline.
+
+    The child and its timeout outlast the wait: held back, the chunk would never come in time.
+    """
+    script = "import sys,time; sys.stdout.write('partial'); sys.stdout.flush(); time.sleep(600)"
     proc = start_traced(
-        log_root, ["python3", "-c", script], extra=("--agent-events", "--timeout", "20")
+        log_root, ["python3", "-c", script], extra=("--agent-events", "--timeout", "300")
     )
     try:
         assert proc.stdout is not None
         os.set_blocking(proc.stdout.fileno(), False)
-        got = wait_for(lambda: proc.stdout.read(), timeout=10, what="partial line")  # type: ignore[union-attr]
+        got = wait_for(lambda: proc.stdout.read(), timeout=60, what="partial line")  # type: ignore[union-attr]
         assert got == b"partial"
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -104,17 +106,18 @@ def test_agent_events_from_the_config_and_environment(log_root: Path) -> None:
 
 def test_signals_are_forwarded_while_reading_the_pipe(log_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "signals.json"
+    # An hour between snapshots: only the child's exit can wake the wrapper within the timeout.
     proc = start_traced(
-        log_root, workload("count-signals", out, "0.3", "10"), extra=("--agent-events",)
+        log_root,
+        workload("count-signals", out, "0.3", "10"),
+        interval=3600,
+        extra=("--agent-events",),
     )
     wait_for(lambda: (read_json(out) or {}).get("ready"), what="child ready")
-    sent = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=30)
-    took = time.monotonic() - sent
     assert read_json(out)["counts"] == {"SIGTERM": 1}
     assert proc.returncode == 0
-    assert took < 2.0  # the child's own 0.3 s settle, then exit wakes the wrapper at once
 
 
 # -- timeouts and stalls -----------------------------------------------------------------
@@ -125,19 +128,18 @@ def test_limit_stops_a_tree_that_ignores_sigterm(
     log_root: Path, tmp_path: Path, limit: str
 ) -> None:
     pidfile = tmp_path / "pids.json"
-    started = time.monotonic()
+    # The tree would live 300 s: the run ending within run_traced's timeout means it was stopped.
     traced = run_traced(
         log_root,
-        workload("stubborn-tree", pidfile, "60"),
+        workload("stubborn-tree", pidfile, "300"),
         extra=(limit, "1", "--kill-grace", "0.5", "--agent-events"),
         interval=0.2,
+        timeout=120,
     )
-    took = time.monotonic() - started
     reason = "timeout" if limit == "--timeout" else "idle_stall"
     assert traced.proc.returncode == 124, traced.stderr
     pids = read_json(pidfile)["pids"]
     assert not any(alive(pid) for pid in pids)
-    assert took < 6.0
     summary = traced.session.summary
     assert summary["termination_reason"] == reason and summary["subtype"] == reason
     assert summary["exit_code"] == 124 and summary["success"] is False
@@ -148,7 +150,7 @@ def test_limit_stops_a_tree_that_ignores_sigterm(
     assert stop["reason"] == reason and stop["level"] == "ERROR"
     assert any(e["event"] == "error" and e["error_type"] == reason for e in events)
     if limit == "--timeout":
-        assert 1.0 <= stop["elapsed_sec"] < 1.5
+        assert stop["elapsed_sec"] >= 1.0  # never early; how late is the machine's load
 
 
 def test_output_keeps_an_agent_from_counting_as_idle(log_root: Path) -> None:
@@ -178,14 +180,11 @@ def test_bad_durations_are_one_line_usage_errors(log_root: Path, env: dict[str, 
 
 def test_orphans_are_listed_and_the_wrapper_does_not_wait(log_root: Path, tmp_path: Path) -> None:
     pidfile = tmp_path / "daemon.json"
-    started = time.monotonic()
-    traced = run_traced(log_root, workload("daemonize", pidfile, "30"), interval=None)
-    took = time.monotonic() - started
+    traced = run_traced(log_root, workload("daemonize", pidfile, "300"), interval=None)
     daemon = read_json(pidfile)["pid"]
     try:
         assert traced.proc.returncode == 0
-        assert took < 5.0
-        assert alive(daemon)
+        assert alive(daemon)  # the wrapper ended while its command's daemon lives on
         summary = traced.session.summary
         assert summary["orphan_count"] == 1
         [orphan] = summary["orphans"]
@@ -250,15 +249,14 @@ def test_ctrl_c_reaches_the_child_once_while_reading_the_pipe(
 
 
 FALLBACK = """
-import sys, time
+import sys
 from autoskillit_trace import libc, supervisor
 libc.signalfd = lambda signals: None  # as on a libc without signalfd
 chunks = []
 sup = supervisor.Supervisor(sys.argv[1:], capture_stdout=True)
 sup.spawn()
-start = time.monotonic()
 ended = sup.wait(None, lambda now: None, on_output=lambda chunk, now: chunks.append(chunk))
-sys.stderr.write(f"{ended.status} {time.monotonic() - start:.3f} {len(b''.join(chunks))}\\n")
+sys.stderr.write(f"{ended.status} {len(b''.join(chunks))}\\n")
 sys.exit(ended.status)
 """
 
@@ -272,8 +270,8 @@ def test_without_signalfd_the_loop_still_works(env: dict[str, str]) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == b"fallback\n"
-    status, took, seen = proc.stderr.decode().splitlines()[-1].split()
-    assert (status, seen) == ("0", "9") and float(took) < 5
+    status, seen = proc.stderr.decode().splitlines()[-1].split()
+    assert (status, seen) == ("0", "9")
 
 
 CLAUDE = os.environ.get("AUTOSKILLIT_TEST_CLAUDE") or shutil.which("claude")

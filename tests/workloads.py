@@ -182,6 +182,55 @@ def blob_bytes(size: int, seed: int, newlines: bool) -> bytes:
     return bytes(data)
 
 
+def ready_sleep(ready: str, seconds: str = "30") -> None:
+    """Write {"ready": true} to ``ready`` (start-up is over: our figures hold still), then sleep."""
+    _write_json(ready, {"ready": True})
+    time.sleep(float(seconds))
+
+
+def gateway(portfile: str, answer: str = "never") -> None:
+    """A Pushgateway that takes connections and never answers ("never"), or answers one
+    byte every 0.5 s ("drip": 63 s for the whole answer); its port goes to ``portfile``."""
+    import contextlib
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        _write_json(portfile, {"port": server.getsockname()[1]})
+        while True:
+            if answer != "drip":
+                time.sleep(3600)  # the kernel accepts; nobody reads
+                continue
+            conn, _ = server.accept()
+            with conn, contextlib.suppress(OSError):  # the client hung up: the next one
+                conn.recv(65536)
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100:
+                    time.sleep(0.5)
+                    conn.sendall(bytes([byte]))
+
+
+def hostile_redaction() -> None:
+    """Redact arguments made to trip up the rules (100-200 KB each); print the seconds taken.
+
+    A rule that backtracked on them would take hours.
+    """
+    from autoskillit_trace.redact import Redactor
+
+    hostile = [
+        "a" * 200_000,
+        "--" + "a-" * 50_000 + "token",
+        "KEY" * 60_000,
+        "https://" + "u" * 100_000,
+        "Bearer " * 30_000,
+    ]
+    started = time.perf_counter()
+    redacted = Redactor().argv(hostile)
+    took = time.perf_counter() - started
+    assert redacted[1] == hostile[1]
+    print(f"{took:.6f}")
+
+
 def stubborn_tree(pidfile: str, seconds: str = "30") -> None:
     """A parent and a child that both ignore SIGTERM; their pids go to ``pidfile``."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -370,6 +419,9 @@ WORKLOADS = {
     "echo": echo,
     "replay": replay,
     "blob": blob,
+    "ready-sleep": ready_sleep,
+    "gateway": gateway,
+    "hostile-redaction": hostile_redaction,
     "stubborn-tree": stubborn_tree,
     "churn": churn,
     "daemonize": daemonize,

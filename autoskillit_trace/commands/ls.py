@@ -36,18 +36,33 @@ class Newest:
 
 
 def newest(index: str, keep: SessionFilter, limit: int) -> Newest:
-    """Up to ``limit`` (0: all) matching records, newest first; broken lines are counted."""
+    """Up to ``limit`` (0: all) matching records, newest first; broken lines are counted.
+
+    One record per session folder: an index written by an older version may
+    hold two lines for one folder (its prune appended a "crashed" line for a
+    finished session whose summary.json was gone).  The newest line is the
+    one the folder's summary.json was last written with, so it is kept;
+    older lines of that folder are passed over (lines without a
+    ``dir_name`` are each their own).
+    """
     found = Newest([])
     try:
         lines: Generator[bytes, None, None] = iter_lines_reversed(index)
     except FileNotFoundError:
         return found
+    seen: set[str] = set()
     with contextlib.closing(lines):
         for line in lines:
             record = parse_line(line)
             if record is None:
                 found.skipped += 1
-            elif keep.matches(record):
+                continue
+            folder = record.get("dir_name")
+            if isinstance(folder, str):
+                if folder in seen:
+                    continue
+                seen.add(folder)
+            if keep.matches(record):
                 found.records.append(record)
                 if limit and len(found.records) >= limit:
                     break

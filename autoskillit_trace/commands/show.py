@@ -26,6 +26,7 @@ from autoskillit_trace.store import (
     TRACE,
     LogRoot,
     read_json_object,
+    trace_header,
     try_lock,
 )
 from autoskillit_trace.timeutil import parse_iso
@@ -45,11 +46,7 @@ class ShowArgs:
 
 def session_id_of(folder: Path) -> str:
     """The id the session was started with: its trace's first line, else the folder name."""
-    try:
-        with open(folder / TRACE, "rb") as handle:
-            first = parse_line(handle.readline(1 << 16))
-    except OSError:
-        first = None
+    first = trace_header(folder)
     value = first.get("session_id") if first else None
     return value if isinstance(value, str) else folder.name
 
@@ -119,11 +116,13 @@ def read_anomalies(folder: Path) -> list[dict[str, Any]]:
 
 
 def unfinished_state(folder: Path) -> str:
-    """Why a folder has no summary: its wrapper still runs, or was lost."""
+    """Why a folder has no summary: its wrapper still runs, was lost, or it was damaged."""
     fd = try_lock(folder / TRACE)
     if fd is None:
         return "running (no summary yet)"
     os.close(fd)
+    if (folder / SUMMARY).exists():
+        return "summary.json cannot be read; 'autoskillit-trace prune' rebuilds it"
     return "unfinished: the wrapper was lost; 'autoskillit-trace prune' finalizes it"
 
 
