@@ -20,8 +20,13 @@ from autoskillit_trace.jsonl import parse_lines
 SOAK_SESSIONS = 2000
 KEEP = 500
 # The command reports its wrapper's (its parent's) peak RSS and open files, after
-# the wrapper's first snapshot and housekeeping (recovery and retention) are done.
-PROBE_PARENT = "sleep 0.3; awk '/VmHWM/ {print $2}' /proc/$PPID/status; ls /proc/$PPID/fd | wc -l"
+# the wrapper's first snapshot and housekeeping (recovery and retention).  On a
+# busy machine a prune can still be under way at 0.3 s, its removers holding a
+# folder each: the fewest open files seen over a second is what the wrapper keeps.
+PROBE_PARENT = (
+    "sleep 0.3; awk '/VmHWM/ {print $2}' /proc/$PPID/status; "
+    "for i in $(seq 20); do ls /proc/$PPID/fd | wc -l; sleep 0.05; done | sort -n | head -n 1"
+)
 
 
 def _wrapper(root: Path, env: dict[str, str], command: list[str]) -> tuple[int, bytes]:
