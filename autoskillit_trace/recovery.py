@@ -13,8 +13,8 @@ from collections import Counter
 
 from autoskillit_trace.detect import Detector
 from autoskillit_trace.jsonl import dumps_line, iter_file
+from autoskillit_trace.proctree import process_start_ticks, read_boot_id
 from autoskillit_trace.records import Record
-from autoskillit_trace.sampler import process_start_ticks, read_boot_id
 from autoskillit_trace.store import ANOMALIES, TRACE, write_atomic
 from autoskillit_trace.summary import Outcome, Peaks, build_summary
 

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from autoskillit_trace.agent import Event, LineSplitter, StreamParser
+    from autoskillit_trace.proctree import TreeFinder
     from autoskillit_trace.redact import Redactor
-    from autoskillit_trace.sampler import TreeFinder
 
 
 def command_line(argv: list[str], redactor: Redactor | None = None) -> str:
@@ -232,7 +232,7 @@ class TracedSession:
 
     def announce(self) -> None:
         """Build the start record and log the start line, before the command is spawned."""
-        from autoskillit_trace.sampler import process_start_ticks, read_boot_id
+        from autoskillit_trace.proctree import process_start_ticks, read_boot_id
 
         assert self.writer is not None
         folder = self.writer.folder

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any, NoReturn
 
-    from autoskillit_trace.sampler import TreeFinder
+    from autoskillit_trace.proctree import TreeFinder
 else:
     # The same functions and constants as ``signal``, without the enums that
     # signal.py builds at import: those pull in enum, functools and collections,
@@ -318,7 +318,7 @@ class Supervisor:
 
             self.is_subreaper = become_subreaper()
         if self.can_wait_timed:
-            from autoskillit_trace.sampler import TreeFinder
+            from autoskillit_trace.proctree import TreeFinder
 
             self.finder = TreeFinder.before_spawn(os.getpid())
             self._old_mask = set(signal.pthread_sigmask(signal.SIG_BLOCK, self._waited))
@@ -542,7 +542,7 @@ class Supervisor:
                 return True
             if pid <= 1:
                 return False
-            from autoskillit_trace.sampler import read_stat
+            from autoskillit_trace.proctree import read_stat
 
             stat = read_stat(pid)
             if stat is None:
@@ -581,7 +581,7 @@ class Supervisor:
     def _members(self) -> dict[int, Any]:
         """The wrapper's descendants; one finder for the run, so later scans are incremental."""
         if self.finder is None:
-            from autoskillit_trace.sampler import TreeFinder
+            from autoskillit_trace.proctree import TreeFinder
 
             self.finder = TreeFinder(os.getpid())
         members: dict[int, Any] = self.finder.members()
@@ -769,7 +769,7 @@ def _idle_period(idle_timeout: float | None) -> float | None:
 
 
 def _describe(pid: int) -> Orphan:
-    from autoskillit_trace.sampler import read_proc, read_stat
+    from autoskillit_trace.proctree import read_proc, read_stat
 
     stat = read_stat(pid)
     raw = read_proc(f"/proc/{pid}/cmdline")
@@ -782,7 +782,7 @@ def _describe(pid: int) -> Orphan:
 
 def _state_of(pid: int | None) -> bytes | None:
     """The state letter of ``pid`` (``T`` stopped), None when it cannot be read."""
-    from autoskillit_trace.sampler import read_proc
+    from autoskillit_trace.proctree import read_proc
 
     data = read_proc(f"/proc/{pid}/stat") if pid else None
     if not data:
@@ -793,7 +793,7 @@ def _state_of(pid: int | None) -> bytes | None:
 
 def _pending(pid: int, signo: int) -> bool:
     """Is ``signo`` pending for ``pid``, for one of its threads or the whole process?"""
-    from autoskillit_trace.sampler import read_proc
+    from autoskillit_trace.proctree import read_proc
 
     data = read_proc(f"/proc/{pid}/status")
     if not data:

@@ -155,6 +155,16 @@ def start_traced(
     )
 
 
+def kill_tree(proc: subprocess.Popen[bytes]) -> None:
+    """Kill a test's process and everything it started, and reap it."""
+    import psutil
+
+    for child in psutil.Process(proc.pid).children(recursive=True):
+        child.kill()
+    proc.kill()
+    proc.wait()
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
     """``predicate()`` once it is true; the timeout only ends a wait that would never end
     (generous: a machine busy with other work may be slow to get there)."""

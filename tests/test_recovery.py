@@ -163,8 +163,8 @@ def test_folder_without_a_trace_is_finalized_after_the_grace(log_root: Path) -> 
 def test_wrapper_pid_reused_and_reboot_are_told_apart(tmp_path: Path) -> None:
     import os
 
+    from autoskillit_trace.proctree import process_start_ticks, read_boot_id
     from autoskillit_trace.recovery import why_lost
-    from autoskillit_trace.sampler import process_start_ticks, read_boot_id
 
     me = os.getpid()
     reused = {"wrapper_pid": me, "wrapper_start_ticks": -1, "boot_id": read_boot_id()}
