@@ -5,9 +5,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from helpers import WORKLOAD_COMMAND, run_traced, start_traced, workload
 
-from autoskillit_trace.export.junit import junit_failure
+from autoskillit_trace import detect
+from autoskillit_trace.export.junit import junit_failure, write_junit
 
 
 def test_junit_failure_reasons() -> None:
@@ -17,6 +19,27 @@ def test_junit_failure_reasons() -> None:
     assert junit_failure(critical) == "critical anomalies: oom_critical"
     failed = {"success": False, "subtype": "failed", "termination_reason": "exited: code 2"}
     assert junit_failure(failed) == "failed: exited: code 2"
+
+
+def test_every_critical_kind_of_detect_fails_a_report_and_no_other(tmp_path: Path) -> None:
+    """Whether a kind fails the case is its severity in detect.py, not a list kept here."""
+    assert {k for k, s in detect.SEVERITY.items() if s == "critical"}  # there are some
+    for kind, severity in detect.SEVERITY.items():
+        report = tmp_path / f"{kind}.xml"
+        summary = {"success": True, "subtype": "success", "anomalies_by_kind": {kind: 1}}
+        write_junit(report, summary, "make", "body")
+        (case,) = ET.parse(report).getroot().findall("testsuite/testcase")
+        failure = case.find("failure")
+        if severity == "critical":
+            assert failure is not None and failure.get("message") == f"critical anomalies: {kind}"
+        else:
+            assert failure is None, kind
+
+
+def test_a_critical_kind_added_to_detect_fails_the_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(detect.SEVERITY, "disk_full", "critical")
+    summary = {"success": True, "anomalies_by_kind": {"disk_full": 2, "rss_growth": 1}}
+    assert junit_failure(summary) == "critical anomalies: disk_full"
 
 
 def test_junit_appends_one_case_per_session(tmp_path: Path, log_root: Path) -> None:

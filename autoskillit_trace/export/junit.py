@@ -1,13 +1,15 @@
 """A JUnit XML report: one test case per session, appended to the file under a lock.
 
-The case fails when the command failed or a critical anomaly was found; the
-Markdown report is its failure text or its ``system-out``.
+The case fails when the command failed or an anomaly of a kind that detect.py
+rates critical was found; the Markdown report is its failure text or its
+``system-out``.
 """
 
 from __future__ import annotations
 
 import os
 
+from autoskillit_trace.detect import SEVERITY
 from autoskillit_trace.export import write_atomic
 from autoskillit_trace.timeutil import whole_seconds
 
@@ -37,16 +39,17 @@ def send(context: Context) -> None:
     write_junit(_report(context), context.summary, context.labels["command"], context.markdown)
 
 
-CRITICAL = frozenset({"oom_critical", "zombie_persistent"})
-
-
 def junit_failure(summary: Mapping[str, Any]) -> str | None:
-    """Why the session counts as a failed test case, or None."""
+    """Why the session counts as a failed test case, or None.
+
+    A kind is critical when detect.py says so: a rule added there with that
+    severity fails the case with no change here.
+    """
     reasons = []
     if not summary.get("success"):
         reasons.append(f"{summary.get('subtype')}: {summary.get('termination_reason')}")
     by_kind = summary.get("anomalies_by_kind") or {}
-    critical = sorted(k for k in by_kind if k in CRITICAL)
+    critical = sorted(k for k in by_kind if SEVERITY.get(k) == "critical")
     if critical:
         reasons.append("critical anomalies: " + ", ".join(critical))
     return "; ".join(reasons) or None
