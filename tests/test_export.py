@@ -8,11 +8,15 @@ Prometheus' HTTP API for what real sessions pushed or left for scraping.
 
 from __future__ import annotations
 
+import os
+import stat
 from importlib import import_module
 from pathlib import Path
 
+import pytest
 from helpers import clean_env, modules_run_imports, run_traced, workload
 
+from autoskillit_trace.export import write_readable
 from autoskillit_trace.export_targets import TARGETS
 
 
@@ -58,3 +62,19 @@ def test_every_failed_export_is_one_warning_and_the_status_stays(
     assert len(warnings) == 4, traced.stderr
     assert "s3cret" not in traced.stderr and "bob:[REDACTED]@127.0.0.1:9" in traced.stderr
     assert traced.session.summary["success"] is True
+
+
+def test_a_written_file_is_readable_by_others_and_leaves_no_temporary(tmp_path: Path) -> None:
+    """node_exporter and CI tools read as other users; the store's own files stay 0600."""
+    (tmp_path / "taken").mkdir()
+    umask = os.umask(0o022)
+    try:
+        write_readable(tmp_path / "a.prom", b"x")
+        write_readable(tmp_path / "a.prom", b"y")
+        with pytest.raises(IsADirectoryError):
+            write_readable(tmp_path / "taken", b"z")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "a.prom").read_bytes() == b"y"
+    assert stat.S_IMODE((tmp_path / "a.prom").stat().st_mode) == 0o644
+    assert sorted(os.listdir(tmp_path)) == ["a.prom", "taken"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -70,6 +71,14 @@ def test_a_broken_junit_file_is_one_warning_and_left_alone(tmp_path: Path, log_r
     assert traced.proc.returncode == 5
     assert traced.stderr.count('"export failed"') == 1
     assert report.read_text() == "<not xml"
+
+
+def test_the_report_is_readable_by_other_users(tmp_path: Path, log_root: Path) -> None:
+    report = tmp_path / "junit.xml"
+    proc = start_traced(log_root, workload("exit", 0), extra=("--junit", report), umask=0o022)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert stat.S_IMODE(report.stat().st_mode) == 0o644
 
 
 def test_parallel_steps_lose_no_junit_case(tmp_path: Path, log_root: Path) -> None:

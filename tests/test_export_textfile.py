@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
-from helpers import WORKLOAD_COMMAND, run_traced, workload
+from helpers import WORKLOAD_COMMAND, run_traced, start_traced, workload
 from promstack import Stack, value
 
 from autoskillit_trace.export.textfile import textfile_name
@@ -34,6 +35,20 @@ def test_textfile_is_written_whole_and_overwritten(tmp_path: Path, log_root: Pat
     ]  # no temporaries
     text = (folder / files[0]).read_text()
     assert re.search(r"^autoskillit_trace_session_exit_code\{.*team=\"infra\"\} 0$", text, re.M)
+
+
+def test_textfile_is_readable_by_a_node_exporter_of_another_user(
+    tmp_path: Path, log_root: Path
+) -> None:
+    folder = tmp_path / "textfiles"
+    folder.mkdir()
+    proc = start_traced(
+        log_root, workload("exit", 0), extra=("--textfile-dir", folder), umask=0o022
+    )
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    (path,) = folder.iterdir()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
 def test_textfile_is_scraped_by_node_exporter(stack: Stack, log_root: Path) -> None:

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import os
 
+from autoskillit_trace.ctx import suppress
+from autoskillit_trace.store import write_atomic
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
-    from pathlib import Path
     from typing import Any
+
+    from _typeshed import StrPath
 
     from autoskillit_trace.config import Settings
     from autoskillit_trace.export_targets import Target
@@ -111,19 +115,22 @@ def send_all(targets: Iterable[Target], context: Context, log: Logger) -> None:
             log.warning("export failed", target=what, problem=str(problem), command_unaffected=True)
 
 
-def write_atomic(target: Path, data: bytes) -> None:
-    """A temporary in the same folder, fsynced, then renamed over ``target``."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+def write_readable(path: StrPath, data: bytes) -> None:
+    """The store's atomic write, the file then readable by all (0644 under the umask).
+
+    node_exporter and CI tools read these files as other users, where the
+    store keeps its own files 0600.  The mode is set before the file takes
+    its name: a reader never finds it half-written, nor unreadable.
+    """
+    folder, name = os.path.split(os.fspath(path))
+    staged = os.path.join(folder, f".{name}.{os.getpid()}.staged")
+    write_atomic(staged, data)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.replace(tmp, target)
-    except OSError:
-        os.unlink(tmp)
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(staged, 0o644 & ~umask)
+        os.replace(staged, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(staged)
         raise

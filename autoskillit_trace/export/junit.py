@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from autoskillit_trace.detect import SEVERITY
-from autoskillit_trace.export import write_atomic
+from autoskillit_trace.export import write_readable
 from autoskillit_trace.timeutil import whole_seconds
 
 TYPE_CHECKING = False
@@ -102,7 +102,7 @@ def write_junit(path: Path, summary: Mapping[str, Any], command: str, body: str)
         _recount_all(root)
         ET.indent(root)
         data = ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
-        write_atomic(path, data)
+        write_readable(path, data)
     finally:
         os.close(lock)
 

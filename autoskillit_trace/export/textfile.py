@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from autoskillit_trace.export import write_atomic
+from autoskillit_trace.export import write_readable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -41,5 +41,5 @@ def textfile_name(labels: Mapping[str, str]) -> str:
 def write_textfile(folder: Path, text: str, labels: Mapping[str, str]) -> Path:
     """Write atomically: node_exporter never reads a half-written file."""
     target = folder / textfile_name(labels)
-    write_atomic(target, text.encode())
+    write_readable(target, text.encode())
     return target
