@@ -22,10 +22,11 @@ from autoskillit_trace.timeutil import CaptureClock, compact_utc, iso_utc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from typing import Any
 
     from autoskillit_trace.agent import Event, LineSplitter, StreamParser
+    from autoskillit_trace.export_targets import Target
     from autoskillit_trace.proctree import TreeFinder
     from autoskillit_trace.redact import Redactor
 
@@ -63,7 +64,7 @@ def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> 
         return _run_untraced(Supervisor(args.argv, env, limits=limits), log)
     faults = Faults(lambda message: log.warning("tracing fault", problem=message))
     traced = TracedSession(args, resolved, log, faults)
-    traced.step_summary = env.get("GITHUB_STEP_SUMMARY") or None
+    traced.env = env
     if not traced.open(log_root(settings, env)):
         return _run_untraced(Supervisor(args.argv, env, limits=limits), log)
     supervisor = Supervisor(
@@ -181,7 +182,7 @@ class TracedSession:
         self.events: EventLog | None = None
         self.parser: StreamParser | None = None
         self.splitter: LineSplitter | None = None
-        self.step_summary: str | None = None  # $GITHUB_STEP_SUMMARY
+        self.env: Mapping[str, str] = {}  # the wrapper's: some exports are asked for there
         self.slot: tuple[int, int] | None = None  # (slot number, the fd that holds it)
 
     @property
@@ -204,8 +205,7 @@ class TracedSession:
             self.faults.report("tracing disabled", str(exc))
             return False
         self.root = root
-        if self.settings.pushgateway_url or self.settings.textfile_dir:
-            self.slot = self._acquire_slot(root)
+        self.slot = self._acquire_slot(root)
         self.writer = SessionWriter(folder, self.faults)
         self.writer.open_trace()
         self.events = EventLog(folder, self.faults, self.clock)
@@ -453,102 +453,40 @@ class TracedSession:
         )
         self.export(summary)
 
+    def _export_targets(self) -> tuple[Target, ...]:
+        from autoskillit_trace.export_targets import wanted_targets
+
+        return wanted_targets(self.settings, self.args, self.env)
+
     def _acquire_slot(self, root: LogRoot) -> tuple[int, int] | None:
-        from autoskillit_trace.export import acquire_slot
-
-        try:
-            return acquire_slot(root.path)
-        except OSError as exc:
-            self.log.warning("export: no session slot; the wrapper pid stands in", problem=str(exc))
+        """A session slot when a wanted target labels by it, held until the export."""
+        if not any(target.slotted for target in self._export_targets()):
             return None
+        from autoskillit_trace.export.slots import hold_slot
 
-    def export_labels(self, summary: dict[str, Any]) -> dict[str, str]:
-        """The bounded label set of exported metrics: command, host, slot, then the user's."""
-        from autoskillit_trace.metrics import command_name
-
-        slot = str(self.slot[0]) if self.slot is not None else f"pid{os.getpid()}"
-        labels = {
-            "command": command_name(None, self.args.argv[0] if self.args.argv else None),
-            "host": str(summary.get("hostname") or os.uname().nodename),
-            "slot": slot,
-        }
-        labels.update(self.settings.labels)
-        labels.update(self.args.labels)
-        return labels
+        return hold_slot(root.path, self.log)
 
     def export(self, summary: dict[str, Any]) -> None:
-        """Send the published session to the configured places; a failure is one warning each.
+        """Send the published session to the wanted targets; a failure is one warning each.
 
         Runs after summary.json and the index line are written, once the command
         has exited; the push is bounded by its timeout.
         """
-        settings = self.settings
-        wanted = settings.pushgateway_url or settings.textfile_dir
-        if not (wanted or self.args.junit or self.step_summary):
+        targets = self._export_targets()
+        if not targets:
             return
         try:
-            self._export(summary)
+            from autoskillit_trace.export import Context, send_all
+
+            assert self.writer is not None
+            slot = self.slot[0] if self.slot is not None else None
+            context = Context(
+                summary, self.settings, self.args, self.env, self.writer.folder, self.redactor, slot
+            )
+            send_all(targets, context, self.log)
         except Exception as exc:  # a bug here must not reach the command either
             self.log.warning("export failed", problem=repr(exc), command_unaffected=True)
         finally:
             if self.slot is not None:
                 os.close(self.slot[1])
                 self.slot = None
-
-    def _export(self, summary: dict[str, Any]) -> None:
-        from pathlib import Path
-
-        from autoskillit_trace import export
-
-        settings = self.settings
-        labels = self.export_labels(summary)
-        text = ""
-        if settings.pushgateway_url or settings.textfile_dir:
-            from autoskillit_trace.metrics import render
-
-            text = render(summary, labels)
-        targets: list[tuple[str, Any]] = []
-        if settings.pushgateway_url:
-            url = settings.pushgateway_url
-            shown = self.redactor.text(url)  # user:password@ never reaches a log line
-            targets.append((f"Pushgateway {shown}", lambda: export.push(url, text, labels)))
-        if settings.textfile_dir:
-            folder = Path(settings.textfile_dir).expanduser()
-            targets.append(
-                (f"textfile in {folder}", lambda: export.write_textfile(folder, text, labels))
-            )
-        if self.step_summary or self.args.junit:
-            markdown = self._markdown(summary)
-            if self.step_summary:
-                path = self.step_summary
-                targets.append(
-                    ("$GITHUB_STEP_SUMMARY", lambda: export.append_step_summary(path, markdown))
-                )
-            if self.args.junit:
-                junit = Path(self.args.junit)
-                command = labels["command"]
-                targets.append(
-                    (f"JUnit report {junit}",
-                     lambda: export.write_junit(junit, summary, command, markdown))
-                )  # fmt: skip
-        for what, action in targets:
-            try:
-                action()
-            except Exception as exc:  # an export must never reach the command
-                problem = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
-                self.log.warning(
-                    "export failed", target=what, problem=str(problem), command_unaffected=True
-                )
-
-    def _markdown(self, summary: dict[str, Any]) -> str:
-        from autoskillit_trace.jsonl import iter_file
-        from autoskillit_trace.store import ANOMALIES
-        from autoskillit_trace.views import markdown_lines
-
-        assert self.writer is not None
-        try:
-            path = os.path.join(self.writer.folder, ANOMALIES)
-            anomalies = [r for r in iter_file(path) if r is not None]
-        except OSError:  # none detected (no file), or unreadable: the table is left out
-            anomalies = []
-        return "\n".join(markdown_lines(summary, anomalies)) + "\n\n"

@@ -39,6 +39,13 @@ def compact_utc(micros: int) -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(micros // 1_000_000))
 
 
+def whole_seconds(ts: object, sep: str = "T") -> str | None:
+    """``2026-11-22T11:01:04`` (``sep`` between date and time) from an ISO 8601 text, else None."""
+    if not isinstance(ts, str) or len(ts) < 19:
+        return None
+    return ts[:10] + sep + ts[11:19]
+
+
 def parse_iso(text: str) -> float | None:
     """Seconds since the epoch for an ISO 8601 date or date-time, or None.
 

@@ -1,4 +1,9 @@
-"""What ``ls`` and ``show`` print: lines of text built from records.  Pure, no I/O."""
+"""What ``ls`` and ``show`` print, and the Markdown report: lines built from records.
+
+A summary has one set of rows (``summary_rows``), shown two ways: aligned
+text for ``show`` and a table for ``show --markdown``, $GITHUB_STEP_SUMMARY
+and JUnit.  Pure, no I/O.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from autoskillit_trace.textfmt import (
     shorten,
     sparkline,
 )
+from autoskillit_trace.timeutil import whole_seconds
 
 LS_HEADERS = ("SESSION", "START (UTC)", "DURATION", "EXIT", "OK", "PEAK RSS", "ANOM", "COMMAND")
 LS_RIGHT = (False, False, True, True, False, True, True, False)
@@ -27,9 +33,7 @@ def _text(value: Any) -> str:
 
 def short_time(ts: Any) -> str:
     """``2026-11-22 11:01:04`` from an ISO 8601 UTC text."""
-    if not isinstance(ts, str) or len(ts) < 19:
-        return "-"
-    return ts[:10] + " " + ts[11:19]
+    return whole_seconds(ts, " ") or "-"
 
 
 def _float(value: Any) -> float | None:
@@ -60,22 +64,21 @@ def ls_table(records: Sequence[dict[str, Any]], width: int) -> list[str]:
     return render_table(LS_HEADERS, [ls_row(r) for r in records], LS_RIGHT, width)
 
 
-# -- show ---------------------------------------------------------------------------
+# -- a summary: one set of rows, shown as text (show) or Markdown ------------------
 
 
-def summary_lines(summary: dict[str, Any], folder: str, state: str | None = None) -> list[str]:
-    """The summary as ``label: value`` lines; ``state`` overrides the outcome line."""
+def summary_rows(summary: dict[str, Any], state: str | None = None) -> list[tuple[str, str]]:
+    """What both outputs tell of a session, as (label, plain text): outcome, figures, agent.
+
+    ``state`` overrides the outcome (a session without a summary yet).
+    """
     s = summary
     outcome = state or (
         f"{_text(s.get('subtype'))} (exit {_text(s.get('exit_code'))}): "
         f"{_text(s.get('termination_reason'))}"
     )
     interval = s.get("snapshot_interval_seconds")
-    snapshots = _text(s.get("snapshot_count")) + (f" every {interval}s" if interval else "")
     fd_ratio = _float(s.get("peak_fd_ratio"))
-    fds = f"{_text(s.get('peak_fd_count'))}" + (
-        f" ({fd_ratio:.1%} of the limit)" if fd_ratio is not None else ""
-    )
     by_kind = s.get("anomalies_by_kind")
     kinds = (
         " (" + ", ".join(f"{k} {v}" for k, v in by_kind.items()) + ")"
@@ -83,24 +86,70 @@ def summary_lines(summary: dict[str, Any], folder: str, state: str | None = None
         else ""
     )
     rows = [
+        ("Outcome", outcome),
+        ("Duration", human_duration(_float(s.get("duration_seconds")))),
+        ("Peak RSS", f"{human_kb(_float(s.get('peak_rss_kb')))} "
+                     f"(tree {human_kb(_float(s.get('peak_tree_rss_kb')))})"),
+        ("Peak CPU", f"{_text(s.get('peak_tree_cpu_percent') or s.get('peak_cpu_percent'))} %"),
+        ("Peak open files", f"{_text(s.get('peak_fd_count'))}"
+                            + (f" ({fd_ratio:.1%} of the limit)" if fd_ratio is not None else "")),
+        ("Peak OOM score", _text(s.get("peak_oom_score"))),
+        ("Snapshots", _text(s.get("snapshot_count")) + (f" every {interval}s" if interval else "")),
+        ("Anomalies", _text(s.get("anomaly_count")) + kinds),
+    ]  # fmt: skip
+    if s.get("agent_turns") is not None or s.get("num_turns") is not None:
+        cost = _float(s.get("total_cost_usd"))
+        rows.append(("Agent turns", _text(s.get("agent_turns") or s.get("num_turns"))))
+        rows.append(
+            ("Tool calls", f"{_text(s.get('tool_call_count'))} "
+                           f"({_text(s.get('tool_error_count'))} failed)")
+        )  # fmt: skip
+        if cost is not None:
+            rows.append(("Cost", f"${cost:.4f}"))
+    return rows
+
+
+def tools_text(summary: dict[str, Any]) -> str | None:
+    """``Bash 3, Read 1``: the agent's tools, most used first; None when it used none."""
+    tools = summary.get("tool_calls")
+    if not isinstance(tools, dict) or not tools:
+        return None
+    return ", ".join(f"{k} {v}" for k, v in sorted(tools.items(), key=_by_count))
+
+
+def _by_count(item: tuple[Any, Any]) -> tuple[float, str]:
+    count = _float(item[1])
+    return (-(count or 0.0), str(item[0]))
+
+
+def anomaly_cells(anomaly: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    """When (time into the session, else the clock), severity, kind, pid and detail."""
+    snapshot = anomaly.get("snapshot")
+    elapsed = _float(snapshot.get("elapsed_s")) if isinstance(snapshot, dict) else None
+    when = f"+{human_duration(elapsed)}" if elapsed is not None else short_time(anomaly.get("ts"))
+    detail = anomaly.get("detail")
+    shown = " ".join(f"{k}={json.dumps(v)}" for k, v in detail.items()) if detail else ""
+    kind, severity = _text(anomaly.get("kind")), _text(anomaly.get("severity"))
+    return when, severity, kind, _text(anomaly.get("pid")), shown
+
+
+# -- show ---------------------------------------------------------------------------
+
+
+def summary_lines(summary: dict[str, Any], folder: str, state: str | None = None) -> list[str]:
+    """The summary as aligned ``label: value`` lines, where and what first."""
+    s = summary
+    rows = [
         ("Session", _text(s.get("session_id"))),
         ("Folder", folder),
         ("Command", _text(s.get("skill_command"))),
         ("Directory", _text(s.get("cwd"))),
         ("Started", short_time(s.get("start_ts")) + " UTC"),
-        ("Duration", human_duration(_float(s.get("duration_seconds")))),
-        ("Outcome", outcome),
-        ("Snapshots", snapshots),
-        (
-            "Peak RSS",
-            f"{human_kb(_float(s.get('peak_rss_kb')))} (tree "
-            f"{human_kb(_float(s.get('peak_tree_rss_kb')))})",
-        ),
-        ("Peak CPU", f"{_text(s.get('peak_tree_cpu_percent') or s.get('peak_cpu_percent'))} %"),
-        ("Peak open files", fds),
-        ("Peak OOM score", _text(s.get("peak_oom_score"))),
-        ("Anomalies", _text(s.get("anomaly_count")) + kinds),
+        *summary_rows(s, state),
     ]
+    tools = tools_text(s)
+    if tools is not None:
+        rows.append(("Tools", tools))
     width = max(len(label) for label, _ in rows)
     return [f"{label + ':':<{width + 1}} {value}" for label, value in rows]
 
@@ -108,16 +157,9 @@ def summary_lines(summary: dict[str, Any], folder: str, state: str | None = None
 def anomaly_lines(anomalies: Sequence[dict[str, Any]], width: int) -> list[str]:
     """One line per anomaly: when, severity, kind, pid and detail."""
     lines = []
-    for a in anomalies:
-        snapshot = a.get("snapshot")
-        elapsed = _float(snapshot.get("elapsed_s")) if isinstance(snapshot, dict) else None
-        when = f"+{human_duration(elapsed)}" if elapsed is not None else short_time(a.get("ts"))
-        detail = a.get("detail")
-        shown = " ".join(f"{k}={json.dumps(v)}" for k, v in detail.items()) if detail else ""
-        line = (
-            f"  {when:>9}  {_text(a.get('severity')):<8}  {_text(a.get('kind')):<18}  "
-            f"pid {_text(a.get('pid')):<7} {shown}"
-        )
+    for anomaly in anomalies:
+        when, severity, kind, pid, detail = anomaly_cells(anomaly)
+        line = f"  {when:>9}  {severity:<8}  {kind:<18}  pid {pid:<7} {detail}"
         lines.append(shorten(line.rstrip(), width))
     return lines
 
@@ -186,64 +228,26 @@ def _md(text: str) -> str:
 
 
 def markdown_lines(summary: dict[str, Any], anomalies: Sequence[dict[str, Any]]) -> list[str]:
-    """A short Markdown report of one session: outcome, duration, peaks, anomalies, agent."""
+    """The summary's rows as a Markdown table under the command, then tools and anomalies."""
     s = summary
-    ok = s.get("success") is True
-    icon = "✅" if ok else "❌"
+    icon = "✅" if s.get("success") is True else "❌"
     command = shorten(_text(s.get("skill_command")), 200)
-    outcome = (
-        f"{_text(s.get('subtype'))} (exit {_text(s.get('exit_code'))}): "
-        f"{_text(s.get('termination_reason'))}"
-    )
-    fd_ratio = _float(s.get("peak_fd_ratio"))
-    rows = [
-        ("Outcome", _md(outcome)),
-        ("Duration", human_duration(_float(s.get("duration_seconds")))),
-        ("Peak RSS", f"{human_kb(_float(s.get('peak_rss_kb')))} "
-                     f"(tree {human_kb(_float(s.get('peak_tree_rss_kb')))})"),
-        ("Peak CPU", f"{_text(s.get('peak_tree_cpu_percent') or s.get('peak_cpu_percent'))} %"),
-        ("Peak open files", f"{_text(s.get('peak_fd_count'))}"
-                            + (f" ({fd_ratio:.1%} of the limit)" if fd_ratio is not None else "")),
-        ("Peak OOM score", _text(s.get("peak_oom_score"))),
-        ("Snapshots", _text(s.get("snapshot_count"))),
-        ("Anomalies", _text(s.get("anomaly_count"))),
-        ("Session", f"`{_md(_text(s.get('dir_name') or s.get('session_id')))}` "
-                    f"on {_md(_text(s.get('hostname')))}"),
-    ]  # fmt: skip
-    if s.get("agent_turns") is not None or s.get("num_turns") is not None:
-        cost = _float(s.get("total_cost_usd"))
-        rows.append(("Agent turns", _text(s.get("agent_turns") or s.get("num_turns"))))
-        rows.append(
-            ("Tool calls", f"{_text(s.get('tool_call_count'))} "
-                           f"({_text(s.get('tool_error_count'))} failed)")
-        )  # fmt: skip
-        if cost is not None:
-            rows.append(("Cost", f"${cost:.4f}"))
     heading = command.replace("`", "'").replace("\n", " ")  # a heading is not a table cell
+    session = _md(_text(s.get("dir_name") or s.get("session_id")))
     lines = [f"### {icon} `{heading}`", "", "| | |", "|---|---|"]
-    lines += [f"| {label} | {value} |" for label, value in rows]
-    tools = s.get("tool_calls")
-    if isinstance(tools, dict) and tools:
-        shown = ", ".join(f"{_md(str(k))} {v}" for k, v in sorted(tools.items(), key=_by_count))
-        lines += ["", f"Tools: {shown}"]
+    lines += [f"| {label} | {_md(value)} |" for label, value in summary_rows(s)]
+    lines.append(f"| Session | `{session}` on {_md(_text(s.get('hostname')))} |")
+    tools = tools_text(s)
+    if tools is not None:
+        lines += ["", f"Tools: {_md(tools)}"]
     if anomalies:
         lines += ["", f"**Anomalies ({len(anomalies)})**", ""]
         lines += ["| time | severity | kind | pid | detail |", "|---|---|---|---|---|"]
-        for a in anomalies[:MARKDOWN_MAX_ANOMALIES]:
-            snapshot = a.get("snapshot")
-            elapsed = _float(snapshot.get("elapsed_s")) if isinstance(snapshot, dict) else None
-            when = f"+{human_duration(elapsed)}" if elapsed is not None else short_time(a.get("ts"))
-            detail = a.get("detail")
-            text = " ".join(f"{k}={json.dumps(v)}" for k, v in detail.items()) if detail else ""
+        for anomaly in anomalies[:MARKDOWN_MAX_ANOMALIES]:
+            when, severity, kind, pid, detail = anomaly_cells(anomaly)
             lines.append(
-                f"| {when} | {_md(_text(a.get('severity')))} | {_md(_text(a.get('kind')))} "
-                f"| {_text(a.get('pid'))} | {_md(shorten(text, 120))} |"
+                f"| {when} | {_md(severity)} | {_md(kind)} | {pid} | {_md(shorten(detail, 120))} |"
             )
         if len(anomalies) > MARKDOWN_MAX_ANOMALIES:
             lines.append(f"\n… and {len(anomalies) - MARKDOWN_MAX_ANOMALIES} more")
     return lines
-
-
-def _by_count(item: tuple[Any, Any]) -> tuple[float, str]:
-    count = _float(item[1])
-    return (-(count or 0.0), str(item[0]))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers import clean_env
+from promstack import Stack, missing, running_stack
 
 
 @pytest.fixture
@@ -37,3 +39,18 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for command, extra in runs:
         run_traced(root, command, interval=0.1, extra=extra)
     return root
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Real Prometheus, Pushgateway and node_exporter, shared by the export tests.
+
+    Tests that use it are skipped where the Debian packages are not installed.
+    """
+    if missing():
+        pytest.skip(
+            f"not installed: {', '.join(missing())} "
+            "(apt-get install prometheus prometheus-pushgateway prometheus-node-exporter)"
+        )
+    with running_stack(tmp_path_factory.mktemp("prometheus")) as running:
+        yield running

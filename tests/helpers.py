@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 WORKLOADS = Path(__file__).with_name("workloads.py")
+WORKLOAD_COMMAND = os.path.basename(sys.executable)  # a workload's command, as exports name it
 
 
 def workload(name: str, *args: object) -> list[str]:

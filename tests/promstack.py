@@ -151,3 +151,11 @@ def running_stack(base: Path) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+
+
+def value(result: list[dict[str, Any]]) -> float:
+    """The one sample of a query's result."""
+    assert len(result) == 1, result
+    sample = result[0]["value"]
+    assert isinstance(sample, list)
+    return float(sample[1])

@@ -211,6 +211,29 @@ def test_markdown_cells_escape_pipes() -> None:
     assert "| Outcome | failed (exit 1): a\\|b |" in markdown_lines(reason, [])
 
 
+def test_text_and_markdown_tell_the_same_rows() -> None:
+    """One set of rows, two outputs: neither leaves out what the other tells."""
+    from autoskillit_trace.views import markdown_lines, summary_lines
+
+    summary = {"snapshot_count": 12, "snapshot_interval_seconds": 0.1, "anomaly_count": 3,
+               "anomalies_by_kind": {"oom_critical": 1, "rss_growth": 2}, "agent_turns": 4,
+               "tool_call_count": 7, "tool_error_count": 1, "total_cost_usd": 0.12345,
+               "tool_calls": {"Read": 1, "Bash": 3}}  # fmt: skip
+    text = summary_lines(summary, "/f")
+    markdown = markdown_lines(summary, [])
+    rows = [
+        ("Snapshots", "12 every 0.1s"),
+        ("Anomalies", "3 (oom_critical 1, rss_growth 2)"),
+        ("Agent turns", "4"),
+        ("Tool calls", "7 (1 failed)"),
+        ("Cost", "$0.1235"),
+    ]
+    for label, value in rows:
+        assert f"{label + ':':<16} {value}" in text
+        assert f"| {label} | {value} |" in markdown
+    assert "Tools:           Bash 3, Read 1" in text and "Tools: Bash 3, Read 1" in markdown
+
+
 # -- an agent's session id --------------------------------------------------------------
 
 FIXTURES = Path(__file__).with_name("fixtures")

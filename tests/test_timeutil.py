@@ -13,6 +13,7 @@ from autoskillit_trace.timeutil import (
     parse_duration,
     parse_iso,
     parse_since,
+    whole_seconds,
 )
 
 
@@ -21,6 +22,9 @@ def test_iso_utc_round_trips() -> None:
     assert text == "2025-11-22T10:40:00.123456+00:00"
     assert parse_iso(text) == pytest.approx(1_763_808_000.123456)
     assert compact_utc(1_763_808_000_123_456) == "20251122T104000Z"
+    assert whole_seconds(text) == "2025-11-22T10:40:00"
+    assert whole_seconds(text, " ") == "2025-11-22 10:40:00"
+    assert whole_seconds("2025-11-22") is None and whole_seconds(None) is None
 
 
 @given(st.integers(min_value=0, max_value=253_402_300_799_999_999))  # up to 9999-12-31
