@@ -9,14 +9,13 @@ replay rebuilds the summary.json of a published session that lost it.
 from __future__ import annotations
 
 import os
-from collections import Counter
 
-from autoskillit_trace.detect import Detector
+from autoskillit_trace.fold import Fold
 from autoskillit_trace.jsonl import dumps_line, iter_file
 from autoskillit_trace.proctree import process_start_ticks, read_boot_id
 from autoskillit_trace.records import Record
 from autoskillit_trace.store import ANOMALIES, TRACE, write_atomic
-from autoskillit_trace.summary import Outcome, Peaks, build_summary
+from autoskillit_trace.summary import Outcome
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,21 +37,19 @@ def why_lost(start: dict[str, Any]) -> str:
 
 
 class Replay(Record):
-    """What a session's streamed trace holds: its start record, peaks and anomalies."""
+    """What a session's streamed trace holds: its start record, the fold, the anomaly lines."""
 
-    __slots__ = ("anomaly_lines", "kinds", "peaks", "start")
+    __slots__ = ("anomaly_lines", "fold", "start")
 
     def __init__(self, name: str) -> None:
         self.start: dict[str, Any] = {"dir_name": name, "session_id": name}
-        self.peaks = Peaks()
-        self.kinds: Counter[str] = Counter()
+        self.fold = Fold()
         self.anomaly_lines: list[bytes] = []
 
 
 def replay(folder: str) -> Replay:
-    """Run the trace through the detector again; a line cut by a crash is skipped."""
+    """Fold the trace again, as the live session did; a line cut by a crash is skipped."""
     found = Replay(os.path.basename(folder))
-    detector = Detector()
     trace = os.path.join(folder, TRACE)
     records = iter_file(trace) if os.path.exists(trace) else iter(())
     for record in records:
@@ -62,10 +59,8 @@ def replay(folder: str) -> Replay:
         if event == "session_start":
             found.start.update(record)
         elif event == "snapshot":
-            found.peaks.feed(record)
-            for anomaly in detector.feed(record):
+            for anomaly in found.fold.feed(record):
                 found.anomaly_lines.append(dumps_line(anomaly.to_record()))
-                found.kinds[anomaly.kind] += 1
     return found
 
 
@@ -81,10 +76,10 @@ def finalize_crashed(folder: str) -> dict[str, Any]:
         exit_code=None,
         subtype="crashed",
         termination_reason=why_lost(found.start),
-        end_ts=found.peaks.last_ts,
-        duration_seconds=found.peaks.last_elapsed_s,
+        end_ts=found.fold.peaks.last_ts,
+        duration_seconds=found.fold.peaks.last_elapsed_s,
     )
-    return build_summary(found.start, found.peaks, outcome, dict(found.kinds))
+    return found.fold.summary(found.start, outcome)
 
 
 def rebuild_summary(folder: str, line: dict[str, Any]) -> dict[str, Any]:
@@ -97,7 +92,7 @@ def rebuild_summary(folder: str, line: dict[str, Any]) -> dict[str, Any]:
     """
     found = replay(folder)
     outcome = Outcome(exit_code=None, subtype="", termination_reason="")
-    summary = build_summary(found.start, found.peaks, outcome, dict(found.kinds))
+    summary = found.fold.summary(found.start, outcome)
     summary.update(line)
     summary["rebuilt"] = True
     return summary

@@ -13,10 +13,11 @@ import time
 from autoskillit_trace import __version__
 from autoskillit_trace.config import Resolved, log_root
 from autoskillit_trace.events import ENV_EVENTS, ENV_SESSION_DIR, ERROR, INFO, WARNING, EventLog
+from autoskillit_trace.fold import Fold
 from autoskillit_trace.log import Logger
 from autoskillit_trace.runopts import RunArgs
 from autoskillit_trace.store import Faults, LogRoot, SessionWriter, StoreError
-from autoskillit_trace.summary import Outcome, Peaks, build_summary
+from autoskillit_trace.summary import Outcome
 from autoskillit_trace.supervisor import ChildExit, Limits, SpawnError, Supervisor, signal_name
 from autoskillit_trace.timeutil import CaptureClock, compact_utc, iso_utc
 
@@ -173,12 +174,10 @@ class TracedSession:
         self.root: LogRoot | None = None
         self.writer: SessionWriter | None = None
         self.header: dict[str, Any] = {}
-        self.peaks = Peaks()
-        self.kinds: dict[str, int] = {}  # anomaly kind -> count
+        self.fold = Fold()
         self.seq = 0
         self.sampler: Any = None
         self.proc_fault_told = False
-        self.detector: Any = None
         self.events: EventLog | None = None
         self.parser: StreamParser | None = None
         self.splitter: LineSplitter | None = None
@@ -283,11 +282,9 @@ class TracedSession:
             command=self.header["skill_command"],
         )
         if pid is not None:
-            from autoskillit_trace.detect import Detector
             from autoskillit_trace.sampler import Sampler
 
             self.sampler = Sampler(pid, finder)
-            self.detector = Detector()
 
     def tick(self, now: float) -> None:
         """Take one snapshot, stream it, run detection; housekeeping after the first."""
@@ -310,9 +307,7 @@ class TracedSession:
             self.proc_fault_told = True
             self.faults.report("some values are recorded as null", self.sampler.unreadable)
         self.writer.append_trace(snapshot)
-        self.peaks.feed(snapshot)
-        for anomaly in self.detector.feed(snapshot):
-            self.kinds[anomaly.kind] = self.kinds.get(anomaly.kind, 0) + 1
+        for anomaly in self.fold.feed(snapshot):
             self.writer.append_anomaly(anomaly.to_record())
             fields = {
                 "kind": anomaly.kind,
@@ -422,7 +417,7 @@ class TracedSession:
         )
         if self.seq == 0:  # over before its first snapshot: retention still applies
             self.housekeeping()
-        summary = build_summary(self.header, self.peaks, outcome, dict(self.kinds))
+        summary = self.fold.summary(self.header, outcome)
         self.emit(
             INFO if summary["success"] else WARNING,
             "session_end",
@@ -447,7 +442,7 @@ class TracedSession:
             exit_status=outcome.exit_code,
             subtype=outcome.subtype,
             duration_s=outcome.duration_seconds,
-            snapshots=self.peaks.snapshot_count,
+            snapshots=self.fold.peaks.snapshot_count,
             anomalies=summary["anomaly_count"],
             folder=self.writer.folder,
         )

@@ -144,6 +144,6 @@ def test_a_command_exited_but_not_yet_reaped_is_not_recorded(tmp_path: Path) -> 
         folder = next((tmp_path / "logs" / "sessions").iterdir())
         assert Session(folder).snapshots == []
         assert not (folder / "anomalies.jsonl").exists()
-        assert traced.kinds == {}
+        assert traced.fold.kinds == {}
     finally:
         os.waitpid(pid, 0)
