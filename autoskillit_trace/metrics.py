@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from autoskillit_trace.detect import KINDS, SEVERITY
+from autoskillit_trace.schema import number
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -70,11 +71,9 @@ def _labels_text(labels: Mapping[str, str]) -> str:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)) and value == value:
-        return float(value)
-    return None
+    """A sample's value: a number, or a flag as 1 and 0."""
+    found = float(value) if isinstance(value, bool) else number(value)
+    return None if found is None else float(found)
 
 
 def _format(value: float) -> str:

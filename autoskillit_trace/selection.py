@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from autoskillit_trace.schema import number
 from autoskillit_trace.timeutil import parse_iso
 
 
@@ -47,14 +48,15 @@ def peak_rss_kb(record: dict[str, Any]) -> float | None:
     """The larger of the command's and its whole tree's peak RSS."""
     values = [
         v
-        for v in (record.get("peak_rss_kb"), record.get("peak_tree_rss_kb"))
-        if isinstance(v, (int, float)) and not isinstance(v, bool)
+        for v in map(number, (record.get("peak_rss_kb"), record.get("peak_tree_rss_kb")))
+        if v is not None
     ]
     return max(values) if values else None
 
 
 def _positive(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    found = number(value)
+    return found is not None and found > 0
 
 
 # -- show SESSION ----------------------------------------------------------------

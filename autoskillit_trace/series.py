@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from autoskillit_trace.jsonl import iter_file
+from autoskillit_trace.schema import number
 
 # (label, tree field, own field, unit)
 METRICS: tuple[tuple[str, str, str, str], ...] = (
@@ -22,9 +23,8 @@ METRICS: tuple[tuple[str, str, str, str], ...] = (
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return None
-    return float(value)
+    found = number(value)
+    return None if found is None else float(found)
 
 
 @dataclass

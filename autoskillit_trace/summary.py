@@ -7,6 +7,7 @@ same figures from the streamed trace.
 from __future__ import annotations
 
 from autoskillit_trace.records import Record
+from autoskillit_trace.schema import number
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,12 +29,6 @@ _PEAK_FIELDS = (
 )
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return None
-    return value
-
-
 class Peaks(Record):
     """Running maxima of a snapshot series: constant memory, whatever its length."""
 
@@ -50,17 +45,17 @@ class Peaks(Record):
         self.snapshot_count += 1
         ts = snapshot.get("ts")
         self.last_ts = ts if isinstance(ts, str) else self.last_ts
-        elapsed = _number(snapshot.get("elapsed_s"))
+        elapsed = number(snapshot.get("elapsed_s"))
         self.last_elapsed_s = elapsed if elapsed is not None else self.last_elapsed_s
         values = self.values
         for name, source in _PEAK_FIELDS:
-            value = _number(snapshot.get(source))
+            value = number(snapshot.get(source))
             if value is not None:
                 current = values[name]
                 if current is None or value > current:
                     values[name] = value
-        fds = _number(snapshot.get("fd_count"))
-        limit = _number(snapshot.get("fd_soft_limit"))
+        fds = number(snapshot.get("fd_count"))
+        limit = number(snapshot.get("fd_soft_limit"))
         if fds is not None and limit:
             ratio = round(fds / limit, 4)
             if self.peak_fd_ratio is None or ratio > self.peak_fd_ratio:

@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from autoskillit_trace.schema import number
 from autoskillit_trace.selection import peak_rss_kb
 from autoskillit_trace.series import METRICS, Series
 from autoskillit_trace.textfmt import (
@@ -37,9 +38,8 @@ def short_time(ts: Any) -> str:
 
 
 def _float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
+    found = number(value)
+    return None if found is None else float(found)
 
 
 def ls_row(record: dict[str, Any]) -> list[str]:
