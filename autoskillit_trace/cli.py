@@ -56,7 +56,7 @@ def _run_params() -> list[click.Parameter]:
 
 
 def _run_callback(**_: Any) -> int:
-    from autoskillit_trace.__main__ import run_main
+    from autoskillit_trace.commands.run import run_main
 
     return run_main(click.get_current_context().meta["raw_args"])
 

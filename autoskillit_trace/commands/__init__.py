@@ -1,1 +1,1 @@
-"""One module per command besides ``run``: each loads settings, does its I/O and prints."""
+"""One module per command: each loads settings, does its I/O and prints (``run`` without click)."""
