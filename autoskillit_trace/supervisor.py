@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any, NoReturn
 
+    from autoskillit_trace.pipe import OutputPipe
     from autoskillit_trace.proctree import TreeFinder
 else:
     # The same functions and constants as ``signal``, without the enums that
@@ -82,7 +83,6 @@ CLD_STOPPED = 5  # si_code of a SIGCHLD for a stopped child
 TIMEOUT_STATUS = 124  # as coreutils ``timeout``
 REPEAT_WINDOW_S = 0.1  # a signal repeated by its sender within this is one (see _repeated)
 _SIGRTMIN = getattr(signal, "SIGRTMIN", 34)
-_READ_SIZE = 1 << 16
 _FALLBACK_POLL_S = 0.05
 _LONGEST_POLL_S = 86400.0
 
@@ -297,7 +297,7 @@ class Supervisor:
         self._waited = waited_signals()
         self._old_mask: set[int] = set()
         self.can_wait_timed = hasattr(signal, "sigtimedwait")  # Linux; not macOS
-        self._pipe: int | None = None
+        self._pipe: OutputPipe | None = None
         self._ended: ChildExit | None = None
         self._stop: _Stop | None = None
         self._last_activity = 0.0
@@ -324,12 +324,11 @@ class Supervisor:
             self._old_mask = set(signal.pthread_sigmask(signal.SIG_BLOCK, self._waited))
             self.own_group = _foreground_terminal() is None
         actions: list[tuple[Any, ...]] = []
-        write_end: int | None = None
         if self.capture_stdout and self.can_wait_timed:
-            self._pipe, write_end = os.pipe2(os.O_CLOEXEC)
-            actions.append((os.POSIX_SPAWN_DUP2, write_end, 1))
-            if _same_file(1, 2) and not os.isatty(2):
-                actions.append((os.POSIX_SPAWN_DUP2, write_end, 2))
+            from autoskillit_trace.pipe import OutputPipe
+
+            self._pipe = OutputPipe()
+            actions = self._pipe.spawn_actions(stderr_too=_same_file(1, 2) and not os.isatty(2))
         group: dict[str, Any] = {"setpgroup": 0} if self.own_group else {}
         try:
             self.pid = os.posix_spawnp(
@@ -348,8 +347,8 @@ class Supervisor:
             self._close_pipe()
             raise SpawnError(127, f"{_printable(self.argv[0])!r}: command not found") from None
         finally:
-            if write_end is not None:
-                os.close(write_end)
+            if self._pipe is not None:
+                self._pipe.spawned()
         return self.pid
 
     def wait(
@@ -377,7 +376,8 @@ class Supervisor:
             while True:
                 # 1. wait: for a signal, the pipe, or the next due moment
                 timeout = self._until_due(due, time.monotonic())
-                deliveries = waiter.wait(self._pipe, timeout, lambda: self._read_pipe(hooks))
+                pipe = self._pipe.fd if self._pipe is not None else None
+                deliveries = waiter.wait(pipe, timeout, lambda: self._read_pipe(hooks))
                 # 2. forward and reap
                 for delivery in deliveries:
                     self._on_signal(delivery, hooks)
@@ -606,40 +606,27 @@ class Supervisor:
     # -- the stdout pipe -----------------------------------------------------------
 
     def _read_pipe(self, hooks: _Hooks) -> bool:
-        """Pass one chunk through; False at end of file."""
-        assert self._pipe is not None
-        try:
-            chunk = os.read(self._pipe, _READ_SIZE)
-        except BlockingIOError:
-            return True
-        except OSError:
-            chunk = b""
-        if not chunk:
-            self._close_pipe()
-            return False
-        now = time.monotonic()
-        self._last_activity = now
-        if not _pass_through(chunk):
-            self._close_pipe()  # our stdout is gone: the child gets EPIPE, as it would bare
-            return False
-        if hooks.on_output is not None:
-            hooks.on_output(chunk, now)
-        return True
+        """Relay one chunk, then show it to ``on_output``; False once the pipe is done."""
+        chunk = self._pipe.relay() if self._pipe is not None else None
+        if chunk:
+            self._seen_output(chunk, hooks)
+        return chunk is not None
 
     def _drain_pipe(self, hooks: _Hooks) -> None:
-        """Everything the exited command wrote is in the pipe: read it without blocking."""
-        if self._pipe is None:
-            return
-        os.set_blocking(self._pipe, False)
-        for _ in range(64):  # a pipe holds at most 1 MiB; a leftover writer cannot keep us here
-            if self._pipe is None or not _readable(self._pipe) or not self._read_pipe(hooks):
-                break
+        """Everything the exited command wrote is in the pipe: relay it without blocking."""
+        if self._pipe is not None:
+            for chunk in self._pipe.drain():
+                self._seen_output(chunk, hooks)
+
+    def _seen_output(self, chunk: bytes, hooks: _Hooks) -> None:
+        now = time.monotonic()
+        self._last_activity = now
+        if hooks.on_output is not None:
+            hooks.on_output(chunk, now)
 
     def _close_pipe(self) -> None:
         if self._pipe is not None:
-            with suppress(OSError):
-                os.close(self._pipe)
-            self._pipe = None
+            self._pipe.close()
 
     def _wait_portable(self) -> ChildExit:
         """Platforms without sigmasks (macOS): forward with handlers, no sampling."""
@@ -733,32 +720,6 @@ def _read_signalfd(fd: int) -> list[Delivery]:
         words = memoryview(data).cast("i")  # no struct import on the run path
         for at in range(0, len(data) // _SIGINFO_SIZE * 32, 32):
             deliveries.append(Delivery(words[at], words[at + 2], words[at + 3], words[at + 10]))
-
-
-def _pass_through(chunk: bytes) -> bool:
-    """Write ``chunk`` to our stdout whole; False when stdout is gone."""
-    view = memoryview(chunk)
-    while view:
-        try:
-            written = os.write(1, view)
-        except BlockingIOError:
-            import select
-
-            select.select([], [1], [])
-            continue
-        except OSError:  # a broken pipe, a full disk: the command's writes fail from now on
-            return False
-        view = view[written:]
-    return True
-
-
-def _readable(fd: int) -> bool:
-    import select
-
-    try:
-        return bool(select.select([fd], [], [], 0)[0])
-    except (OSError, ValueError):
-        return False
 
 
 def _idle_period(idle_timeout: float | None) -> float | None:
