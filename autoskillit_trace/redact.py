@@ -23,6 +23,8 @@ Four kinds of rule:
 
 from __future__ import annotations
 
+import os
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
@@ -339,8 +341,6 @@ def mask_programs_in_text(text: str, depth: int = 0) -> str:
                 inner = mask_programs_in_text(value, depth + 1)
                 if inner == value:
                     continue
-                from autoskillit_trace.session import shell_quote
-
                 masked = shell_quote(inner)
             pieces += (text[done:start], masked)
             done = end
@@ -486,3 +486,26 @@ def _replace(match: re.Match[str]) -> str:
         position = end - start
     pieces.append(whole[position:])
     return "".join(pieces)
+
+
+def command_line(argv: list[str], redactor: Redactor | None = None) -> str:
+    """The command as recorded: secrets redacted, shell-quoted, non-UTF-8 bytes as escapes."""
+    if redactor is None:
+        redactor = Redactor()
+    shown = [os.fsencode(arg).decode("utf-8", "backslashreplace") for arg in argv]
+    return " ".join(map(shell_quote, redactor.argv(shown)))
+
+
+# What ``shlex.quote`` leaves bare; without ``shlex``, ``run`` need not import ``re``.
+_DROP_SAFE = str.maketrans(
+    "", "", "@%+=:,./-_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+
+def shell_quote(word: str) -> str:
+    """``shlex.quote``: ``word`` as one shell word."""
+    if not word:
+        return "''"
+    if word.isascii() and not word.translate(_DROP_SAFE):
+        return word
+    return "'" + word.replace("'", "'\"'\"'") + "'"

@@ -32,31 +32,6 @@ if TYPE_CHECKING:
     from autoskillit_trace.redact import Redactor
 
 
-def command_line(argv: list[str], redactor: Redactor | None = None) -> str:
-    """The command as recorded: secrets redacted, shell-quoted, non-UTF-8 bytes as escapes."""
-    if redactor is None:
-        from autoskillit_trace.redact import Redactor
-
-        redactor = Redactor()
-    shown = [os.fsencode(arg).decode("utf-8", "backslashreplace") for arg in argv]
-    return " ".join(map(shell_quote, redactor.argv(shown)))
-
-
-# What ``shlex.quote`` leaves bare; without ``shlex``, ``run`` need not import ``re``.
-_DROP_SAFE = str.maketrans(
-    "", "", "@%+=:,./-_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
-
-
-def shell_quote(word: str) -> str:
-    """``shlex.quote``: ``word`` as one shell word."""
-    if not word:
-        return "''"
-    if word.isascii() and not word.translate(_DROP_SAFE):
-        return word
-    return "'" + word.replace("'", "'\"'\"'") + "'"
-
-
 def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> ChildExit:
     """Run ``args.argv`` to its end; how it ended is how the wrapper must end."""
     settings = resolved.settings
@@ -232,6 +207,7 @@ class TracedSession:
     def announce(self) -> None:
         """Build the start record and log the start line, before the command is spawned."""
         from autoskillit_trace.proctree import process_start_ticks, read_boot_id
+        from autoskillit_trace.redact import command_line
 
         assert self.writer is not None
         folder = self.writer.folder

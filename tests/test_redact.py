@@ -13,8 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autoskillit_trace.config import ConfigError, load
-from autoskillit_trace.redact import MASK, Redactor, might_hold_secret
-from autoskillit_trace.session import command_line, shell_quote
+from autoskillit_trace.redact import MASK, Redactor, command_line, might_hold_secret, shell_quote
 
 # (what, the arguments, the secret text that must not be recorded)
 PLANTED: list[tuple[str, list[str], str]] = [
