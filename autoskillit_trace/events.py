@@ -17,8 +17,9 @@ from __future__ import annotations
 import os
 
 from autoskillit_trace.ctx import suppress
+from autoskillit_trace.faults import Faults
+from autoskillit_trace.fsutil import open_private
 from autoskillit_trace.jsonl import dumps_line, write_all
-from autoskillit_trace.store import Faults, _open_private
 from autoskillit_trace.timeutil import CaptureClock
 
 TYPE_CHECKING = False
@@ -60,7 +61,7 @@ class EventLog:
         self._fd: int | None = None
         self._failed = False
         try:
-            self._fd = _open_private(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+            self._fd = open_private(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         except OSError as exc:
             self._failed = True
             self.faults.report(f"cannot write {self.path}", exc)

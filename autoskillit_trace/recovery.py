@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 
 from autoskillit_trace.fold import Fold
+from autoskillit_trace.fsutil import write_atomic
 from autoskillit_trace.jsonl import dumps_line, iter_file
 from autoskillit_trace.proctree import process_start_ticks, read_boot_id
 from autoskillit_trace.records import Record
-from autoskillit_trace.store import ANOMALIES, TRACE, write_atomic
+from autoskillit_trace.store.layout import ANOMALIES, TRACE
 from autoskillit_trace.summary import Outcome
 
 TYPE_CHECKING = False

@@ -8,7 +8,7 @@ also builds the click command that renders ``run --help``.
 from __future__ import annotations
 
 from autoskillit_trace.records import Record
-from autoskillit_trace.store import session_id_problem
+from autoskillit_trace.store.layout import session_id_problem
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

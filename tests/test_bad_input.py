@@ -408,7 +408,7 @@ def test_broken_index_lines_are_kept_and_skipped(log_root: Path) -> None:
 
 
 def test_broken_trace_lines_do_not_stop_recovery(log_root: Path) -> None:
-    from autoskillit_trace.store import LogRoot
+    from autoskillit_trace.store.root import LogRoot
 
     root = LogRoot(log_root)
     root.ensure()

@@ -12,14 +12,14 @@ from pathlib import Path
 from helpers import clean_env, start_traced, workload
 
 from autoskillit_trace.jsonl import parse_lines
-from autoskillit_trace.store import LogRoot
+from autoskillit_trace.store.root import LogRoot
 
 SESSIONS = 32
 
 PRUNE_LOOP = """
 import sys, time
 from pathlib import Path
-from autoskillit_trace.store import LogRoot
+from autoskillit_trace.store.root import LogRoot
 root, stop = LogRoot(Path(sys.argv[1])), Path(sys.argv[2])
 rounds = removed = 0
 while not stop.exists():

@@ -20,9 +20,11 @@ from pathlib import Path
 import pytest
 from helpers import clean_env, run_traced, start_traced, workload
 
-from autoskillit_trace import store
 from autoskillit_trace.jsonl import iter_file, parse_lines
 from autoskillit_trace.recovery import finalize_crashed
+from autoskillit_trace.store import orphans
+from autoskillit_trace.store.index import append_index
+from autoskillit_trace.store.root import LogRoot
 
 KILLS = 50
 SESSION_S = 0.4
@@ -98,12 +100,12 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
     # killed before their trace existed (they wait out a grace period otherwise).
     later = run_traced(root, workload("sleep", 0.1), interval=0.02, extra=("-q",))
     assert later.proc.returncode == 0 and later.stderr == ""
-    grace = store.STARTING_GRACE_S
-    store.STARTING_GRACE_S = 0.0
+    grace = orphans.STARTING_GRACE_S
+    orphans.STARTING_GRACE_S = 0.0
     try:
-        store.LogRoot(root).recover_orphans(finalize_crashed)
+        LogRoot(root).recover_orphans(finalize_crashed)
     finally:
-        store.STARTING_GRACE_S = grace
+        orphans.STARTING_GRACE_S = grace
 
     folders = [p for p in (root / "sessions").iterdir() if not p.name.startswith(".")]
     index, skipped = parse_lines((root / "sessions.jsonl").read_bytes())
@@ -147,9 +149,9 @@ def test_death_while_ending_keeps_the_real_outcome_indexed_once(
 ) -> None:
     """Killed between the pending summary and the rename: recovery completes the ending."""
     summary = _pending_session(log_root, "ending")
-    root = store.LogRoot(log_root)
+    root = LogRoot(log_root)
     if indexed:  # killed after its index line
-        root.append_index(summary)
+        append_index(root, summary)
     assert root.recover_orphans(finalize_crashed) == ["ending"]
     folder = log_root / "sessions" / "ending"
     assert json.loads((folder / "summary.json").read_text()) == summary

@@ -15,7 +15,7 @@ import pytest
 from helpers import run_traced, workload
 
 from autoskillit_trace.events import EventLog
-from autoskillit_trace.store import Faults
+from autoskillit_trace.faults import Faults
 from autoskillit_trace.timeutil import CaptureClock, parse_iso
 
 FIXTURES = Path(__file__).with_name("fixtures")

@@ -342,7 +342,7 @@ def test_one_fault_one_warning_even_when_everything_fails(tmp_path: Path) -> Non
 PRUNE_UNDER_LIMIT = """
 import resource, sys
 from pathlib import Path
-from autoskillit_trace.store import LogRoot
+from autoskillit_trace.store.root import LogRoot
 resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
 try:
     LogRoot(Path(sys.argv[1])).prune(keep=2)
@@ -378,14 +378,14 @@ def test_prune_that_cannot_rewrite_the_index_removes_nothing(tmp_path: Path) -> 
 
 
 def test_write_atomic_that_fails_leaves_the_old_file(tmp_path: Path) -> None:
-    from autoskillit_trace.store import write_atomic
+    from autoskillit_trace.fsutil import write_atomic
 
     target = tmp_path / "summary.json"
     target.write_text('{"old": true}\n')
     script = (
         "import resource, sys\n"
         "from pathlib import Path\n"
-        "from autoskillit_trace.store import write_atomic\n"
+        "from autoskillit_trace.fsutil import write_atomic\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))\n"
         "write_atomic(Path(sys.argv[1]), b'{\"new\": \"' + b'x' * 500 + b'\"}')\n"
     )
@@ -398,7 +398,7 @@ def test_write_atomic_that_fails_leaves_the_old_file(tmp_path: Path) -> None:
 
 
 def test_prune_clears_what_a_killed_prune_left(tmp_path: Path) -> None:
-    from autoskillit_trace.store import LogRoot
+    from autoskillit_trace.store.root import LogRoot
 
     root = tmp_path / "logs"
     for _ in range(3):

@@ -60,7 +60,7 @@ def test_retention_keeps_max_sessions_newest(log_root: Path, tmp_path: Path) -> 
 
 def test_a_store_over_its_limit_loses_a_twentieth_more(log_root: Path, tmp_path: Path) -> None:
     """So that a store at its limit is not pruned (its index rewritten) at every run."""
-    from autoskillit_trace.store import LogRoot
+    from autoskillit_trace.store.root import LogRoot
     from autoskillit_trace.timeutil import iso_utc
 
     root = LogRoot(log_root)
@@ -124,10 +124,10 @@ def test_a_command_exited_but_not_yet_reaped_is_not_recorded(tmp_path: Path) -> 
     from helpers import Session
 
     from autoskillit_trace.config import load
+    from autoskillit_trace.faults import Faults
     from autoskillit_trace.log import make_logger
     from autoskillit_trace.runopts import parse_run_args
     from autoskillit_trace.session import TracedSession
-    from autoskillit_trace.store import Faults
 
     env = clean_env(tmp_path)
     args = parse_run_args(["--", "true"], env)

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable
 
 from autoskillit_trace.config import Resolved, current_dir, load, log_root
-from autoskillit_trace.store import LogRoot
+from autoskillit_trace.store.root import LogRoot
 
 PROG = "autoskillit-trace"
 

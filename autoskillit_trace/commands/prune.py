@@ -13,7 +13,8 @@ from typing import Any
 
 from autoskillit_trace.commands.common import error, settings_and_root, write_lines
 from autoskillit_trace.log import make_logger
-from autoskillit_trace.store import PruneReport, StoreError
+from autoskillit_trace.store.layout import StoreError
+from autoskillit_trace.store.retention import PruneReport
 from autoskillit_trace.textfmt import human_bytes
 
 

@@ -17,18 +17,18 @@ from autoskillit_trace.commands.common import (
     warn,
     write_lines,
 )
+from autoskillit_trace.fsutil import try_lock
 from autoskillit_trace.jsonl import iter_file, iter_lines_reversed, parse_line
 from autoskillit_trace.selection import Candidate, Resolution, resolve
 from autoskillit_trace.series import read_series
-from autoskillit_trace.store import (
+from autoskillit_trace.store.layout import (
     ANOMALIES,
     SUMMARY,
     TRACE,
-    LogRoot,
     read_json_object,
     trace_header,
-    try_lock,
 )
+from autoskillit_trace.store.root import LogRoot
 from autoskillit_trace.timeutil import parse_iso
 from autoskillit_trace.views import markdown_lines, show_text
 

@@ -1,16 +1,14 @@
-"""The log store: retention, the index under concurrent writers, the trace lock."""
+"""Retention: which sessions go, removing them beside running sessions and other writers."""
 
 from __future__ import annotations
 
 import fcntl
 import json
-import multiprocessing
 import os
 import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from helpers import (
@@ -19,24 +17,16 @@ from helpers import (
     run_traced,
     start_traced,
     tracer,
-    wait_for_snapshots,
     workload,
 )
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autoskillit_trace.store import (
-    SUMMARY,
-    TRACE,
-    LogRoot,
-    PruneReport,
-    SessionInfo,
-    StoreError,
-    plan_prune,
-    session_id_problem,
-    try_lock,
-    write_atomic,
-)
+from autoskillit_trace.fsutil import write_atomic
+from autoskillit_trace.store.index import append_index
+from autoskillit_trace.store.layout import SUMMARY, TRACE
+from autoskillit_trace.store.retention import PruneReport, SessionInfo, plan_prune
+from autoskillit_trace.store.root import LogRoot
 
 NOW = 1_000_000.0
 
@@ -74,6 +64,24 @@ def test_plan_never_removes_unfinished_but_counts_them() -> None:
     assert _names(plan_prune(sessions, None, 0, NOW)) == ["s1", "s2"]
 
 
+@given(
+    st.lists(st.tuples(st.floats(0, 1e6), st.booleans()), max_size=30),
+    st.one_of(st.none(), st.integers(0, 40)),
+    st.one_of(st.none(), st.floats(0, 2e6)),
+)
+def test_plan_properties(
+    sessions: list[tuple[float, bool]], keep: int | None, older_than: float | None
+) -> None:
+    infos = [SessionInfo(f"s{i:02d}", NOW - age, done) for i, (age, done) in enumerate(sessions)]
+    victims = plan_prune(infos, keep, older_than, NOW)
+    assert all(v.finished for v in victims)
+    newest = sorted(infos, key=lambda s: (s.start, s.dir_name), reverse=True)
+    for position, info in enumerate(newest):
+        beyond = keep is not None and position >= keep
+        old = older_than is not None and NOW - info.start > older_than
+        assert (info in victims) == (info.finished and (beyond or old))
+
+
 def _sessions(root: Path, count: int) -> list[str]:
     for _ in range(count):
         assert run_traced(root, workload("sleep", 0), interval=30).proc.returncode == 0
@@ -107,17 +115,6 @@ def test_prune_older_than_uses_start_times(log_root: Path) -> None:
     assert root.prune(keep=None, older_than_s=3600).removed == []
     later = time.time() + 7200
     assert sorted(root.prune(keep=None, older_than_s=3600, now=later).removed) == sorted(names)
-
-
-def test_trace_is_locked_as_soon_as_it_has_its_name(log_root: Path) -> None:
-    proc = start_traced(log_root, workload("sleep", 1), interval=0.1)
-    folder = wait_for_snapshots(log_root, 1)
-    assert try_lock(folder / TRACE) is None  # held by the live wrapper
-    proc.communicate(timeout=30)
-    fd = try_lock(folder / TRACE)
-    assert fd is not None
-    os.close(fd)
-    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
 
 
 def test_prune_waits_for_the_index_lock(log_root: Path) -> None:
@@ -175,103 +172,6 @@ def test_prune_loop_beside_20_concurrent_runs_keeps_one_line_per_session(
     assert len(names) == 5 and set(names) == folders(log_root)
 
 
-@given(
-    st.lists(st.tuples(st.floats(0, 1e6), st.booleans()), max_size=30),
-    st.one_of(st.none(), st.integers(0, 40)),
-    st.one_of(st.none(), st.floats(0, 2e6)),
-)
-def test_plan_properties(
-    sessions: list[tuple[float, bool]], keep: int | None, older_than: float | None
-) -> None:
-    infos = [SessionInfo(f"s{i:02d}", NOW - age, done) for i, (age, done) in enumerate(sessions)]
-    victims = plan_prune(infos, keep, older_than, NOW)
-    assert all(v.finished for v in victims)
-    newest = sorted(infos, key=lambda s: (s.start, s.dir_name), reverse=True)
-    for position, info in enumerate(newest):
-        beyond = keep is not None and position >= keep
-        old = older_than is not None and NOW - info.start > older_than
-        assert (info in victims) == (info.finished and (beyond or old))
-
-
-# -- naming, modes, refusals, the index under concurrent appends ----------------
-
-
-@pytest.mark.parametrize("good", ["a", "A9", "build-42", "x.y_z-1", "9" * 128])
-def test_valid_session_ids(good: str) -> None:
-    assert session_id_problem(good) is None
-
-
-@pytest.mark.parametrize("bad", ["", "-a", ".a", "a/b", "a b", "a..b", "a\nb", "é", "x" * 129])
-def test_invalid_session_ids(bad: str) -> None:
-    assert session_id_problem(bad) is not None
-
-
-def test_existing_folder_gets_a_numeric_suffix(tmp_path: Path) -> None:
-    root = LogRoot(tmp_path / "logs")
-    root.ensure()
-    names = [Path(root.create_session_dir("build")).name for _ in range(3)]
-    assert names == ["build", "build-2", "build-3"]
-
-
-def test_folders_and_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
-    old = os.umask(0)
-    try:
-        root = LogRoot(tmp_path / "logs")
-        root.ensure()
-        folder = Path(root.create_session_dir("s"))
-        root.append_index({"dir_name": "s"})
-        write_atomic(folder / "summary.json", b"{}")
-    finally:
-        os.umask(old)
-    assert (folder.stat().st_mode & 0o777) == 0o700
-    assert ((tmp_path / "logs" / "sessions.jsonl").stat().st_mode & 0o777) == 0o600
-    assert ((folder / "summary.json").stat().st_mode & 0o777) == 0o600
-
-
-def test_log_root_that_is_a_file_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "logs").write_text("not a folder")
-    with pytest.raises(StoreError, match="is not a folder"):
-        LogRoot(tmp_path / "logs").ensure()
-
-
-def test_symlinked_session_folder_is_refused(tmp_path: Path) -> None:
-    root = LogRoot(tmp_path / "logs")
-    root.ensure()
-    (tmp_path / "logs" / "sessions" / "evil").symlink_to(tmp_path)
-    with pytest.raises(StoreError, match="is a symlink"):
-        root.create_session_dir("evil")
-
-
-def _append_many(root: str, worker: int) -> None:
-    for i in range(200):
-        LogRoot(root).append_index({"dir_name": f"w{worker}-{i}", "pad": "x" * 3000})
-
-
-def test_concurrent_appends_never_interleave(tmp_path: Path) -> None:
-    root = LogRoot(tmp_path / "logs")
-    root.ensure()
-    workers = [multiprocessing.Process(target=_append_many, args=(root.path, w)) for w in range(4)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    lines = Path(root.index).read_text().splitlines()
-    assert len(lines) == 800
-    assert len({json.loads(line)["dir_name"] for line in lines}) == 800
-
-
-def test_lock_tells_a_held_session_from_a_free_one(tmp_path: Path) -> None:
-    path = tmp_path / "trace"
-    path.write_text("")
-    held = try_lock(path)
-    assert held is not None
-    assert try_lock(path) is None  # a second open file description is refused
-    os.close(held)
-    again = try_lock(path)
-    assert again is not None
-    os.close(again)
-
-
 def test_rewriting_the_index_keeps_lines_it_cannot_parse(tmp_path: Path) -> None:
     root = LogRoot(tmp_path / "logs")
     root.ensure()
@@ -282,7 +182,7 @@ def test_rewriting_the_index_keeps_lines_it_cannot_parse(tmp_path: Path) -> None
             "start_ts": f"2026-01-0{1 if name == 'a' else 2}T00:00:00+00:00",
         }
         write_atomic(os.path.join(folder, "summary.json"), json.dumps(summary).encode())
-        root.append_index(summary)
+        append_index(root, summary)
     with open(root.index, "ab") as handle:
         handle.write(b"{broken\n")
     report = root.prune(keep=1)
@@ -303,7 +203,7 @@ def test_prune_of_many_folders_removes_exactly_the_victims(tmp_path: Path) -> No
         summary = {"dir_name": name, "start_ts": f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}+00:00"}
         write_atomic(os.path.join(folder, TRACE), b"x" * i)
         write_atomic(os.path.join(folder, SUMMARY), json.dumps(summary).encode())
-        root.append_index(summary)
+        append_index(root, summary)
         sizes[name] = i + len(json.dumps(summary))
     report = root.prune(keep=20)
     kept = {f"s{i:03d}" for i in range(130, 150)}
@@ -314,7 +214,7 @@ def test_prune_of_many_folders_removes_exactly_the_victims(tmp_path: Path) -> No
 
 
 def test_remove_folder_flat_nested_and_missing(tmp_path: Path) -> None:
-    from autoskillit_trace.store import remove_folder
+    from autoskillit_trace.store.retention import remove_folder
 
     flat = tmp_path / "flat"
     flat.mkdir()
@@ -325,32 +225,3 @@ def test_remove_folder_flat_nested_and_missing(tmp_path: Path) -> None:
     for folder in (flat, nested, tmp_path / "missing"):
         remove_folder(folder)
         assert not folder.exists()
-
-
-def test_a_file_moved_away_between_open_and_lock_is_not_locked(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A prune may rename a finished session's folder between a recoverer's open and its lock.
-
-    The rename is done for real, at the one moment that cannot be reached
-    otherwise: right after ``try_lock`` opened the file.
-    """
-    from autoskillit_trace import store
-
-    folder = tmp_path / "s"
-    folder.mkdir()
-    trace = folder / "proc_trace.jsonl"
-    trace.write_text("")
-    real_open = os.open
-
-    def open_then_moved(path: str, *args: Any, **kwargs: Any) -> int:
-        fd = real_open(path, *args, **kwargs)
-        os.rename(folder, tmp_path / ".trash-s")
-        return fd
-
-    with monkeypatch.context() as patched:
-        patched.setattr(store.os, "open", open_then_moved)
-        assert store.try_lock(trace) is None
-    fd = store.try_lock(tmp_path / ".trash-s" / "proc_trace.jsonl")  # where it is now: locked
-    assert fd is not None
-    os.close(fd)

@@ -1,0 +1,23 @@
+"""The log store: session folders, the global index, retention and crash recovery.
+
+One module each: ``layout`` (names, paths, making folders safely, reading
+a session folder), ``writer`` (a running session's files and its lock),
+``index`` (``sessions.jsonl`` under its lock), ``publish`` (a finished
+session's summary and index line), ``orphans`` (finalizing sessions whose
+wrapper is gone), ``retention`` (pruning) and ``root`` (``LogRoot``, the
+front of them all).  File primitives are ``fsutil``'s, fault reporting is
+``faults``'s, and folding a crashed session's trace is ``recovery``'s.
+
+Paths are plain ``str`` handled with ``os.path`` (importing ``pathlib`` costs
+~6 ms per start of ``run``); functions and constructors also take ``os.PathLike``.
+"""
+
+from __future__ import annotations
+
+from autoskillit_trace.faults import Faults
+from autoskillit_trace.fsutil import write_atomic
+from autoskillit_trace.store.layout import ANOMALIES, StoreError
+from autoskillit_trace.store.root import LogRoot
+from autoskillit_trace.store.writer import SessionWriter
+
+__all__ = ["ANOMALIES", "Faults", "LogRoot", "SessionWriter", "StoreError", "write_atomic"]

@@ -1,0 +1,109 @@
+"""The global index, ``sessions.jsonl``: one JSON line per finished session.
+
+Every writer holds ``<root>/.sessions.lock``: appends are one ``write`` each,
+and a rewrite (retention) cannot drop a line that a concurrent session
+appends.  Lines that are not valid JSON are kept as they are: never lose data.
+"""
+
+from __future__ import annotations
+
+import os
+
+from autoskillit_trace.ctx import suppress
+from autoskillit_trace.fsutil import Flock, open_private, write_atomic
+from autoskillit_trace.jsonl import dumps_line, parse_line, write_all
+from autoskillit_trace.store.layout import text
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from autoskillit_trace.store.layout import Layout
+
+
+def index_lock(root: Layout) -> Flock:
+    """``with index_lock(root):`` holds ``.sessions.lock``, as every writer of the index."""
+    return Flock(root.lock)
+
+
+def append_index(root: Layout, record: dict[str, Any]) -> None:
+    """One line, one write, under the index lock.
+
+    After a line cut short (a full disk, a crash), the new line starts on
+    a line of its own instead of being glued to the broken one.
+    """
+    line = dumps_line(record)
+    with index_lock(root):
+        fd = open_private(root.index, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line
+            write_all(fd, line)
+        finally:
+            os.close(fd)
+
+
+def index_lines(index: str) -> list[bytes]:
+    """The index's non-blank lines (without their newlines); none when it is absent."""
+    try:
+        with open(index, "rb") as handle:
+            return [line for line in handle.read().split(b"\n") if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def read_index(root: Layout) -> tuple[dict[str, float], dict[bytes, str | None]]:
+    """Start time of each indexed session, and each index line's ``dir_name``.
+
+    The second lets a rewrite that follows skip parsing every line again.
+    """
+    from autoskillit_trace.timeutil import parse_iso
+
+    starts: dict[str, float] = {}
+    names: dict[bytes, str | None] = {}
+    for line in index_lines(root.index):
+        record = parse_line(line)
+        names[line] = name = text(record, "dir_name")
+        ts = text(record, "start_ts")
+        if name is not None and ts is not None:
+            parsed = parse_iso(ts)
+            if parsed is not None:
+                starts[name] = parsed
+    return starts, names
+
+
+def rewrite_index_without(
+    root: Layout, names: set[str], known: dict[bytes, str | None] | None = None
+) -> None:
+    """Rewrite the index without ``names``' lines; the caller holds the index lock.
+
+    ``known`` maps lines already parsed to their ``dir_name``.
+    """
+    known = known or {}
+    kept: list[bytes] = []
+    for line in index_lines(root.index):
+        name = known[line] if line in known else text(parse_line(line), "dir_name")
+        if name not in names:
+            kept.append(line + b"\n")
+    write_atomic(root.index, b"".join(kept))
+
+
+def find_index_line(root: Layout, dir_name: str, start_ts: str | None) -> dict[str, Any] | None:
+    """The index line of the session in ``dir_name`` that started at ``start_ts``
+    (any, when None), or None; a full scan: recovery only.
+
+    The start time tells this session's line from that of an earlier one
+    whose folder was deleted by hand, leaving its line and its name free.
+    """
+    needle = dir_name.encode()
+    with suppress(FileNotFoundError), open(root.index, "rb") as handle:
+        for line in handle:
+            record = parse_line(line) if needle in line else None
+            if (
+                record is not None
+                and record.get("dir_name") == dir_name
+                and (start_ts is None or record.get("start_ts") == start_ts)
+            ):
+                return record
+    return None
