@@ -1,25 +1,23 @@
-"""Finalize a session whose wrapper died: its streamed trace becomes a summary.
+"""A session whose wrapper died: its streamed trace, folded into a summary.
 
-Called by the store while it holds the session's lock, so the wrapper is
-known to be gone.  Detection over the trace gives exactly what the live
-detector would have found, so anomalies.jsonl is rewritten whole.  The same
-replay rebuilds the summary.json of a published session that lost it.
+The store's orphan recovery reads the trace and writes what this returns,
+while it holds the session's lock (so the wrapper is known to be gone).
+Detection over the trace gives exactly what the live detector would have
+found.  The same replay rebuilds the summary.json of a published session
+that lost it.
 """
 
 from __future__ import annotations
 
-import os
-
 from autoskillit_trace.fold import Fold
-from autoskillit_trace.fsutil import write_atomic
-from autoskillit_trace.jsonl import dumps_line, iter_file
+from autoskillit_trace.jsonl import dumps_line
 from autoskillit_trace.proctree import process_start_ticks, read_boot_id
 from autoskillit_trace.records import Record
-from autoskillit_trace.store.layout import ANOMALIES, TRACE
 from autoskillit_trace.summary import Outcome
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any
 
 
@@ -48,11 +46,12 @@ class Replay(Record):
         self.anomaly_lines: list[bytes] = []
 
 
-def replay(folder: str) -> Replay:
-    """Fold the trace again, as the live session did; a line cut by a crash is skipped."""
-    found = Replay(os.path.basename(folder))
-    trace = os.path.join(folder, TRACE)
-    records = iter_file(trace) if os.path.exists(trace) else iter(())
+def replay(name: str, records: Iterable[dict[str, Any] | None]) -> Replay:
+    """Fold the trace of the session in folder ``name`` again, as the live session did.
+
+    A None record (a line cut by a crash) is skipped.
+    """
+    found = Replay(name)
     for record in records:
         if record is None:
             continue  # a line cut by the crash
@@ -65,14 +64,8 @@ def replay(folder: str) -> Replay:
     return found
 
 
-def finalize_crashed(folder: str) -> dict[str, Any]:
-    """Rewrite anomalies.jsonl for a crashed session and return its summary.
-
-    The store publishes the summary (summary.json and the index line).
-    """
-    found = replay(folder)
-    if found.anomaly_lines:
-        write_atomic(os.path.join(folder, ANOMALIES), b"".join(found.anomaly_lines))
+def crashed_summary(found: Replay) -> dict[str, Any]:
+    """The summary of a session whose wrapper died, from what its trace holds."""
     outcome = Outcome(
         exit_code=None,
         subtype="crashed",
@@ -83,7 +76,7 @@ def finalize_crashed(folder: str) -> dict[str, Any]:
     return found.fold.summary(found.start, outcome)
 
 
-def rebuild_summary(folder: str, line: dict[str, Any]) -> dict[str, Any]:
+def rebuilt_summary(found: Replay, line: dict[str, Any]) -> dict[str, Any]:
     """summary.json again, for a published session whose summary.json was lost or damaged.
 
     Its index line holds the outcome and every scalar field as published;
@@ -91,7 +84,6 @@ def rebuild_summary(folder: str, line: dict[str, Any]) -> dict[str, Any]:
     leftover processes' details, the agent's tool calls) is gone: those
     lists stay empty and ``rebuilt`` says why.
     """
-    found = replay(folder)
     outcome = Outcome(exit_code=None, subtype="", termination_reason="")
     summary = found.fold.summary(found.start, outcome)
     summary.update(line)

@@ -21,7 +21,6 @@ import pytest
 from helpers import clean_env, run_traced, start_traced, workload
 
 from autoskillit_trace.jsonl import iter_file, parse_lines
-from autoskillit_trace.recovery import finalize_crashed
 from autoskillit_trace.store import orphans
 from autoskillit_trace.store.index import append_index
 from autoskillit_trace.store.root import LogRoot
@@ -103,7 +102,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
     grace = orphans.STARTING_GRACE_S
     orphans.STARTING_GRACE_S = 0.0
     try:
-        LogRoot(root).recover_orphans(finalize_crashed)
+        LogRoot(root).recover_orphans()
     finally:
         orphans.STARTING_GRACE_S = grace
 
@@ -152,11 +151,11 @@ def test_death_while_ending_keeps_the_real_outcome_indexed_once(
     root = LogRoot(log_root)
     if indexed:  # killed after its index line
         append_index(root, summary)
-    assert root.recover_orphans(finalize_crashed) == ["ending"]
+    assert root.recover_orphans() == ["ending"]
     folder = log_root / "sessions" / "ending"
     assert json.loads((folder / "summary.json").read_text()) == summary
     assert sorted(p.name for p in folder.iterdir()) == ["proc_trace.jsonl", "summary.json"]
     index, skipped = parse_lines((log_root / "sessions.jsonl").read_bytes())
     assert skipped == 0 and [r["dir_name"] for r in index] == ["ending"]
     assert index[0]["subtype"] == "success"
-    assert root.recover_orphans(finalize_crashed) == []  # nothing left to do
+    assert root.recover_orphans() == []  # nothing left to do

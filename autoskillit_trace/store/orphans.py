@@ -25,8 +25,10 @@ from autoskillit_trace.fsutil import (
     unlink_quietly,
     write_atomic,
 )
+from autoskillit_trace.jsonl import iter_file
 from autoskillit_trace.store.index import append_index, find_index_line
 from autoskillit_trace.store.layout import (
+    ANOMALIES,
     PENDING,
     SUMMARY,
     TRACE,
@@ -39,9 +41,9 @@ from autoskillit_trace.store.publish import finish, publish, summary_bytes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import Any
 
+    from autoskillit_trace.recovery import Replay
     from autoskillit_trace.store.layout import Layout
 
 # A folder with no trace file yet is a session being set up, for this long.
@@ -59,23 +61,18 @@ def orphans(root: Layout) -> list[str]:
     return found
 
 
-def recover_orphans(
-    root: Layout, finalize: Callable[[str], dict[str, Any]] | None = None, marked_only: bool = False
-) -> list[str]:
+def recover_orphans(root: Layout, marked_only: bool = False) -> list[str]:
     """Finalize sessions whose wrapper is gone; returns their folder names.
 
     Every folder is looked at, or with ``marked_only`` only those with a
     running marker (what ``run`` does: the unfinished ones, however large
     the store); stale markers are removed on the way.
 
-    ``finalize(folder)`` builds the crashed summary from the streamed trace
-    (default: ``recovery.finalize_crashed``, imported only when an orphan
-    is found, so that a run with nothing to recover never loads it); it
-    runs while this process holds the folder's lock, so two recoverers
-    never finalize the same session.  A session that died while publishing
-    its own summary is completed with that summary instead, and one that
-    has its index line gets its summary.json rebuilt from it: never a
-    second line.
+    The crashed summary is built from the streamed trace while this process
+    holds the folder's lock, so two recoverers never finalize the same
+    session.  A session that died while publishing its own summary is
+    completed with that summary instead, and one that has its index line
+    gets its summary.json rebuilt from it: never a second line.
     """
     recovered: list[str] = []
     for folder in _marked(root) if marked_only else root.session_dirs():
@@ -86,14 +83,14 @@ def recover_orphans(
             if has_summary(folder):
                 continue  # another recoverer was first
             remove_temporaries(folder)  # a writer died inside write_atomic
-            _complete(root, folder, finalize or _finalize_crashed)
+            _complete(root, folder)
             recovered.append(os.path.basename(folder))
         finally:
             os.close(lock_fd)
     return recovered
 
 
-def _complete(root: Layout, folder: str, finalize: Callable[[str], dict[str, Any]]) -> None:
+def _complete(root: Layout, folder: str) -> None:
     """Give a session whose wrapper is gone its summary.json, and its index line
     if it has none; the caller holds the session's lock."""
     from autoskillit_trace.summary import index_record
@@ -107,7 +104,7 @@ def _complete(root: Layout, folder: str, finalize: Callable[[str], dict[str, Any
         return
     line = find_index_line(root, name, text(trace_header(folder), "start_ts"))
     if line is None:
-        publish(root, folder, finalize(folder))
+        publish(root, folder, _finalize_crashed(folder))
         return
     # Published, then its summary.json was lost or damaged: the line stays the only one.
     write_atomic(os.path.join(folder, SUMMARY), summary_bytes(_rebuild_summary(folder, line)))
@@ -152,14 +149,31 @@ def _age(path: str) -> float:
 
 
 def _finalize_crashed(folder: str) -> dict[str, Any]:
-    """The crash finalizer, imported when an orphan is found (recovery imports the store)."""
-    from autoskillit_trace.recovery import finalize_crashed
+    """Rewrite anomalies.jsonl for a crashed session and return its summary.
 
-    return finalize_crashed(folder)
+    Detection over the trace gives exactly what the live detector would have
+    found, so anomalies.jsonl is rewritten whole.
+    """
+    from autoskillit_trace.recovery import crashed_summary
+
+    found = _replay(folder)
+    if found.anomaly_lines:
+        write_atomic(os.path.join(folder, ANOMALIES), b"".join(found.anomaly_lines))
+    return crashed_summary(found)
 
 
 def _rebuild_summary(folder: str, line: dict[str, Any]) -> dict[str, Any]:
-    """recovery.rebuild_summary, imported when needed (recovery imports the store)."""
-    from autoskillit_trace.recovery import rebuild_summary
+    """summary.json again, for a published session whose summary.json was lost or damaged."""
+    from autoskillit_trace.recovery import rebuilt_summary
 
-    return rebuild_summary(folder, line)
+    return rebuilt_summary(_replay(folder), line)
+
+
+def _replay(folder: str) -> Replay:
+    """The session's streamed trace through the detector again (imported only for an orphan:
+    a run with nothing to recover never loads it)."""
+    from autoskillit_trace.recovery import replay
+
+    trace = os.path.join(folder, TRACE)
+    records = iter_file(trace) if os.path.exists(trace) else iter(())
+    return replay(os.path.basename(folder), records)

@@ -7,7 +7,6 @@ from autoskillit_trace.store.layout import Layout
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import Any
 
     from _typeshed import StrPath
@@ -24,11 +23,9 @@ class LogRoot(Layout):
         """See ``orphans.orphans``."""
         return orphans.orphans(self)
 
-    def recover_orphans(
-        self, finalize: Callable[[str], dict[str, Any]] | None = None, marked_only: bool = False
-    ) -> list[str]:
+    def recover_orphans(self, marked_only: bool = False) -> list[str]:
         """See ``orphans.recover_orphans``."""
-        return orphans.recover_orphans(self, finalize, marked_only)
+        return orphans.recover_orphans(self, marked_only)
 
     def prune(
         self,
