@@ -13,10 +13,13 @@ import time
 from autoskillit_trace import __version__
 from autoskillit_trace.config import Resolved, log_root
 from autoskillit_trace.events import ENV_EVENTS, ENV_SESSION_DIR, ERROR, INFO, WARNING, EventLog
+from autoskillit_trace.faults import Faults
 from autoskillit_trace.fold import Fold
 from autoskillit_trace.log import Logger
 from autoskillit_trace.runopts import RunArgs
-from autoskillit_trace.store import Faults, LogRoot, SessionWriter, StoreError
+from autoskillit_trace.store.layout import StoreError
+from autoskillit_trace.store.root import LogRoot
+from autoskillit_trace.store.writer import SessionWriter
 from autoskillit_trace.summary import Outcome
 from autoskillit_trace.supervisor import ChildExit, Limits, SpawnError, Supervisor, signal_name
 from autoskillit_trace.timeutil import CaptureClock, compact_utc, iso_utc

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from autoskillit_trace.ctx import suppress
-from autoskillit_trace.store import write_atomic
+from autoskillit_trace.fsutil import write_atomic
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class Context:
         """The Markdown report (as ``show --markdown``), anomalies read back from the folder."""
         if self._markdown is None:
             from autoskillit_trace.jsonl import iter_file
-            from autoskillit_trace.store import ANOMALIES
+            from autoskillit_trace.store.layout import ANOMALIES
             from autoskillit_trace.views import markdown_lines
 
             try:

@@ -13,11 +13,3 @@ Paths are plain ``str`` handled with ``os.path`` (importing ``pathlib`` costs
 """
 
 from __future__ import annotations
-
-from autoskillit_trace.faults import Faults
-from autoskillit_trace.fsutil import write_atomic
-from autoskillit_trace.store.layout import ANOMALIES, StoreError
-from autoskillit_trace.store.root import LogRoot
-from autoskillit_trace.store.writer import SessionWriter
-
-__all__ = ["ANOMALIES", "Faults", "LogRoot", "SessionWriter", "StoreError", "write_atomic"]
