@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any
 
-    from autoskillit_trace.agent import Event, LineSplitter, StreamParser
+    from autoskillit_trace.agents import Event, LineSplitter, StreamFormat
     from autoskillit_trace.export_targets import Target
     from autoskillit_trace.proctree import TreeFinder
     from autoskillit_trace.redact import Redactor
@@ -157,7 +157,7 @@ class TracedSession:
         self.sampler: Any = None
         self.proc_fault_told = False
         self.events: EventLog | None = None
-        self.parser: StreamParser | None = None
+        self.parser: StreamFormat | None = None
         self.splitter: LineSplitter | None = None
         self.env: Mapping[str, str] = {}  # the wrapper's: some exports are asked for there
         self.slot: tuple[int, int] | None = None  # (slot number, the fd that holds it)
@@ -187,16 +187,19 @@ class TracedSession:
         self.writer.open_trace()
         self.events = EventLog(folder, self.faults, self.clock)
         if self.settings.agent_events:
-            from autoskillit_trace.agent import (
-                STREAM_NEEDLE,
-                LineSplitter,
-                StreamParser,
-                max_turns_from_argv,
-            )
-
-            self.parser = StreamParser(max_turns=max_turns_from_argv(self.args.argv))
-            self.splitter = LineSplitter(STREAM_NEEDLE)
+            self.open_stream()
         return True
+
+    def open_stream(self) -> None:
+        """The parser of the agent's stream, in the format the settings choose."""
+        from autoskillit_trace.agents import AUTO, LineSplitter, open_stream
+
+        try:
+            self.parser = open_stream(AUTO, self.args.argv)
+        except Exception as exc:  # the command runs all the same, its stream unread
+            self.faults.report("cannot read the agent's stream", repr(exc))
+            return
+        self.splitter = LineSplitter(self.parser.needle)
 
     def exported_env(self) -> dict[str, str]:
         """Where supervised processes find the event log and the session folder."""

@@ -69,7 +69,7 @@ class Peaks(Record):
         }
 
 
-# What the agent reported (agent.StreamParser.summary_fields); None when it said nothing.
+# What the agent reported (agents.StreamFormat.summary_fields); None when it said nothing.
 AGENT_FIELDS = (
     "agent_session_id",
     "cli_subtype",

@@ -348,11 +348,13 @@ def test_run_imports_nothing_it_does_not_use(log_root: Path, env: dict[str, str]
 
     Nor ``re``, ``json``, ``enum`` (signal.py's) or ``collections``: together
     they cost a start ~8 ms of CPU, and writing JSON needs only ``_json``.
+    Nor the stream formats, without --agent-events.
     """
     heavy = {
         "click", "structlog", "asyncio", "psutil", "platformdirs", "yaml", "threading",
         "pathlib", "contextlib", "urllib", "ipaddress", "fnmatch",
         "re", "json", "enum", "signal", "shlex", "collections", "functools",
+        "autoskillit_trace.agents",
     }  # fmt: skip
     assert modules_run_imports(log_root, env, heavy) == []
 

@@ -1,4 +1,4 @@
-"""The stream-json parser, on streams captured from the real CLI (see fixtures/README.md)."""
+"""Claude Code's stream-json, on streams captured from the real CLI (see fixtures/README.md)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoskillit_trace.agent import (
-    Event,
-    LineSplitter,
-    StreamParser,
-    max_turns_from_argv,
-)
+from autoskillit_trace.agents import Event, open_stream
+from autoskillit_trace.agents.claude import StreamParser, max_turns_from_argv
 
 FIXTURES = Path(__file__).with_name("fixtures")
 CAPTURED = sorted(FIXTURES.glob("claude_*.jsonl"))
@@ -205,45 +201,10 @@ def test_any_lines_never_raise(lines: list[bytes]) -> None:
     json.dumps(parser.summary_fields())
 
 
-def _feed_in_chunks(splitter: LineSplitter, data: bytes, cuts: list[int]) -> list[bytes]:
-    """Every line ``splitter`` gives for ``data`` cut at ``cuts``, the rest, then finish()."""
-    lines: list[bytes] = []
-    offset = 0
-    for cut in cuts:
-        lines += splitter.feed(data[offset : offset + cut])
-        offset += cut
-    return lines + splitter.feed(data[offset:]) + splitter.finish()
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=400), st.lists(st.integers(1, 50), max_size=30))
-def test_splitter_gives_the_lines_whatever_the_chunks(data: bytes, cuts: list[int]) -> None:
-    splitter = LineSplitter()
-    lines = _feed_in_chunks(splitter, data, cuts)
-    expected = data.split(b"\n")
-    if expected[-1] == b"":
-        expected.pop()
-    assert lines == expected
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    st.lists(st.sampled_from([b"ab", b"\n", b'"type"', b"x\ny", b'"ty', b'pe"']), max_size=40),
-    st.lists(st.integers(1, 9), max_size=20),
-)
-def test_splitter_with_a_needle_keeps_every_line_holding_it(
-    words: list[bytes], cuts: list[int]
-) -> None:
-    data = b"".join(words)
-    splitter = LineSplitter(needle=b'"type"')
-    lines = _feed_in_chunks(splitter, data, cuts)
-    wanted = [line for line in data.split(b"\n") if b'"type"' in line]
-    assert [line for line in lines if b'"type"' in line] == wanted
-
-
-def test_splitter_drops_overlong_lines_only() -> None:
-    splitter = LineSplitter(limit=10)
-    assert splitter.feed(b"x" * 8) == []
-    assert splitter.feed(b"y" * 8) == []  # over the limit: this line is dropped
-    assert splitter.feed(b"zz\nok\nrest") == [b"ok"]
-    assert splitter.finish() == [b"rest"]
+def test_the_registry_opens_a_parser_that_knows_the_max_turns() -> None:
+    parser = open_stream("auto", ["/usr/bin/claude", "-p", "x", "--max-turns", "3"])
+    assert isinstance(parser, StreamParser) and parser.needle == b'"type"'
+    first = (FIXTURES / "claude_tool_error.jsonl").read_bytes().splitlines()[0]
+    assert shape(parser.feed(first, 0.0)) == [
+        ("INFO", "turn_start", {"turn": 1, "phase": "executing", "max_turns": 3})
+    ]

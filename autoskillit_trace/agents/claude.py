@@ -1,9 +1,9 @@
-"""What the agent reported: Claude Code ``stream-json`` lines become events and summary fields.
+"""Claude Code's ``stream-json`` (``claude -p ... --output-format stream-json --verbose``).
 
-Pure logic, no I/O: the session feeds it the complete lines of the child's
-stdout (``feed(line, now)``) and writes the events it returns.  Lines that are
-not JSON objects, or of types it does not know, are ignored; nothing here
-raises on input.
+A stream format (see ``agents``): pure logic, no I/O.  The session feeds it
+the complete lines of the child's stdout (``feed(line, now)``) and writes the
+events it returns.  Lines that are not JSON objects, or of types it does not
+know, are ignored; nothing here raises on input.
 
 Turns.  A turn is one round trip to the model: the model's reply, and the
 tool calls it asks for, run by the CLI.  Precisely:
@@ -36,6 +36,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from autoskillit_trace.agents import Event
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from autoskillit_trace.agents import StreamFormat
+
 STREAM_NEEDLE = b'"type"'  # every stream-json line holds it
 AGENT_PHASE = "executing"  # the phase of turns read from the stream
 SUBAGENT_TOOLS = frozenset({"Task", "Agent"})
@@ -48,13 +54,6 @@ USAGE_KEYS = (
 )
 
 
-@dataclass(frozen=True)
-class Event:
-    level: str
-    event: str
-    fields: dict[str, Any]
-
-
 @dataclass
 class _Turn:
     number: int
@@ -62,6 +61,11 @@ class _Turn:
     message_id: object = None
     has_reply: bool = False
     failed: bool = False
+
+
+def for_command(argv: list[str]) -> StreamFormat:
+    """The parser of a ``claude`` command's stream; its ``--max-turns`` goes into the events."""
+    return StreamParser(max_turns=max_turns_from_argv(argv))
 
 
 def max_turns_from_argv(argv: list[str]) -> int | None:
@@ -113,6 +117,7 @@ def _number(value: object) -> float | None:
 class StreamParser:
     """Turns, tool calls and errors of one agent session, from its stream-json lines."""
 
+    needle = STREAM_NEEDLE
     max_turns: int | None = None
     session_id: str | None = None
     result: dict[str, Any] | None = None
@@ -368,66 +373,3 @@ class StreamParser:
             "tool_error_count": self.tool_errors if self.stream_seen else None,
             "tool_calls": dict(sorted(self.tool_calls.items())),
         }
-
-
-class LineSplitter:
-    """Complete lines out of arbitrary chunks, with C-speed splitting and no quadratic copying.
-
-    With a ``needle``, the lines between a chunk's first and last newline are
-    only split out when the chunk holds the needle at all: plain output
-    (build logs, binary data) costs a couple of ``find`` calls per chunk.
-    Every line that holds the needle is returned; some others may be.
-    A line longer than ``limit`` is dropped (its bytes were passed through
-    already; only parsing is skipped), so memory stays bounded.
-    """
-
-    def __init__(self, needle: bytes | None = None, limit: int = 64 << 20) -> None:
-        self.needle = needle
-        self.limit = limit
-        self._parts: list[bytes] = []
-        self._size = 0
-        self._dropping = False
-
-    def feed(self, chunk: bytes) -> list[bytes]:
-        first_nl = chunk.find(b"\n")
-        if first_nl < 0:
-            self._keep(chunk)
-            return []
-        lines: list[bytes] = []
-        head = chunk[:first_nl]
-        if self._dropping:
-            self._dropping = False
-        elif self._parts:
-            self._parts.append(head)
-            lines.append(b"".join(self._parts))
-        else:
-            lines.append(head)
-        self._parts = []
-        self._size = 0
-        last_nl = chunk.rfind(b"\n")
-        if last_nl > first_nl:
-            middle = chunk[first_nl + 1 : last_nl]
-            if self.needle is None or self.needle in middle:
-                lines.extend(middle.split(b"\n"))
-        self._keep(chunk[last_nl + 1 :])
-        return lines
-
-    def _keep(self, rest: bytes) -> None:
-        """Hold the start of an unfinished line (or skip it, once it is too long)."""
-        if not rest or self._dropping:
-            return
-        self._size += len(rest)
-        if self._size > self.limit:
-            self._parts = []
-            self._size = 0
-            self._dropping = True
-        else:
-            self._parts.append(rest)
-
-    def finish(self) -> list[bytes]:
-        """The last line, when the stream ended without a newline."""
-        line = b"".join(self._parts)
-        self._parts = []
-        self._size = 0
-        dropped, self._dropping = self._dropping, False
-        return [line] if line and not dropped else []

@@ -1,0 +1,121 @@
+"""The stream formats' home: the registry, what every format promises, the line splitter."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autoskillit_trace.agents import (
+    AUTO,
+    FALLBACK,
+    FORMATS,
+    LineSplitter,
+    format_for,
+    format_problem,
+    open_stream,
+)
+from autoskillit_trace.summary import AGENT_FIELDS, Outcome, Peaks, build_summary
+
+# -- the registry ------------------------------------------------------------------
+
+
+def test_auto_takes_the_format_named_as_the_command() -> None:
+    formats = {"claude": "claude", "codex": "codex"}
+    assert format_for(AUTO, ["/usr/local/bin/codex", "exec", "--json"], formats) == "codex"
+    assert format_for(AUTO, ["claude", "-p", "hi"], formats) == "claude"
+    assert format_for(AUTO, ["npx", "codex"], formats) == FALLBACK  # argv[0] only
+    assert format_for(AUTO, ["python3", "agent.py"], formats) == FALLBACK
+    assert format_for(AUTO, [], formats) == FALLBACK
+
+
+def test_a_named_format_is_taken_whatever_the_command() -> None:
+    assert format_for("claude", ["/usr/bin/codex"], {"codex": "codex"}) == "claude"
+
+
+def test_format_names_are_checked_against_the_registry() -> None:
+    assert format_problem(AUTO) is None
+    for name in FORMATS:
+        assert format_problem(name) is None
+    assert format_problem("Claude") == (
+        f"unknown stream format 'Claude' (known: {', '.join((AUTO, *FORMATS))})"
+    )
+    assert FALLBACK in FORMATS
+
+
+# -- what every registered format promises -----------------------------------------
+
+lines = st.lists(
+    st.binary(max_size=120)
+    | st.dictionaries(
+        st.sampled_from(["type", "id", "message", "result"]), st.text(max_size=6)
+    ).map(lambda d: json.dumps(d).encode()),
+    max_size=20,
+)
+SUMMARY_OWN = set(build_summary({}, Peaks(), Outcome(0, "success", "exited: code 0"), {}))
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+@settings(max_examples=50, deadline=None)
+@given(lines=lines)
+def test_every_format_reads_any_lines_without_raising(name: str, lines: list[bytes]) -> None:
+    parser = open_stream(name, [name])
+    assert parser.needle is None or isinstance(parser.needle, bytes)
+    for i, line in enumerate(lines):
+        for event in parser.feed(line, float(i)):
+            json.dumps(event.fields)
+    parser.finish(float(len(lines)), cut=bool(lines))
+    assert parser.current_turn is None or isinstance(parser.current_turn, int)
+    fields = parser.summary_fields()
+    json.dumps(fields)
+    own = set(fields) - set(AGENT_FIELDS) - {"tool_calls"}
+    assert not own & SUMMARY_OWN  # a format's own field never hides one of the summary's
+
+
+# -- cutting the stream into lines -------------------------------------------------
+
+
+def _feed_in_chunks(splitter: LineSplitter, data: bytes, cuts: list[int]) -> list[bytes]:
+    """Every line ``splitter`` gives for ``data`` cut at ``cuts``, the rest, then finish()."""
+    lines: list[bytes] = []
+    offset = 0
+    for cut in cuts:
+        lines += splitter.feed(data[offset : offset + cut])
+        offset += cut
+    return lines + splitter.feed(data[offset:]) + splitter.finish()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400), st.lists(st.integers(1, 50), max_size=30))
+def test_splitter_gives_the_lines_whatever_the_chunks(data: bytes, cuts: list[int]) -> None:
+    splitter = LineSplitter()
+    lines = _feed_in_chunks(splitter, data, cuts)
+    expected = data.split(b"\n")
+    if expected[-1] == b"":
+        expected.pop()
+    assert lines == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"ab", b"\n", b'"type"', b"x\ny", b'"ty', b'pe"']), max_size=40),
+    st.lists(st.integers(1, 9), max_size=20),
+)
+def test_splitter_with_a_needle_keeps_every_line_holding_it(
+    words: list[bytes], cuts: list[int]
+) -> None:
+    data = b"".join(words)
+    splitter = LineSplitter(needle=b'"type"')
+    lines = _feed_in_chunks(splitter, data, cuts)
+    wanted = [line for line in data.split(b"\n") if b'"type"' in line]
+    assert [line for line in lines if b'"type"' in line] == wanted
+
+
+def test_splitter_drops_overlong_lines_only() -> None:
+    splitter = LineSplitter(limit=10)
+    assert splitter.feed(b"x" * 8) == []
+    assert splitter.feed(b"y" * 8) == []  # over the limit: this line is dropped
+    assert splitter.feed(b"zz\nok\nrest") == [b"ok"]
+    assert splitter.finish() == [b"rest"]
