@@ -183,6 +183,19 @@ def _labels_from_text(text: str, base: str | None) -> tuple[tuple[str, str], ...
     return _labels_from_value([part.strip() for part in text.split(",") if part.strip()], base)
 
 
+def _agent_format_from_value(value: object, base: str | None) -> str:
+    """``auto`` or a stream format's name; the registry is read only for another name."""
+    if not isinstance(value, str):
+        raise TypeError(value)
+    if value != "auto":
+        from autoskillit_trace.agents import format_problem
+
+        problem = format_problem(value)
+        if problem is not None:
+            raise _Unusable(problem)
+    return value
+
+
 class ValueType(Record):
     """How one kind of setting is read from text and from typed values."""
 
@@ -209,6 +222,7 @@ REGEX_LIST = ValueType(
     "regex list", _patterns_from_text, _patterns_from_value, " (a JSON list of strings, or one)"
 )
 URL = ValueType("url", _url_from_text, _url_from_value)
+AGENT_FORMAT = ValueType("agent format", _agent_format_from_value, _agent_format_from_value)
 LABELS = ValueType(
     "labels", _labels_from_text, _labels_from_value, " (name=value,name=value, or a JSON object)"
 )
@@ -305,7 +319,12 @@ SCHEMA: tuple[Setting, ...] = (
     ),
     Setting(
         "linux_tracing", "agent_events", BOOL, False, _always, "true or false",
-        "read the command's stdout as Claude Code stream-json (as --agent-events)",
+        "read the command's stdout as an agent's event stream (as --agent-events)",
+    ),
+    Setting(
+        "linux_tracing", "agent_format", AGENT_FORMAT, "auto", _always,
+        "auto or the name of a stream format",
+        "the stream format of --agent-events; auto: by the command's name, else claude",
     ),
     Setting(
         "linux_tracing", "redact_patterns", REGEX_LIST, (), _always,
@@ -345,6 +364,7 @@ class Settings(Record):
     log_dir: str
     max_sessions: int
     agent_events: bool
+    agent_format: str
     redact_patterns: tuple[str, ...]
     pushgateway_url: str
     textfile_dir: str

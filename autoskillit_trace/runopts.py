@@ -93,9 +93,17 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption(
         ("--agent-events",),
         "agent_events",
-        "Read the command's stdout (passed through unchanged) as Claude Code stream-json "
+        "Read the command's stdout (passed through unchanged) as an agent's event stream "
         "and log its turns, tool calls and errors in events.jsonl.",
         config_key="linux_tracing.agent_events",
+    ),
+    RunOption(
+        ("--agent-format",),
+        "agent_format",
+        "The stream format --agent-events reads: auto (the default: the format named "
+        "as the command, else claude) or a format's name.",
+        metavar="NAME",
+        config_key="linux_tracing.agent_format",
     ),
     RunOption(
         ("--timeout",),

@@ -192,10 +192,10 @@ class TracedSession:
 
     def open_stream(self) -> None:
         """The parser of the agent's stream, in the format the settings choose."""
-        from autoskillit_trace.agents import AUTO, LineSplitter, open_stream
+        from autoskillit_trace.agents import LineSplitter, open_stream
 
         try:
-            self.parser = open_stream(AUTO, self.args.argv)
+            self.parser = open_stream(self.settings.agent_format, self.args.argv)
         except Exception as exc:  # the command runs all the same, its stream unread
             self.faults.report("cannot read the agent's stream", repr(exc))
             return

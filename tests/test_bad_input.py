@@ -87,6 +87,10 @@ CASES = [
         "linux_tracing:\n  redact_patterns: ['(']\n",
         "linux_tracing.redact_patterns: pattern 1 '(' does not compile",
     ),
+    config(
+        "linux_tracing:\n  agent_format: gemni\n",
+        "linux_tracing.agent_format: unknown stream format 'gemni' (known: auto, claude)",
+    ),
     config(b"linux_tracing:\n  log_dir: /caf\xe9\n", "line 2: not UTF-8 text (byte 0xe9)"),
     config("- just\n- a list\n", "expected a mapping of sections such as 'linux_tracing:'"),
     config("linux_tracing:\n  proc_interval: 0.00001\n", f"{INTERVAL_RANGE}, got 1e-05"),
@@ -107,6 +111,12 @@ CASES = [
             env={f"{ENV}PROC_INTERVAL": value},
         )
         for value in ("0.00001", "1e-9", "0.0099")
+    ),
+    Case(
+        "env: unknown agent format",
+        opts("--agent-events"),
+        f"{ENV}AGENT_FORMAT: linux_tracing.agent_format: unknown stream format 'cod'",
+        env={f"{ENV}AGENT_FORMAT": "cod"},
     ),
     Case(
         "env: unknown key",
@@ -168,7 +178,14 @@ CASES = [
             ("--junit", "FILE"),
             ("--session-id", "ID"),
             ("--interval", "SECONDS"),
+            ("--agent-format", "NAME"),
         )
+    ),
+    Case(
+        "agent format",
+        opts("--agent-events", "--agent-format", "codx"),
+        "--agent-format: linux_tracing.agent_format: unknown stream format 'codx' "
+        "(known: auto, claude); expected auto or the name of a stream format",
     ),
     Case("log format", opts("--log-format", "xml"), "'xml' is not one of auto, console, json"),
     Case("log format empty", opts("--log-format", ""), "'' is not one of auto, console, json"),

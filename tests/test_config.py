@@ -34,8 +34,8 @@ from autoskillit_trace.config import (
 REPO = Path(__file__).resolve().parents[1]
 PREFIX = "AUTOSKILLIT_LINUX_TRACING__"
 KNOWN_KEYS = (
-    "known keys: enabled, proc_interval, log_dir, max_sessions, agent_events, redact_patterns, "
-    "pushgateway_url, textfile_dir, labels"
+    "known keys: enabled, proc_interval, log_dir, max_sessions, agent_events, agent_format, "
+    "redact_patterns, pushgateway_url, textfile_dir, labels"
 )
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux XDG layout")
 
@@ -110,6 +110,7 @@ def test_schema_matches_settings_class() -> None:
         "linux_tracing.log_dir",
         "linux_tracing.max_sessions",
         "linux_tracing.agent_events",
+        "linux_tracing.agent_format",
         "linux_tracing.redact_patterns",
         "linux_tracing.pushgateway_url",
         "linux_tracing.textfile_dir",
@@ -200,6 +201,7 @@ def test_each_layer_overrides_the_one_below(project: Path, env: dict[str, str]) 
         "linux_tracing.log_dir": Source("environment", f"{PREFIX}LOG_DIR"),
         "linux_tracing.max_sessions": Source("command line", "--keep"),
         "linux_tracing.agent_events": Source("default"),
+        "linux_tracing.agent_format": Source("default"),
         "linux_tracing.redact_patterns": Source("default", None),
         "linux_tracing.pushgateway_url": Source("default"),
         "linux_tracing.textfile_dir": Source("default"),
@@ -210,6 +212,7 @@ def test_each_layer_overrides_the_one_below(project: Path, env: dict[str, str]) 
         f"project file {proj}",
         f"environment {PREFIX}LOG_DIR",
         "command line --keep",
+        "default",
         "default",
         "default",
         "default",
@@ -471,6 +474,7 @@ KNOWN_VARIABLES = "known variables: " + ", ".join(
         "LOG_DIR",
         "MAX_SESSIONS",
         "AGENT_EVENTS",
+        "AGENT_FORMAT",
         "REDACT_PATTERNS",
         "PUSHGATEWAY_URL",
         "TEXTFILE_DIR",
@@ -550,6 +554,48 @@ def test_command_line_unknown_key(project: Path, env: dict[str, str]) -> None:
     assert message == (
         "--interval: unknown key 'linux_tracing.proc_intervl'"
         " (did you mean 'linux_tracing.proc_interval'?); known keys: " + ", ".join(KEYS)
+    )
+
+
+# --- agent_format ---------------------------------------------------------------------
+
+UNKNOWN_FORMAT = (
+    "linux_tracing.agent_format: unknown stream format {!r} (known: auto, claude); "
+    "expected auto or the name of a stream format"
+)
+
+
+def test_agent_format_names_a_registered_format(project: Path, env: dict[str, str]) -> None:
+    assert load(project, env).settings.agent_format == "auto"
+    path = write(project_file(project), "linux_tracing:\n  agent_format: claude\n")
+    resolved = load(project, env)
+    assert resolved.settings.agent_format == "claude"
+    assert resolved.sources["linux_tracing.agent_format"] == Source("project file", str(path))
+    env[f"{PREFIX}AGENT_FORMAT"] = "auto"
+    assert load(project, env).settings.agent_format == "auto"
+
+
+@pytest.mark.parametrize("layer", ["file", "environment", "command line"])
+@pytest.mark.parametrize("raw", ["codx", "Claude", ""])
+def test_an_unknown_agent_format_is_refused(
+    project: Path, env: dict[str, str], layer: str, raw: str
+) -> None:
+    overrides: dict[str, tuple[str, object]] = {}
+    if layer == "file":
+        where = write(project_file(project), f"linux_tracing:\n  agent_format: '{raw}'\n")
+    elif layer == "environment":
+        where = f"{PREFIX}AGENT_FORMAT"
+        env[where] = raw
+    else:
+        where = "--agent-format"
+        overrides["linux_tracing.agent_format"] = (where, raw)
+    assert load_error(project, env, overrides) == f"{where}: {UNKNOWN_FORMAT.format(raw)}"
+
+
+def test_an_agent_format_of_another_type_is_refused(project: Path, env: dict[str, str]) -> None:
+    path = write(project_file(project), "linux_tracing:\n  agent_format: 3\n")
+    assert load_error(project, env) == (
+        f"{path}: linux_tracing.agent_format: expected auto or the name of a stream format, got 3"
     )
 
 

@@ -56,6 +56,7 @@ def test_each_value_names_its_source(project: Path, env: dict[str, str]) -> None
         "linux_tracing.log_dir": ("/tmp/from-env", "environment", f"{PREFIX}LOG_DIR"),
         "linux_tracing.max_sessions": (50, "user file", str(user)),
         "linux_tracing.agent_events": (False, "default", None),
+        "linux_tracing.agent_format": ("auto", "default", None),
         "linux_tracing.redact_patterns": ([], "default", None),
         "linux_tracing.pushgateway_url": ("", "default", None),
         "linux_tracing.textfile_dir": ("", "default", None),
@@ -207,6 +208,40 @@ def test_an_interval_out_of_range_is_refused_as_in_run(
         env=env,
         cwd=project,
         timeout=30,  # the old wrapper spun below 0.01 s
+    )
+    assert (shown.returncode, shown.stdout, ran.returncode, ran.stdout) == (2, "", 2, "")
+    assert shown.stderr == f"autoskillit-trace: error: {expected}"
+    assert ran.stderr == f"autoskillit-trace run: error: {expected}"
+
+
+@pytest.mark.parametrize("where", ["option", "env", "project"])
+def test_an_unknown_agent_format_is_refused_as_in_run(
+    project: Path, env: dict[str, str], where: str
+) -> None:
+    options: tuple[str, ...] = ()
+    if where == "option":
+        options, source = ("--agent-format", "codx"), "--agent-format"
+    elif where == "env":
+        env = {**env, f"{PREFIX}AGENT_FORMAT": "codx"}
+        source = f"{PREFIX}AGENT_FORMAT"
+    else:
+        source = str(
+            _write(
+                project / ".autoskillit" / "config.yaml", "linux_tracing:\n  agent_format: codx\n"
+            )
+        )
+    expected = (
+        f"{source}: linux_tracing.agent_format: unknown stream format 'codx' "
+        "(known: auto, claude); expected auto or the name of a stream format\n"
+    )
+    shown = config_show(project, env, *options)
+    ran = subprocess.run(
+        tracer("run", "--agent-events", *options, "--", "true"),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=project,
+        timeout=30,
     )
     assert (shown.returncode, shown.stdout, ran.returncode, ran.stdout) == (2, "", 2, "")
     assert shown.stderr == f"autoskillit-trace: error: {expected}"
