@@ -69,13 +69,16 @@ class Peaks(Record):
         }
 
 
-# What the agent reported (agents.StreamFormat.summary_fields); None when it said nothing.
+# The agent's part of every summary: what a stream format reports under these
+# names (``agents.StreamFormat.summary_fields``), then ``tool_calls``; None
+# where it said nothing, and without --agent-events.  Fields of a format's
+# own follow them.
 AGENT_FIELDS = (
-    "agent_session_id",
-    "cli_subtype",
-    "is_error",
-    "num_turns",
-    "agent_turns",
+    "agent_session_id",  # the agent's own session id
+    "cli_subtype",  # the CLI's word for how it ended
+    "is_error",  # the agent said it failed
+    "num_turns",  # the CLI's own count of turns
+    "agent_turns",  # turns counted from the stream
     "total_cost_usd",
     "input_tokens",
     "output_tokens",
@@ -103,7 +106,7 @@ class Outcome(Record):
         end_ts: str | None = None,
         duration_seconds: float | None = None,
         orphans: tuple[dict[str, Any], ...] = (),  # descendants alive when the command exited
-        agent: dict[str, Any] | None = None,  # what the agent reported (AGENT_FIELDS, tool_calls)
+        agent: dict[str, Any] | None = None,  # what the agent reported (summary_fields)
     ) -> None:
         self.exit_code = exit_code
         self.subtype = subtype
@@ -123,7 +126,7 @@ def build_summary(
     ``success``: exit status 0 and the agent (if any) did not report ``is_error``.
     """
     agent = outcome.agent or {}
-    return {
+    head = {
         "schema_version": SCHEMA_VERSION,
         "session_id": start.get("session_id"),
         "dir_name": start.get("dir_name"),
@@ -141,8 +144,8 @@ def build_summary(
         "duration_seconds": outcome.duration_seconds,
         "termination_reason": outcome.termination_reason,
         "signal": outcome.signal,
-        **{name: agent.get(name) for name in AGENT_FIELDS},
-        "tool_calls": dict(agent.get("tool_calls") or {}),
+    }
+    tail = {
         "orphan_count": len(outcome.orphans),
         "orphans": list(outcome.orphans),
         "snapshot_interval_seconds": start.get("snapshot_interval_seconds"),
@@ -150,6 +153,22 @@ def build_summary(
         "hostname": start.get("hostname"),
         "tracer_version": start.get("tracer_version"),
     }
+    return {**head, **agent_block(agent, (head, tail)), **tail}
+
+
+def agent_block(agent: dict[str, Any], taken: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+    """The agent's fields as the summary holds them, whatever format reported them.
+
+    ``AGENT_FIELDS`` and ``tool_calls`` always and in that order, so that the
+    index keeps its columns; then the format's own fields, but none that
+    would replace one of the summary's (in ``taken``).
+    """
+    block = {name: agent.get(name) for name in AGENT_FIELDS}
+    block["tool_calls"] = dict(agent.get("tool_calls") or {})
+    for name, value in agent.items():
+        if name not in block and not any(name in fields for fields in taken):
+            block[name] = value
+    return block
 
 
 def index_record(summary: dict[str, Any]) -> dict[str, Any]:

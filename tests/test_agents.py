@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from helpers import Session, main_in_new_python
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,6 +74,91 @@ def test_every_format_reads_any_lines_without_raising(name: str, lines: list[byt
     json.dumps(fields)
     own = set(fields) - set(AGENT_FIELDS) - {"tool_calls"}
     assert not own & SUMMARY_OWN  # a format's own field never hides one of the summary's
+
+
+# -- a new format: one module and one registry line --------------------------------
+
+TOY_FORMAT = '''
+"""A stream of ``toy:turn`` and ``toy:tool NAME`` lines."""
+
+from autoskillit_trace.agents import Event
+
+
+class Toy:
+    needle = b"toy:"
+
+    def __init__(self):
+        self.turns = 0
+        self.tools = {}
+
+    @property
+    def current_turn(self):
+        return self.turns or None
+
+    def feed(self, line, now):
+        word = line.decode(errors="replace").strip()
+        if word == "toy:turn":
+            self.turns += 1
+            return [Event("INFO", "turn_start", {"turn": self.turns, "phase": "executing"})]
+        if word.startswith("toy:tool "):
+            name = word.split(" ", 1)[1]
+            self.tools[name] = self.tools.get(name, 0) + 1
+            return [Event("INFO", "agent_invoked", {"agent": name, "turn": self.turns})]
+        return []
+
+    def finish(self, now, cut=False):
+        return []
+
+    def summary_fields(self):
+        return {
+            "agent_turns": self.turns,
+            "tool_call_count": sum(self.tools.values()),
+            "tool_calls": self.tools,
+            "toy_mood": "fine",
+            "success": "a format cannot say",
+        }
+
+
+def for_command(argv):
+    return Toy()
+'''
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("toy", ()), ("toy-wrapper", ("--agent-format", "toy"))],
+    ids=["auto", "named"],
+)
+def test_a_new_format_is_a_module_and_a_registry_line(
+    tmp_path: Path, env: dict[str, str], name: str, options: tuple[str, ...]
+) -> None:
+    """A real run reads a format added from outside, found by the command's name or named."""
+    home = tmp_path / "formats"
+    home.mkdir()
+    (home / "toy.py").write_text(TOY_FORMAT)
+    register = (
+        "import autoskillit_trace.agents as agents\n"
+        f"agents.__path__.append({str(home)!r})\n"
+        "agents.FORMATS['toy'] = 'toy'"
+    )
+    command = tmp_path / name
+    command.write_text("#!/bin/sh\nprintf 'toy:turn\\nplain output\\ntoy:tool Grep\\n'\n")
+    command.chmod(0o755)
+    root = tmp_path / "logs"
+    argv = ["run", "--log-dir", str(root), "-q", "--agent-events", *options, "--", str(command)]
+    proc = main_in_new_python(register, argv, "print('status', status)", env)
+    assert proc.stdout == "toy:turn\nplain output\ntoy:tool Grep\nstatus 0\n", proc.stderr
+    (folder,) = (root / "sessions").iterdir()
+    session = Session(folder)
+    events = [(e["event"], e.get("agent")) for e in session.records("events.jsonl")]
+    assert events[1:-1] == [("turn_start", None), ("agent_invoked", "Grep")]
+    summary = session.summary
+    assert summary["success"] is True  # not the format's to change
+    assert summary["agent_turns"] == 1 and summary["tool_call_count"] == 1
+    assert summary["tool_calls"] == {"Grep": 1} and summary["num_turns"] is None
+    keys = list(summary)
+    assert keys.index("toy_mood") == keys.index("tool_calls") + 1
+    assert keys[keys.index("signal") + 1 : keys.index("toy_mood")] == [*AGENT_FIELDS, "tool_calls"]
 
 
 # -- cutting the stream into lines -------------------------------------------------

@@ -43,7 +43,8 @@ if TYPE_CHECKING:
             """What the agent reported, for summary.json: None where it said nothing.
 
             The names of ``summary.AGENT_FIELDS`` that the format knows, and
-            ``tool_calls`` (calls per tool).
+            ``tool_calls`` (calls per tool); any other name is the format's own
+            and follows them in the summary.
             """
 
 
