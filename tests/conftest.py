@@ -41,9 +41,12 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Real Prometheus, Pushgateway and node_exporter, shared by the export tests.
+    """Real Prometheus, Pushgateway and node_exporter, shared by one module's export tests.
+
+    Stopped when the module is done: tests that walk this process's own tree
+    (the tree finder's) must find only what they started.
 
     Tests that use it are skipped where the Debian packages are not installed.
     """
