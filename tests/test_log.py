@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
-from helpers import clean_env, tracer, workload
+import pytest
+from helpers import clean_env, tracer, wait_for_snapshots, workload
 from terminal import CTRL_C, Terminal
 
 SCREEN = """
@@ -81,3 +83,25 @@ def test_lines_stream_when_stderr_is_not_a_terminal(log_root: Path, tmp_path: Pa
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_less_draws_its_screen_alone(log_root: Path, tmp_path: Path) -> None:
+    """``run -- less FILE``: our start line first, nothing of ours while less owns the screen."""
+    less = shutil.which("less")
+    if less is None:
+        pytest.skip("less is not installed (apt-get install less)")
+    page = tmp_path / "page.txt"
+    page.write_text("".join(f"line {i} of the page\n" for i in range(200)))
+    command = tracer("run", "--log-dir", log_root, "--interval", "0.05", "--", less, page)
+    with Terminal(command, clean_env(tmp_path, TERM="xterm", LESS="", LESSHISTFILE="-")) as term:
+        drawn = term.read_until(b"line 20 of the page")
+        wait_for_snapshots(log_root, 10)  # the wrapper sampled while less was on the screen
+        term.send(b"q")
+        assert term.wait(timeout=60) == 0
+    text = term.text()
+    opened = text.find("\x1b[?1049h")  # less switches to the alternate screen
+    closed = text.rfind("\x1b[?1049l")
+    assert 0 <= text.index("session started") < (opened if opened >= 0 else drawn)
+    screen = text[opened if opened >= 0 else 0 : closed if closed >= 0 else len(text)]
+    assert "session" not in screen and "snapshot" not in screen and '{"event"' not in screen
+    assert "session finished" in text[closed if closed >= 0 else drawn :]
