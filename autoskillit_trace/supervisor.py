@@ -439,7 +439,7 @@ class Supervisor:
             and delivery.code == CLD_STOPPED
             and delivery.sender == self.pid
             and delivery.status in JOB_CONTROL_STOPS
-            and _state_of(self.pid) == b"T"
+            and _stopped(self.pid)
         ):
             os.kill(os.getpid(), signal.SIGSTOP)  # continued by the SIGCONT read next
 
@@ -501,7 +501,7 @@ class Supervisor:
             return False
         if signo == signal.SIGCONT:
             self._take_the_terminal()
-            if _state_of(self.pid) != b"T":
+            if not _stopped(self.pid):
                 return False  # running: continuing it again would change nothing
         elif _pending(self.pid, signo) or self._repeated(delivery):
             return False
@@ -741,31 +741,25 @@ def _describe(pid: int) -> Orphan:
     return Orphan(pid, stat.comm if stat else None, cmdline)
 
 
-def _state_of(pid: int | None) -> bytes | None:
-    """The state letter of ``pid`` (``T`` stopped), None when it cannot be read."""
-    from autoskillit_trace.proctree import read_proc
+def _stopped(pid: int | None) -> bool:
+    """Is ``pid`` stopped (job control or SIGSTOP) now?"""
+    from autoskillit_trace.proctree import read_stat
 
-    data = read_proc(f"/proc/{pid}/stat") if pid else None
-    if not data:
-        return None
-    fields = data.rpartition(b")")[2].split()
-    return fields[0] if fields else None
+    stat = read_stat(pid) if pid else None
+    return stat is not None and stat.state == "stopped"
 
 
 def _pending(pid: int, signo: int) -> bool:
-    """Is ``signo`` pending for ``pid``, for one of its threads or the whole process?"""
+    """Is ``signo`` pending for ``pid``, for its main thread or the whole process?"""
     from autoskillit_trace.proctree import read_proc
+    from autoskillit_trace.sampler import parse_status
 
     data = read_proc(f"/proc/{pid}/status")
-    if not data:
+    pending = parse_status(data)["sig_pnd"] if data else None
+    try:
+        return bool(pending and int(pending, 16) & (1 << (signo - 1)))
+    except ValueError:
         return False
-    bit = 1 << (signo - 1)
-    for line in data.splitlines():
-        if line.startswith((b"SigPnd:", b"ShdPnd:")):
-            with suppress(ValueError):
-                if int(line.split(b":", 1)[1], 16) & bit:
-                    return True
-    return False
 
 
 def _foreground_terminal() -> int | None:
