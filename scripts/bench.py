@@ -338,7 +338,7 @@ class Bench:
 
     def export_timeout(self) -> None:
         """A Pushgateway that never answers, or answers a byte every 0.5 s: given up on in time."""
-        from autoskillit_trace.export import PUSH_TIMEOUT
+        from autoskillit_trace.export.pushgateway import PUSH_TIMEOUT
 
         walls = {}
         for answer in ("never", "drip"):
