@@ -372,12 +372,16 @@ class Supervisor:
         self._last_activity = start
         due = _Due(start, interval, self.limits)
         waiter = _Waiter(self._waited)
+
+        def read_pipe() -> bool:
+            return self._read_pipe(hooks)
+
         try:
             while True:
                 # 1. wait: for a signal, the pipe, or the next due moment
                 timeout = self._until_due(due, time.monotonic())
                 pipe = self._pipe.fd if self._pipe is not None else None
-                deliveries = waiter.wait(pipe, timeout, lambda: self._read_pipe(hooks))
+                deliveries = waiter.wait(pipe, timeout, read_pipe)
                 # 2. forward and reap
                 for delivery in deliveries:
                     self._on_signal(delivery, hooks)
@@ -665,9 +669,9 @@ class _Waiter:
     def wait(
         self, pipe: int | None, timeout: float | None, read: Callable[[], bool]
     ) -> list[Delivery]:
-        import select
-
         if pipe != self._registered:
+            import select
+
             if self._registered is not None:
                 with suppress(KeyError, ValueError):
                     self._poll.unregister(self._registered)
