@@ -161,6 +161,7 @@ class TracedSession:
         self.splitter: LineSplitter | None = None
         self.env: Mapping[str, str] = {}  # the wrapper's: some exports are asked for there
         self.slot: tuple[int, int] | None = None  # (slot number, the fd that holds it)
+        self.targets: tuple[Target, ...] = ()  # the export targets wanted, known at open
 
     @property
     def redactor(self) -> Redactor:
@@ -182,6 +183,7 @@ class TracedSession:
             self.faults.report("tracing disabled", str(exc))
             return False
         self.root = root
+        self.targets = self._export_targets()
         self.slot = self._acquire_slot(root)
         self.writer = SessionWriter(folder, self.faults)
         self.writer.open_trace()
@@ -437,7 +439,7 @@ class TracedSession:
 
     def _acquire_slot(self, root: LogRoot) -> tuple[int, int] | None:
         """A session slot when a wanted target labels by it, held until the export."""
-        if not any(target.slotted for target in self._export_targets()):
+        if not any(target.slotted for target in self.targets):
             return None
         from autoskillit_trace.export.slots import hold_slot
 
@@ -449,7 +451,7 @@ class TracedSession:
         Runs after summary.json and the index line are written, once the command
         has exited; the push is bounded by its timeout.
         """
-        targets = self._export_targets()
+        targets = self.targets
         if not targets:
             return
         try:
