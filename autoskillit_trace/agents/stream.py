@@ -1,0 +1,185 @@
+"""What the stream formats share: reading a JSON line, turns, tool calls and their events.
+
+A format reads its CLI's own words and tells these helpers what happened
+("a turn started", "call X of tool Y started", "call X ended, failed"); they
+number the turns, time the calls and build the events, so that every format
+writes the same ``turn_start``, ``turn_complete``, ``agent_invoked`` and
+``tool_result`` lines.  Pure logic, no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from autoskillit_trace.agents import Event
+
+AGENT_PHASE = "executing"  # the phase of turns read from the stream
+MESSAGE_LIMIT = 500  # characters of error text kept in an event
+INPUT_LIMIT = 200  # characters of a tool call's input kept in its tool_result
+INPUT_KEYS = ("command", "cmd", "file_path", "path", "pattern", "query", "url", "prompt")
+
+
+def json_object(line: bytes) -> dict[str, Any] | None:
+    """The JSON object on ``line``, or None when it holds something else."""
+    stripped = line.strip()
+    if not stripped.startswith(b"{"):
+        return None
+    try:
+        record = json.loads(stripped)
+    except (ValueError, RecursionError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def number_or_none(value: object) -> int | float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def input_text(arguments: object) -> str:
+    """What a tool call did, in a few words: its command, path, query or URL."""
+    if isinstance(arguments, str):
+        return clip(arguments, INPUT_LIMIT)
+    if isinstance(arguments, dict):
+        for key in INPUT_KEYS:
+            value = arguments.get(key)
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                value = " ".join(value)
+            if isinstance(value, str) and value:
+                return clip(value, INPUT_LIMIT)
+    return ""
+
+
+@dataclass
+class _Call:
+    name: str
+    turn: int | None
+    started: float
+    input: str
+
+
+@dataclass
+class Progress:
+    """Turns and tool calls of one agent session, as the format reports them."""
+
+    max_turns: int | None = None
+    turns: int = 0
+    turn_open: bool = False
+    turn_failed: bool = False
+    turn_started: float = 0.0
+    errors: int = 0
+    retries: int = 0
+    tool_errors: int = 0
+    tool_calls: Counter[str] = field(default_factory=Counter)
+    calls: dict[str, _Call] = field(default_factory=dict)
+
+    @property
+    def current_turn(self) -> int | None:
+        return self.turns or None
+
+    @property
+    def open_calls(self) -> dict[str, str]:
+        """tool_use_id -> tool name of the calls started and not completed yet."""
+        return {call_id: call.name for call_id, call in self.calls.items()}
+
+    def start_turn(self, now: float, out: list[Event]) -> None:
+        """A new turn (the open one, if any, ends first, as succeeded)."""
+        if self.turn_open:
+            self.end_turn(now, out)
+        self.turns += 1
+        self.turn_open = True
+        self.turn_failed = False
+        self.turn_started = now
+        fields = {"turn": self.turns, "phase": AGENT_PHASE, "max_turns": self.max_turns}
+        out.append(Event("INFO", "turn_start", fields))
+
+    def end_turn(self, now: float, out: list[Event], failed: bool = False) -> None:
+        """The open turn ends; it failed when ``failed`` or something failed it on the way."""
+        if not self.turn_open:
+            return
+        self.turn_open = False
+        success = not (failed or self.turn_failed)
+        fields = {
+            "turn": self.turns,
+            "duration_sec": round(max(0.0, now - self.turn_started), 2),
+            "success": success,
+        }
+        out.append(Event("INFO" if success else "WARNING", "turn_complete", fields))
+
+    def error(self, error_type: str, message: str, out: list[Event], level: str = "ERROR") -> None:
+        """An ``error`` event in the current turn; an ERROR fails the turn."""
+        self.errors += 1
+        if level == "ERROR":
+            self.turn_failed = True
+        fields = {"turn": self.current_turn, "error_type": error_type, "message": clip(message)}
+        out.append(Event(level, "error", fields))
+
+    def retry(self, fields: dict[str, Any], out: list[Event]) -> None:
+        """The agent retries its API: a ``retry`` event (attempt, max_retries, error)."""
+        self.retries += 1
+        out.append(Event("WARNING", "retry", {"turn": self.current_turn, **fields}))
+
+    def start_call(
+        self, call_id: str, name: str, arguments: object, now: float, out: list[Event]
+    ) -> None:
+        """Tool ``name`` was called: an ``agent_invoked`` event, and the call is open."""
+        if call_id in self.calls:
+            return  # the same call told twice
+        turn = self.current_turn
+        self.calls[call_id] = _Call(name, turn, now, input_text(arguments))
+        self.tool_calls[name] += 1
+        out.append(Event("INFO", "agent_invoked", {"agent": name, "turn": turn}))
+
+    def end_call(
+        self, call_id: str, now: float, success: bool, out: list[Event], why: str = ""
+    ) -> None:
+        """The call ended: its ``tool_result``, and an ``error`` (``why``) when it failed."""
+        call = self.calls.pop(call_id, None)
+        if call is None:
+            return
+        if not success:
+            self.tool_errors += 1
+            self.errors += 1
+            message = clip(f"{call.name}: {why}" if why else f"{call.name} failed")
+            fields = {"turn": call.turn, "error_type": "tool_error", "message": message}
+            out.append(Event("ERROR", "error", fields))
+        out.append(
+            Event(
+                "INFO" if success else "WARNING",
+                "tool_result",
+                {
+                    "agent": call.name,
+                    "tool_use_id": call_id,
+                    "turn": call.turn,
+                    "duration_sec": round(max(0.0, now - call.started), 3),
+                    "success": success,
+                    "input": call.input,
+                },
+            )
+        )
+
+    def close(self, now: float, out: list[Event]) -> None:
+        """At the end of the stream: open calls end as failed, the open turn too."""
+        for call_id in list(self.calls):
+            self.end_call(call_id, now, False, out, "still running when the stream ended")
+        self.end_turn(now, out, failed=True)
+
+    def tool_fields(self) -> dict[str, Any]:
+        """The summary's counts of tool calls (None before the stream said anything)."""
+        return {
+            "tool_call_count": sum(self.tool_calls.values()),
+            "tool_error_count": self.tool_errors,
+            "tool_calls": dict(sorted(self.tool_calls.items())),
+        }
