@@ -50,9 +50,12 @@ if TYPE_CHECKING:
 
 # Stream format name -> its module in this package.  ``auto`` (the default)
 # takes the format named as the command (``codex`` for ``/usr/bin/codex``),
-# else ``FALLBACK``.
+# else the one whose ``claims()`` the stream's first JSON lines satisfy
+# (``Detector``), else ``FALLBACK``.
 FORMATS: dict[str, str] = {
     "claude": "claude",  # Claude Code: claude -p ... --output-format stream-json --verbose
+    "codex": "codex",  # Codex: codex exec --json ... </dev/null
+    "copilot": "copilot",  # Copilot CLI: copilot -p ... --output-format json
 }
 AUTO = "auto"
 FALLBACK = "claude"
@@ -76,21 +79,106 @@ def format_problem(name: str) -> str | None:
     return f"unknown stream format {name!r} (known: {', '.join((AUTO, *FORMATS))})"
 
 
+def named_format(argv: Sequence[str], formats: Mapping[str, str] = FORMATS) -> str | None:
+    """The format the command is named after (``codex`` for ``/usr/bin/codex``), if any."""
+    command = os.path.basename(argv[0]) if argv else ""
+    return command if command in formats else None
+
+
 def format_for(name: str, argv: Sequence[str], formats: Mapping[str, str] = FORMATS) -> str:
     """The format ``name`` means for the command ``argv``: itself, or what ``auto`` finds."""
     if name != AUTO:
         return name
-    command = os.path.basename(argv[0]) if argv else ""
-    return command if command in formats else FALLBACK
+    return named_format(argv, formats) or FALLBACK
+
+
+def _module(name: str) -> Any:
+    from importlib import import_module
+
+    return import_module(f"{__name__}.{FORMATS[name]}")
+
+
+def _parser(name: str, argv: list[str]) -> StreamFormat:
+    for_command: Callable[[list[str]], StreamFormat] = _module(name).for_command
+    return for_command(argv)
 
 
 def open_stream(name: str, argv: list[str]) -> StreamFormat:
-    """A parser for the stream of ``argv`` in format ``name`` (``auto`` or one of FORMATS)."""
-    from importlib import import_module
+    """A parser for the stream of ``argv`` in format ``name`` (``auto`` or one of FORMATS).
 
-    module = import_module(f"{__name__}.{FORMATS[format_for(name, argv)]}")
-    for_command: Callable[[list[str]], StreamFormat] = module.for_command
-    return for_command(argv)
+    ``auto`` for a command not named after a format: the stream's first JSON
+    lines decide (``Detector``).
+    """
+    if name == AUTO and named_format(argv) is None:
+        return Detector(argv)
+    return _parser(format_for(name, argv), argv)
+
+
+DETECT_LINES = 50  # JSON lines read before the fallback is taken
+
+
+class Detector:
+    """A stream whose format its first JSON lines tell, then read by that format's parser.
+
+    Each format module has ``claims(record)``: True for a parsed JSON line
+    that is unmistakably its own.  The first format (in FORMATS order) that
+    claims one of the first ``DETECT_LINES`` JSON lines reads the stream, the
+    lines held until then first; when none does, ``FALLBACK`` reads it.  Only
+    JSON object lines are held (no format reads others), so memory is bounded.
+    """
+
+    def __init__(self, argv: list[str]) -> None:
+        self.argv = argv
+        self.parser: StreamFormat | None = None
+        self._held: list[tuple[bytes, float]] = []
+        modules = {name: _module(name) for name in FORMATS}
+        self._claims = [
+            (name, claims)
+            for name, module in modules.items()
+            if callable(claims := getattr(module, "claims", None))
+        ]
+        needles = {getattr(module, "STREAM_NEEDLE", None) for module in modules.values()}
+        self.needle: bytes | None = needles.pop() if len(needles) == 1 else None
+
+    @property
+    def current_turn(self) -> int | None:
+        return self.parser.current_turn if self.parser is not None else None
+
+    @property
+    def open_calls(self) -> dict[str, str]:
+        calls = getattr(self.parser, "open_calls", None)
+        return dict(calls) if calls else {}
+
+    def feed(self, line: bytes, now: float) -> list[Event]:
+        if self.parser is not None:
+            return self.parser.feed(line, now)
+        from autoskillit_trace.agents.stream import json_object
+
+        record = json_object(line)
+        if record is None:
+            return []
+        self._held.append((line, now))
+        name = next((name for name, claims in self._claims if claims(record)), None)
+        if name is None and len(self._held) < DETECT_LINES:
+            return []
+        return self._decide(name or FALLBACK)
+
+    def _decide(self, name: str) -> list[Event]:
+        """Read the stream as format ``name`` from now on: the held lines first."""
+        parser = self.parser = _parser(name, self.argv)
+        held, self._held = self._held, []
+        return [event for line, now in held for event in parser.feed(line, now)]
+
+    def finish(self, now: float, cut: bool = False) -> list[Event]:
+        events = self._decide(FALLBACK) if self.parser is None else []
+        assert self.parser is not None
+        return events + self.parser.finish(now, cut)
+
+    def summary_fields(self) -> dict[str, Any]:
+        if self.parser is None:
+            self._decide(FALLBACK)
+        assert self.parser is not None
+        return self.parser.summary_fields()
 
 
 class LineSplitter:

@@ -373,3 +373,12 @@ class StreamParser:
             "tool_error_count": self.tool_errors if self.stream_seen else None,
             "tool_calls": dict(sorted(self.tool_calls.items())),
         }
+
+
+def claims(record: dict[str, Any]) -> bool:
+    """True when a JSON line is unmistakably Claude Code's: its init line."""
+    return (
+        record.get("type") == "system"
+        and record.get("subtype") == "init"
+        and "claude_code_version" in record
+    )
