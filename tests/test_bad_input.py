@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from helpers import clean_env, run_traced, tracer, workload
 
+from autoskillit_trace.agents import AUTO, FORMATS
 from autoskillit_trace.jsonl import iter_file, parse_lines
 from autoskillit_trace.timeutil import parse_duration
 
@@ -24,6 +25,7 @@ PREFIX = "autoskillit-trace run: error: "
 ENV = "AUTOSKILLIT_LINUX_TRACING__"
 ID_RULE = "expected [A-Za-z0-9][A-Za-z0-9._-]{0,127} without '..'"
 INTERVAL_RANGE = "linux_tracing.proc_interval: expected a number of seconds from 0.01 to 86400"
+KNOWN_FORMATS = f"(known: {', '.join((AUTO, *FORMATS))})"
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ CASES = [
     ),
     config(
         "linux_tracing:\n  agent_format: gemni\n",
-        "linux_tracing.agent_format: unknown stream format 'gemni' (known: auto, claude)",
+        f"linux_tracing.agent_format: unknown stream format 'gemni' {KNOWN_FORMATS}",
     ),
     config(b"linux_tracing:\n  log_dir: /caf\xe9\n", "line 2: not UTF-8 text (byte 0xe9)"),
     config("- just\n- a list\n", "expected a mapping of sections such as 'linux_tracing:'"),
@@ -185,7 +187,7 @@ CASES = [
         "agent format",
         opts("--agent-events", "--agent-format", "codx"),
         "--agent-format: linux_tracing.agent_format: unknown stream format 'codx' "
-        "(known: auto, claude); expected auto or the name of a stream format",
+        f"{KNOWN_FORMATS}; expected auto or the name of a stream format",
     ),
     Case("log format", opts("--log-format", "xml"), "'xml' is not one of auto, console, json"),
     Case("log format empty", opts("--log-format", ""), "'' is not one of auto, console, json"),
