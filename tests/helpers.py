@@ -308,3 +308,21 @@ def modules_run_imports(root: Path, env: dict[str, str], watched: set[str]) -> l
     status, hits = ast.literal_eval(proc.stdout or "[None, None]")
     assert status == 0, proc.stderr
     return list(hits)
+
+
+def replay(parser: Any, path: Path) -> list[Any]:
+    """Feed a captured agent stream to ``parser``, one second per line; then end it."""
+    events: list[Any] = []
+    now = 0.0
+    for line in path.read_bytes().splitlines():
+        now += 1.0
+        events += parser.feed(line, now)
+    return events + parser.finish(now + 1.0)
+
+
+def event_shape(events: list[Any]) -> list[tuple[Any, ...]]:
+    """Events as (level, event, fields) without their timing."""
+    return [
+        (e.level, e.event, {k: v for k, v in e.fields.items() if k != "duration_sec"})
+        for e in events
+    ]

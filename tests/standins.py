@@ -17,9 +17,13 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from helpers import Traced, clean_env
+
 FINAL_TEXT = "Both commands ran."
+PROMPT = "run echo one, then ls"
 UNAUTHORIZED = {
     "error": {
         "message": "Incorrect API key provided: fake.",
@@ -225,3 +229,47 @@ def _response_events(n: int, model: object, item: dict[str, Any]) -> list[dict[s
     for i, event in enumerate(events):
         event["sequence_number"] = i
     return events
+
+
+# -- the CLIs that speak it ----------------------------------------------------------
+
+
+def codex_argv(url: str, prompt: str) -> list[str]:
+    """``codex exec --json`` against the stand-in at ``url``, running commands unsandboxed."""
+    provider = f'model_providers.fake={{name="fake", base_url="{url}/v1", wire_api="responses"}}'
+    return [
+        "codex", "exec", "--json", "--skip-git-repo-check",
+        "--dangerously-bypass-approvals-and-sandbox",
+        "-c", provider, "-c", "model_provider=fake", "-m", "fake-model", prompt,
+    ]  # fmt: skip
+
+
+def copilot_argv(prompt: str) -> list[str]:
+    """``copilot -p`` with its JSON stream, its tools allowed to run unasked."""
+    return ["copilot", "-p", prompt, "--output-format", "json", "--allow-all-tools"]
+
+
+def copilot_env(url: str) -> dict[str, str]:
+    """The environment that points Copilot CLI at the stand-in at ``url``, offline."""
+    return {
+        "COPILOT_OFFLINE": "true",
+        "COPILOT_PROVIDER_BASE_URL": f"{url}/v1",
+        "COPILOT_PROVIDER_WIRE_API": "responses",
+        "COPILOT_MODEL": "fake-model",
+    }
+
+
+def agent_env(tmp: Path, **extra: str) -> tuple[dict[str, str], Path]:
+    """A clean environment whose home (and CODEX_HOME) is a fresh folder, and a work folder."""
+    home = tmp / "agent-home"
+    work = tmp / "work"
+    home.mkdir()
+    work.mkdir()
+    (work / "a.txt").write_text("x\n")
+    return clean_env(tmp, HOME=str(home), CODEX_HOME=str(home), **extra), work
+
+
+def stream_of(traced: Traced) -> list[dict[str, Any]]:
+    """The JSON lines the agent printed, as the wrapper passed them through."""
+    lines = traced.stdout.splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]

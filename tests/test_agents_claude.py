@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
+from helpers import event_shape as shape
+from helpers import replay as replay_stream
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,22 +21,7 @@ CAPTURED = sorted(FIXTURES.glob("claude_*.jsonl"))
 def replay(name: str, max_turns: int | None = None) -> tuple[StreamParser, list[Event]]:
     """Feed a captured stream, one second per line; then end it."""
     parser = StreamParser(max_turns=max_turns)
-    events: list[Event] = []
-    now = 0.0
-    for line in (FIXTURES / name).read_bytes().splitlines():
-        now += 1.0
-        events += parser.feed(line, now)
-    events += parser.finish(now + 1.0)
-    return parser, events
-
-
-def shape(events: list[Event]) -> list[tuple[Any, ...]]:
-    """Events without their timing."""
-    out: list[tuple[Any, ...]] = []
-    for e in events:
-        fields = {k: v for k, v in e.fields.items() if k != "duration_sec"}
-        out.append((e.level, e.event, fields))
-    return out
+    return parser, replay_stream(parser, FIXTURES / name)
 
 
 @pytest.mark.parametrize("path", CAPTURED, ids=lambda p: p.name)

@@ -117,6 +117,15 @@ def open_stream(name: str, argv: list[str]) -> StreamFormat:
 DETECT_LINES = 50  # JSON lines read before the fallback is taken
 
 
+def claims_of(record: dict[str, Any]) -> str | None:
+    """The first format (in FORMATS order) whose ``claims()`` takes this JSON line, if any."""
+    for name in FORMATS:
+        claims = getattr(_module(name), "claims", None)
+        if callable(claims) and claims(record):
+            return name
+    return None
+
+
 class Detector:
     """A stream whose format its first JSON lines tell, then read by that format's parser.
 
@@ -131,13 +140,7 @@ class Detector:
         self.argv = argv
         self.parser: StreamFormat | None = None
         self._held: list[tuple[bytes, float]] = []
-        modules = {name: _module(name) for name in FORMATS}
-        self._claims = [
-            (name, claims)
-            for name, module in modules.items()
-            if callable(claims := getattr(module, "claims", None))
-        ]
-        needles = {getattr(module, "STREAM_NEEDLE", None) for module in modules.values()}
+        needles = {getattr(_module(name), "STREAM_NEEDLE", None) for name in FORMATS}
         self.needle: bytes | None = needles.pop() if len(needles) == 1 else None
 
     @property
@@ -158,7 +161,7 @@ class Detector:
         if record is None:
             return []
         self._held.append((line, now))
-        name = next((name for name, claims in self._claims if claims(record)), None)
+        name = claims_of(record)
         if name is None and len(self._held) < DETECT_LINES:
             return []
         return self._decide(name or FALLBACK)
