@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import Session, main_in_new_python
@@ -12,9 +13,12 @@ from hypothesis import strategies as st
 
 from autoskillit_trace.agents import (
     AUTO,
+    DETECT_LINES,
     FALLBACK,
     FORMATS,
+    Detector,
     LineSplitter,
+    claims_of,
     format_for,
     format_problem,
     open_stream,
@@ -59,7 +63,7 @@ lines = st.lists(
 SUMMARY_OWN = set(build_summary({}, Peaks(), Outcome(0, "success", "exited: code 0"), {}))
 
 
-@pytest.mark.parametrize("name", sorted(FORMATS))
+@pytest.mark.parametrize("name", [*sorted(FORMATS), AUTO])
 @settings(max_examples=50, deadline=None)
 @given(lines=lines)
 def test_every_format_reads_any_lines_without_raising(name: str, lines: list[bytes]) -> None:
@@ -206,3 +210,66 @@ def test_splitter_drops_overlong_lines_only() -> None:
     assert splitter.feed(b"y" * 8) == []  # over the limit: this line is dropped
     assert splitter.feed(b"zz\nok\nrest") == [b"ok"]
     assert splitter.finish() == [b"rest"]
+
+
+# -- finding the format from the stream ----------------------------------------------
+
+FIXTURES = Path(__file__).with_name("fixtures")
+CAPTURES = sorted(FIXTURES.glob("*.jsonl"))
+
+
+def _events(parser: Any, lines: list[bytes]) -> list[tuple[str, str, dict[str, Any]]]:
+    events = [e for i, line in enumerate(lines) for e in parser.feed(line, float(i))]
+    events += parser.finish(float(len(lines)))
+    return [(e.level, e.event, e.fields) for e in events]
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_every_capture_is_claimed_by_its_own_format_and_no_other(path: Path) -> None:
+    """No JSON line of one CLI is claimed by another; a capture's first line decides."""
+    cli = path.name.split("_", 1)[0]
+    records = [json.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    assert claims_of(records[0]) == cli
+    assert {claims_of(r) for r in records} <= {cli, None}
+
+
+def test_lines_before_the_claim_are_replayed_to_the_format() -> None:
+    from autoskillit_trace.agents.codex import StreamParser
+
+    lines = [b'{"type": "hello"}', b"plain text", b"[1, 2]"]
+    lines += (FIXTURES / "codex_failing_command.jsonl").read_bytes().splitlines()
+    detector = Detector(["node", "agent.js"])
+    assert detector.needle == b'"type"'  # every format's lines hold it
+    assert _events(detector, lines) == _events(StreamParser(), lines)
+    assert detector.summary_fields()["cli"] == "codex"
+
+
+def test_a_call_open_during_detection_is_seen() -> None:
+    lines = (FIXTURES / "codex_two_commands.jsonl").read_bytes().splitlines()
+    detector = Detector(["runner"])
+    assert detector.open_calls == {} and detector.current_turn is None
+    for i, line in enumerate(lines[:4]):
+        detector.feed(line, float(i))
+    assert detector.open_calls == {"item_1": "command_execution"}
+    assert detector.current_turn == 1
+
+
+def test_unclaimed_lines_fall_back_after_the_first_fifty() -> None:
+    detector = Detector(["runner"])
+    codex_first = (FIXTURES / "codex_two_commands.jsonl").read_bytes().splitlines()[0]
+    for i in range(DETECT_LINES - 1):
+        detector.feed(b"not json", float(i))
+        detector.feed(b'{"type": "unknown"}', float(i))
+    assert detector.parser is None
+    detector.feed(b'{"type": "unknown"}', 50.0)
+    assert type(detector.parser).__module__ == f"autoskillit_trace.agents.{FALLBACK}"
+    detector.feed(codex_first, 51.0)  # too late: the format is chosen
+    assert type(detector.parser).__module__ == f"autoskillit_trace.agents.{FALLBACK}"
+
+
+def test_a_stream_that_ends_unclaimed_is_read_by_the_fallback() -> None:
+    detector = Detector(["runner"])
+    assert detector.feed(b'{"type": "unknown"}', 0.0) == []
+    detector.finish(1.0)
+    assert type(detector.parser).__module__ == f"autoskillit_trace.agents.{FALLBACK}"
+    json.dumps(detector.summary_fields())
