@@ -22,13 +22,14 @@ import re
 from typing import Any
 
 from autoskillit_trace.agents import Event
-from autoskillit_trace.agents.stream import Progress, clip, int_or_none, json_object
+from autoskillit_trace.agents.stream import (
+    ProgressStream,
+    clip,
+    int_or_none,
+    json_object,
+)
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from autoskillit_trace.agents import StreamFormat
-
-STREAM_NEEDLE = b'"type"'  # every line holds it
+STREAM_NEEDLE = ProgressStream.needle  # every line holds it (format detection reads it)
 TOOL_ITEMS = frozenset({"command_execution", "file_change", "mcp_tool_call", "web_search"})
 CLAIMED_TYPES = frozenset(
     {
@@ -55,7 +56,7 @@ def claims(record: dict[str, Any]) -> bool:
     return record.get("type") in CLAIMED_TYPES
 
 
-def for_command(argv: list[str]) -> StreamFormat:
+def for_command(argv: list[str]) -> StreamParser:
     """The parser of a ``codex exec --json`` command's stream."""
     return StreamParser()
 
@@ -96,26 +97,20 @@ def _failed_why(item: dict[str, Any]) -> str | None:
     return str(status)
 
 
-class StreamParser:
+class StreamParser(ProgressStream):
     """Turns, tool calls, retries and errors of one ``codex exec --json`` session."""
 
-    needle = STREAM_NEEDLE
+    NO_END = "the agent's stream ended before a turn did"
 
     def __init__(self) -> None:
-        self.progress = Progress()
-        self.stream_seen = False
+        super().__init__()
         self.thread_id: str | None = None
-        self.ended: str | None = None  # "completed" or "failed": how the last turn ended
+        self.outcome: str | None = None  # "completed" or "failed": how the last turn ended
         self.usage: dict[str, int] = {}
         self._last_error: str | None = None
 
-    @property
-    def current_turn(self) -> int | None:
-        return self.progress.current_turn
-
-    @property
-    def open_calls(self) -> dict[str, str]:
-        return self.progress.open_calls
+    def ended(self) -> bool:
+        return self.outcome is not None
 
     def feed(self, line: bytes, now: float) -> list[Event]:
         """Events for one complete line of the child's stdout (without its newline)."""
@@ -146,7 +141,7 @@ class StreamParser:
 
     def _turn_completed(self, record: dict[str, Any], now: float, out: list[Event]) -> None:
         self.stream_seen = True
-        self.ended = "completed"
+        self.outcome = "completed"
         usage = record.get("usage")
         if isinstance(usage, dict):
             for theirs, ours in USAGE_KEYS.items():
@@ -157,7 +152,7 @@ class StreamParser:
 
     def _turn_failed(self, record: dict[str, Any], now: float, out: list[Event]) -> None:
         self.stream_seen = True
-        self.ended = "failed"
+        self.outcome = "failed"
         error = record.get("error")
         message = error.get("message") if isinstance(error, dict) else None
         message = message if isinstance(message, str) and message else "the turn failed"
@@ -195,38 +190,16 @@ class StreamParser:
             why = _failed_why(item)
             self.progress.end_call(item_id, now, why is None, out, why or "")
 
-    def finish(self, now: float, cut: bool = False) -> list[Event]:
-        """Events at the end of the stream: open calls and the open turn end, failed."""
-        out: list[Event] = []
-        if not self.stream_seen:
-            return out
-        if self.ended is None and not cut:
-            message = "the agent's stream ended before a turn did"
-            self.progress.error("no_result", message, out)
-        self.progress.close(now, out)
-        return out
-
     def summary_fields(self) -> dict[str, Any]:
         """What Codex reported, for summary.json: tokens, no cost, no turn count of its own."""
-        seen = self.stream_seen
-        tools = self.progress.tool_fields()
-        if not seen:
-            tools = {**dict.fromkeys(tools), "tool_calls": {}}
         return {
             "agent_session_id": self.thread_id,
-            "cli_subtype": self.ended,
-            "is_error": None if self.ended is None else self.ended == "failed",
+            "cli_subtype": self.outcome,
+            "is_error": None if self.outcome is None else self.outcome == "failed",
             "num_turns": None,
-            "agent_turns": self.progress.turns if seen else None,
             "total_cost_usd": None,
-            **{
-                ours: self.usage.get(ours)
-                for ours in USAGE_KEYS.values()
-                if ours != "reasoning_output_tokens"
-            },
-            **tools,
+            **{ours: self.usage.get(ours) for ours in USAGE_KEYS.values()},
+            **self.counted_fields(),
             "cli": "codex",
             "cli_version": None,
-            "reasoning_output_tokens": self.usage.get("reasoning_output_tokens"),
-            "api_retries": self.progress.retries if seen else None,
         }

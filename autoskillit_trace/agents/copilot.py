@@ -18,14 +18,21 @@ from __future__ import annotations
 from typing import Any
 
 from autoskillit_trace.agents import Event
-from autoskillit_trace.agents.stream import Progress, int_or_none, json_object, number_or_none
+from autoskillit_trace.agents.stream import (
+    ProgressStream,
+    int_or_none,
+    json_object,
+    number_or_none,
+)
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from autoskillit_trace.agents import StreamFormat
-
-STREAM_NEEDLE = b'"type"'  # every line holds it
+STREAM_NEEDLE = ProgressStream.needle  # every line holds it (format detection reads it)
 CLAIMED_PREFIXES = ("session.", "assistant.", "tool.", "user.", "model.", "subagent.")
+TOKEN_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)
 USAGE_KEYS = {  # Copilot's result usage -> the summary's own names
     "premiumRequests": "premium_requests",
     "totalApiDurationMs": "total_api_duration_ms",
@@ -39,7 +46,7 @@ def claims(record: dict[str, Any]) -> bool:
     return isinstance(kind, str) and kind.startswith(CLAIMED_PREFIXES)
 
 
-def for_command(argv: list[str]) -> StreamFormat:
+def for_command(argv: list[str]) -> StreamParser:
     """The parser of a ``copilot -p ... --output-format json`` command's stream."""
     return StreamParser()
 
@@ -59,24 +66,16 @@ def _failed_why(data: dict[str, Any]) -> str | None:
     return f"exit code {exit_code}" if isinstance(exit_code, int) else "failed"
 
 
-class StreamParser:
+class StreamParser(ProgressStream):
     """Turns, tool calls, retries and errors of one ``copilot --output-format json`` session."""
 
-    needle = STREAM_NEEDLE
-
     def __init__(self) -> None:
-        self.progress = Progress()
-        self.stream_seen = False
+        super().__init__()
         self.result: dict[str, Any] | None = None
         self._turn_retries = 0
 
-    @property
-    def current_turn(self) -> int | None:
-        return self.progress.current_turn
-
-    @property
-    def open_calls(self) -> dict[str, str]:
-        return self.progress.open_calls
+    def ended(self) -> bool:
+        return self.result is not None
 
     def feed(self, line: bytes, now: float) -> list[Event]:
         """Events for one complete line of the child's stdout (without its newline)."""
@@ -129,42 +128,23 @@ class StreamParser:
                 "result_is_error", f"the agent ended with exit code {exit_code}", out
             )
 
-    def finish(self, now: float, cut: bool = False) -> list[Event]:
-        """Events at the end of the stream: a missing result is an error, open calls fail."""
-        out: list[Event] = []
-        if not self.stream_seen:
-            return out
-        if self.result is None and not cut:
-            self.progress.error("no_result", "the agent's stream ended without a result", out)
-        self.progress.close(now, out)
-        return out
-
     def summary_fields(self) -> dict[str, Any]:
         """What Copilot reported, for summary.json: its exit code and usage, no tokens."""
-        seen = self.stream_seen
         result = self.result or {}
         session_id = result.get("sessionId")
         exit_code = int_or_none(result.get("exitCode"))
         usage = result.get("usage") if isinstance(result.get("usage"), dict) else {}
         assert isinstance(usage, dict)
-        tools = self.progress.tool_fields()
-        if not seen:
-            tools = {**dict.fromkeys(tools), "tool_calls": {}}
         return {
             "agent_session_id": session_id if isinstance(session_id, str) else None,
             "cli_subtype": None,
             "is_error": None if exit_code is None else exit_code != 0,
             "num_turns": None,
-            "agent_turns": self.progress.turns if seen else None,
             "total_cost_usd": None,
-            "input_tokens": None,
-            "output_tokens": None,
-            "cache_creation_input_tokens": None,
-            "cache_read_input_tokens": None,
-            **tools,
+            **dict.fromkeys(TOKEN_FIELDS),  # Copilot reports none
+            **self.counted_fields(),
             "cli": "copilot",
             "cli_version": None,
             "cli_exit_code": exit_code,
             **{ours: number_or_none(usage.get(theirs)) for theirs, ours in USAGE_KEYS.items()},
-            "api_retries": self.progress.retries if seen else None,
         }

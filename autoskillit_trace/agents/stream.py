@@ -16,6 +16,7 @@ from typing import Any
 
 from autoskillit_trace.agents import Event
 
+STREAM_NEEDLE = b'"type"'  # every line of the JSON streams holds it
 AGENT_PHASE = "executing"  # the phase of turns read from the stream
 MESSAGE_LIMIT = 500  # characters of error text kept in an event
 INPUT_LIMIT = 200  # characters of a tool call's input kept in its tool_result
@@ -176,10 +177,50 @@ class Progress:
             self.end_call(call_id, now, False, out, "still running when the stream ended")
         self.end_turn(now, out, failed=True)
 
-    def tool_fields(self) -> dict[str, Any]:
-        """The summary's counts of tool calls (None before the stream said anything)."""
+
+class ProgressStream:
+    """What a format's parser built on ``Progress`` has: the protocol's plumbing and its end.
+
+    A subclass reads its lines in ``feed``, sets ``stream_seen`` once a line
+    was its own, and says in ``ended()`` whether the CLI told how the
+    session ended (its result); ``NO_END`` is the error when it did not.
+    """
+
+    needle: bytes | None = STREAM_NEEDLE
+    NO_END = "the agent's stream ended without a result"
+
+    def __init__(self) -> None:
+        self.progress = Progress()
+        self.stream_seen = False
+
+    @property
+    def current_turn(self) -> int | None:
+        return self.progress.current_turn
+
+    @property
+    def open_calls(self) -> dict[str, str]:
+        return self.progress.open_calls
+
+    def ended(self) -> bool:
+        return False
+
+    def finish(self, now: float, cut: bool = False) -> list[Event]:
+        """Events at the end of the stream: no end told is an error; open calls and turn fail."""
+        out: list[Event] = []
+        if not self.stream_seen:
+            return out
+        if not self.ended() and not cut:
+            self.progress.error("no_result", self.NO_END, out)
+        self.progress.close(now, out)
+        return out
+
+    def counted_fields(self) -> dict[str, Any]:
+        """The summary's counts from the stream: None for each before it said anything."""
+        progress, seen = self.progress, self.stream_seen
         return {
-            "tool_call_count": sum(self.tool_calls.values()),
-            "tool_error_count": self.tool_errors,
-            "tool_calls": dict(sorted(self.tool_calls.items())),
+            "agent_turns": progress.turns if seen else None,
+            "tool_call_count": sum(progress.tool_calls.values()) if seen else None,
+            "tool_error_count": progress.tool_errors if seen else None,
+            "tool_calls": dict(sorted(progress.tool_calls.items())),
+            "api_retries": progress.retries if seen else None,
         }
