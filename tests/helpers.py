@@ -17,8 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autoskillit_trace.agents import AUTO, FORMATS
+
 WORKLOADS = Path(__file__).with_name("workloads.py")
 WORKLOAD_COMMAND = os.path.basename(sys.executable)  # a workload's command, as exports name it
+# The stream formats, as the message about an unknown --agent-format lists them.
+KNOWN_FORMATS = f"(known: {', '.join((AUTO, *FORMATS))})"
 
 
 def workload(name: str, *args: object) -> list[str]:

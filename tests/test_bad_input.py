@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from helpers import clean_env, run_traced, tracer, workload
+from helpers import KNOWN_FORMATS, clean_env, run_traced, tracer, workload
 
-from autoskillit_trace.agents import AUTO, FORMATS
 from autoskillit_trace.jsonl import iter_file, parse_lines
 from autoskillit_trace.timeutil import parse_duration
 
@@ -25,7 +24,6 @@ PREFIX = "autoskillit-trace run: error: "
 ENV = "AUTOSKILLIT_LINUX_TRACING__"
 ID_RULE = "expected [A-Za-z0-9][A-Za-z0-9._-]{0,127} without '..'"
 INTERVAL_RANGE = "linux_tracing.proc_interval: expected a number of seconds from 0.01 to 86400"
-KNOWN_FORMATS = f"(known: {', '.join((AUTO, *FORMATS))})"
 
 
 @dataclass(frozen=True)

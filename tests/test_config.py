@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
+from helpers import KNOWN_FORMATS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -560,7 +561,7 @@ def test_command_line_unknown_key(project: Path, env: dict[str, str]) -> None:
 # --- agent_format ---------------------------------------------------------------------
 
 UNKNOWN_FORMAT = (
-    "linux_tracing.agent_format: unknown stream format {!r} (known: auto, claude); "
+    "linux_tracing.agent_format: unknown stream format {!r} " + KNOWN_FORMATS + "; "
     "expected auto or the name of a stream format"
 )
 

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import tracer
+from helpers import KNOWN_FORMATS, tracer
 
 from autoskillit_trace.commands.config_show import config_lines
 from autoskillit_trace.config import find_project_file
@@ -232,7 +232,7 @@ def test_an_unknown_agent_format_is_refused_as_in_run(
         )
     expected = (
         f"{source}: linux_tracing.agent_format: unknown stream format 'codx' "
-        "(known: auto, claude); expected auto or the name of a stream format\n"
+        f"{KNOWN_FORMATS}; expected auto or the name of a stream format\n"
     )
     shown = config_show(project, env, *options)
     ran = subprocess.run(
