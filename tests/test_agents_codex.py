@@ -220,3 +220,36 @@ def test_live_401(tmp_path: Path) -> None:
     assert summary["is_error"] is True and summary["cli_subtype"] == "failed"
     assert summary["exit_code"] == 1 and summary["api_retries"] == len(said_retry)
     assert len(api.posts("/v1/responses")) == len(said_retry) + 1
+
+
+def test_the_other_acting_items_are_tool_calls_too() -> None:
+    """Shapes from Codex's exec_events: MCP calls, file changes, web searches."""
+    mcp = {"id": "item_5", "type": "mcp_tool_call", "server": "docs", "tool": "lookup",
+           "arguments": {"query": "pipes"}, "status": "in_progress"}  # fmt: skip
+    lines = [
+        {"type": "thread.started", "thread_id": "t"},
+        {"type": "turn.started"},
+        {"type": "item.started", "item": mcp},
+        {"type": "item.completed",
+         "item": {**mcp, "status": "failed", "error": {"message": "server gone"}}},
+        {"type": "item.completed", "item": {"id": "item_6", "type": "file_change", "status":
+         "completed", "changes": [{"path": "a.py", "kind": "update"}]}},
+        {"type": "item.completed",
+         "item": {"id": "item_7", "type": "web_search", "query": "linux pipes"}},
+        {"type": "item.completed", "item": {"id": "item_8", "type": "reasoning", "text": "hm"}},
+        {"type": "turn.completed", "usage": {"input_tokens": 5, "output_tokens": 1}},
+    ]  # fmt: skip
+    parser = StreamParser()
+    events = [e for i, r in enumerate(lines) for e in parser.feed(json.dumps(r).encode(), i)]
+    results = [(e.fields["agent"], e.fields["success"], e.fields["input"], e.fields["duration_sec"])
+               for e in events if e.event == "tool_result"]  # fmt: skip
+    assert results == [
+        ("docs.lookup", False, "pipes", 1.0),
+        ("file_change", True, "a.py", 0.0),
+        ("web_search", True, "linux pipes", 0.0),
+    ]
+    (error,) = [e.fields for e in events if e.event == "error"]
+    assert error["message"] == "docs.lookup: server gone"
+    fields = parser.summary_fields()
+    assert fields["tool_calls"] == {"docs.lookup": 1, "file_change": 1, "web_search": 1}
+    assert fields["cache_read_input_tokens"] is None  # not in this usage: not a 0
