@@ -89,7 +89,7 @@ CASES = [
     ),
     config(
         "linux_tracing:\n  agent_format: gemni\n",
-        "linux_tracing.agent_format: unknown stream format 'gemni' (known: auto, claude)",
+        "linux_tracing.agent_format: unknown stream format 'gemni' (known: auto, claude, gemini)",
     ),
     config(b"linux_tracing:\n  log_dir: /caf\xe9\n", "line 2: not UTF-8 text (byte 0xe9)"),
     config("- just\n- a list\n", "expected a mapping of sections such as 'linux_tracing:'"),
@@ -185,7 +185,7 @@ CASES = [
         "agent format",
         opts("--agent-events", "--agent-format", "codx"),
         "--agent-format: linux_tracing.agent_format: unknown stream format 'codx' "
-        "(known: auto, claude); expected auto or the name of a stream format",
+        "(known: auto, claude, gemini); expected auto or the name of a stream format",
     ),
     Case("log format", opts("--log-format", "xml"), "'xml' is not one of auto, console, json"),
     Case("log format empty", opts("--log-format", ""), "'' is not one of auto, console, json"),

@@ -560,7 +560,7 @@ def test_command_line_unknown_key(project: Path, env: dict[str, str]) -> None:
 # --- agent_format ---------------------------------------------------------------------
 
 UNKNOWN_FORMAT = (
-    "linux_tracing.agent_format: unknown stream format {!r} (known: auto, claude); "
+    "linux_tracing.agent_format: unknown stream format {!r} (known: auto, claude, gemini); "
     "expected auto or the name of a stream format"
 )
 

@@ -232,7 +232,7 @@ def test_an_unknown_agent_format_is_refused_as_in_run(
         )
     expected = (
         f"{source}: linux_tracing.agent_format: unknown stream format 'codx' "
-        "(known: auto, claude); expected auto or the name of a stream format\n"
+        "(known: auto, claude, gemini); expected auto or the name of a stream format\n"
     )
     shown = config_show(project, env, *options)
     ran = subprocess.run(

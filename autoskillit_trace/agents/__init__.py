@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 # else ``FALLBACK``.
 FORMATS: dict[str, str] = {
     "claude": "claude",  # Claude Code: claude -p ... --output-format stream-json --verbose
+    "gemini": "gemini",  # Gemini CLI: gemini -p ... --output-format stream-json
 }
 AUTO = "auto"
 FALLBACK = "claude"
