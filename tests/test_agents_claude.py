@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import Traced, clean_env, run_traced
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from standins import MessagesHandler, serving
 
 from autoskillit_trace.agents import Event, open_stream
 from autoskillit_trace.agents.claude import StreamParser, max_turns_from_argv
@@ -348,3 +351,130 @@ def test_a_cut_stream_of_retries() -> None:
     parser, events = replay("claude_2.1.332_overloaded_cut.jsonl")
     assert {e.event for e in events} == {"turn_start", "retry", "error", "turn_complete"}
     assert parser.summary_fields()["api_retries"] == 6
+
+
+# -- the real CLI against a stand-in Messages API --------------------------------------
+
+CLAUDE = shutil.which("claude")
+needs_claude = pytest.mark.skipif(CLAUDE is None, reason="the Claude Code CLI is not installed")
+
+
+def run_claude(
+    tmp_path: Path,
+    mode: str,
+    *options: str,
+    prompt: str = "Run two commands",
+    extra: tuple[str, ...] = (),
+    **env: str,
+) -> tuple[Traced, list[dict[str, Any]]]:
+    """``autoskillit-trace run --agent-events -- claude -p ...`` against a stand-in."""
+    assert CLAUDE is not None
+    for folder in ("home", "tmp", "work"):
+        (tmp_path / folder).mkdir()
+    argv = [CLAUDE, "-p", prompt, "--output-format", "stream-json", "--verbose"]
+    with serving(MessagesHandler, mode) as api:
+        environ = clean_env(
+            tmp_path,
+            HOME=str(tmp_path / "home"),
+            TMPDIR=str(tmp_path / "tmp"),
+            ANTHROPIC_API_KEY="sk-ant-fake",
+            ANTHROPIC_BASE_URL=api.url,
+            **env,
+        )
+        traced = run_traced(
+            tmp_path / "logs",
+            [*argv, *options],
+            extra=("--agent-events", *extra),
+            env=environ,
+            cwd=tmp_path / "work",
+            timeout=180,
+        )
+    stream = [json.loads(x) for x in traced.stdout.splitlines() if x.startswith("{")]
+    return traced, stream
+
+
+@needs_claude
+def test_live_two_bash_commands(tmp_path: Path) -> None:
+    traced, stream = run_claude(tmp_path, "tools", "--allowedTools", "Bash")
+    assert traced.proc.returncode == 0, traced.stderr
+    outputs = [
+        block["content"]
+        for line in stream
+        if line["type"] == "user"
+        for block in line["message"]["content"]
+        if block.get("type") == "tool_result"
+    ]
+    assert outputs == ["first-marker\nLinux", "second-marker\n42"]  # the commands really ran
+    (cli_result,) = [line for line in stream if line["type"] == "result"]
+    events = traced.session.records("events.jsonl")
+    summary = traced.session.summary
+    turns = [e["turn"] for e in events if e["event"] == "turn_start"]
+    assert summary["num_turns"] == cli_result["num_turns"] == summary["agent_turns"] == len(turns)
+    assert summary["tool_calls"] == {"Bash": 2}
+    assert [e["agent"] for e in events if e["event"] == "agent_invoked"] == ["Bash", "Bash"]
+    assert summary["cli"] == "claude"
+    assert summary["cli_version"] == stream[0]["claude_code_version"]
+    assert summary["is_error"] is False and summary["api_retries"] == 0
+    assert summary["stalled_retrying"] is False
+
+
+@needs_claude
+def test_live_unauthorized(tmp_path: Path) -> None:
+    traced, stream = run_claude(tmp_path, "unauthorized", CLAUDE_CODE_MAX_RETRIES="1")
+    assert traced.proc.returncode != 0, traced.stderr
+    (cli_result,) = [line for line in stream if line["type"] == "result"]
+    assert cli_result["is_error"] is True
+    events = traced.session.records("events.jsonl")
+    errors = {e["error_type"] for e in events if e["event"] == "error"}
+    assert "authentication_failed" in errors
+    retries = [line for line in stream if line.get("subtype") == "api_retry"]
+    summary = traced.session.summary
+    assert (
+        summary["api_retries"] == len(retries) == len([e for e in events if e["event"] == "retry"])
+    )
+    assert summary["is_error"] is True and summary["num_turns"] == cli_result["num_turns"]
+    assert summary["exit_code"] == traced.proc.returncode
+
+
+@needs_claude
+def test_live_an_overloaded_api_is_a_stall_while_retrying(tmp_path: Path) -> None:
+    """The API answers 529 forever: the CLI retries for minutes; a 1 s idle timeout stops it."""
+    traced, stream = run_claude(tmp_path, "overloaded", extra=("--idle-timeout", "1"))
+    assert traced.proc.returncode == 124, traced.stderr
+    assert {line.get("subtype") for line in stream} == {"init", "api_retry"}
+    summary = traced.session.summary
+    assert summary["termination_reason"] == "idle_stall"
+    assert summary["stalled_retrying"] is True
+    assert summary["api_retries"] == len(stream) - 1
+
+
+@needs_claude
+def test_live_a_refused_command(tmp_path: Path) -> None:
+    """Writing a file needs a permission that ``-p`` without --allowedTools does not give."""
+    traced, stream = run_claude(tmp_path, "tools", prompt="WRITE two commands")
+    assert traced.proc.returncode == 0, traced.stderr
+    assert not (tmp_path / "work" / "made-by-agent.txt").exists()
+    (cli_result,) = [line for line in stream if line["type"] == "result"]
+    summary = traced.session.summary
+    assert summary["permission_denials"] == len(cli_result["permission_denials"]) == 1
+    errors = [e for e in traced.session.records("events.jsonl") if e["event"] == "error"]
+    assert "permission_denied" in {e["error_type"] for e in errors}
+
+
+@needs_claude
+def test_live_a_subagent(tmp_path: Path) -> None:
+    traced, stream = run_claude(
+        tmp_path, "tools", "--allowedTools", "Bash", "Agent", "Task", prompt="SUBAGENT please"
+    )
+    assert traced.proc.returncode == 0, traced.stderr
+    results = [line for line in stream if line["type"] == "result"]
+    summary = traced.session.summary
+    cli_turns = sum(result["num_turns"] for result in results)
+    assert summary["num_turns"] == cli_turns == summary["agent_turns"]
+    invoked = [e for e in traced.session.records("events.jsonl") if e["event"] == "agent_invoked"]
+    launch, *calls = invoked
+    assert launch["agent"] in ("Agent", "Task") and launch["subagent_type"] == "general-purpose"
+    assert calls and all(c["agent"] == "Bash" for c in calls)
+    for call in calls:  # under the launching turn, named for the subagent
+        assert call["turn"] == launch["turn"] and call["subagent_type"] == "general-purpose"
+    assert summary["is_error"] is results[-1]["is_error"] is False

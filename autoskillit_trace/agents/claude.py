@@ -253,12 +253,13 @@ class StreamParser:
         out.append(Event("WARNING", "retry", fields))
 
     def _permission_denied(self, record: dict[str, Any], out: list[Event]) -> None:
+        """A refused tool call, from its ``permission_denied`` line or the result's list."""
         self.stream_seen = True
         tool_id = record.get("tool_use_id")
-        if isinstance(tool_id, str):
-            if tool_id in self._denied:
-                return
-            self._denied.add(tool_id)
+        key = tool_id if isinstance(tool_id, str) else f"#{len(self._denied)}"
+        if key in self._denied:
+            return
+        self._denied.add(key)
         name = record.get("tool_name")
         name = name if isinstance(name, str) else "unknown"
         launched = self._tools.get(tool_id) if isinstance(tool_id, str) else None
@@ -404,6 +405,10 @@ class StreamParser:
         self.stream_seen = True
         self.result = record
         self.results.append(record)
+        denials = record.get("permission_denials")
+        for denial in denials if isinstance(denials, list) else ():
+            if isinstance(denial, dict):  # older CLIs print no permission_denied line
+                self._permission_denied(denial, out)
         session_id = record.get("session_id")
         if isinstance(session_id, str) and self.session_id is None:
             self.session_id = session_id
@@ -493,17 +498,7 @@ class StreamParser:
         }
 
     def _denial_count(self) -> int | None:
-        """Tool calls refused for want of permission, from the stream and the results."""
-        reported = [r["permission_denials"] for r in self.results if "permission_denials" in r]
-        if not reported and not self._denied:
+        """Tool calls refused for want of permission; None when the CLI never said."""
+        if not self._denied and not any("permission_denials" in r for r in self.results):
             return None
-        ids = set(self._denied)
-        others = 0
-        for denials in reported:
-            for denial in denials if isinstance(denials, list) else ():
-                tool_id = denial.get("tool_use_id") if isinstance(denial, dict) else None
-                if isinstance(tool_id, str):
-                    ids.add(tool_id)
-                else:
-                    others += 1
-        return len(ids) + others
+        return len(self._denied)
