@@ -26,6 +26,16 @@ def workload(name: str, *args: object) -> list[str]:
     return [sys.executable, str(WORKLOADS), name, *map(str, args)]
 
 
+def replay_stream(parser: Any, path: Path) -> list[Any]:
+    """A stream format's events for a captured stream fed one second per line, then ended."""
+    events: list[Any] = []
+    now = 0.0
+    for line in path.read_bytes().splitlines():
+        now += 1.0
+        events += parser.feed(line, now)
+    return events + parser.finish(now + 1.0)
+
+
 def tracer(*args: object) -> list[str]:
     """The argv of ``autoskillit-trace ARGS`` as a real process."""
     return [sys.executable, "-m", "autoskillit_trace", *map(str, args)]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Traced, clean_env, run_traced
+from helpers import Traced, clean_env, replay_stream, run_traced
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from standins import MessagesHandler, serving
@@ -23,13 +23,7 @@ CAPTURED = sorted(FIXTURES.glob("claude_*.jsonl"))
 def replay(name: str, max_turns: int | None = None) -> tuple[StreamParser, list[Event]]:
     """Feed a captured stream, one second per line; then end it."""
     parser = StreamParser(max_turns=max_turns)
-    events: list[Event] = []
-    now = 0.0
-    for line in (FIXTURES / name).read_bytes().splitlines():
-        now += 1.0
-        events += parser.feed(line, now)
-    events += parser.finish(now + 1.0)
-    return parser, events
+    return parser, replay_stream(parser, FIXTURES / name)
 
 
 def shape(events: list[Event]) -> list[tuple[Any, ...]]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import clean_env, run_traced
+from helpers import clean_env, replay_stream, run_traced
 from standins import COMMANDS, FINAL_TEXT, GeminiHandler, serving
 
 from autoskillit_trace.agents import Event, open_stream
@@ -24,13 +24,7 @@ READ = "read_file"
 def replay(name: str) -> tuple[StreamParser, list[Event]]:
     """Feed a captured stream, one second per line; then end it."""
     parser = StreamParser()
-    events: list[Event] = []
-    now = 0.0
-    for line in (FIXTURES / name).read_bytes().splitlines():
-        now += 1.0
-        events += parser.feed(line, now)
-    events += parser.finish(now + 1.0)
-    return parser, events
+    return parser, replay_stream(parser, FIXTURES / name)
 
 
 def feed(lines: list[dict[str, Any]], cut: bool = False) -> tuple[StreamParser, list[Event]]:

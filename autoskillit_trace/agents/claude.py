@@ -119,6 +119,18 @@ def _text_of(content: object) -> str:
     return ""
 
 
+def json_object(line: bytes) -> dict[str, Any] | None:
+    """The JSON object a stream line holds; None for anything else (never raises)."""
+    stripped = line.strip()
+    if not stripped.startswith(b"{"):
+        return None
+    try:
+        record = json.loads(stripped)
+    except (ValueError, RecursionError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -163,14 +175,8 @@ class StreamParser:
 
     def feed(self, line: bytes, now: float) -> list[Event]:
         """Events for one complete line of the child's stdout (without its newline)."""
-        stripped = line.strip()
-        if not stripped.startswith(b"{"):
-            return []
-        try:
-            record = json.loads(stripped)
-        except (ValueError, RecursionError):
-            return []
-        if not isinstance(record, dict):
+        record = json_object(line)
+        if record is None:
             return []
         kind = record.get("type")
         out: list[Event] = []

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autoskillit_trace.agents import Event
-from autoskillit_trace.agents.claude import _int, _short
+from autoskillit_trace.agents.claude import _int, _short, json_object
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -145,14 +145,8 @@ class StreamParser:
 
     def feed(self, line: bytes, now: float) -> list[Event]:
         """Events for one complete line of the child's stdout (without its newline)."""
-        stripped = line.strip()
-        if not stripped.startswith(b"{"):
-            return []
-        try:
-            record = json.loads(stripped)
-        except (ValueError, RecursionError):
-            return []
-        if not isinstance(record, dict) or not isinstance(record.get("type"), str):
+        record = json_object(line)
+        if record is None or not isinstance(record.get("type"), str):
             return []
         handler = {
             "init": self._init,
