@@ -199,13 +199,11 @@ class GeminiHandler(Handler):
             return
         status = self.failure()
         if status is not None:
-            error = {
-                "error": {
-                    "code": status,
-                    "message": "API key not valid. Please pass a valid API key.",
-                    "status": "UNAUTHENTICATED",
-                }
-            }
+            message, word = {
+                401: ("API key not valid. Please pass a valid API key.", "UNAUTHENTICATED"),
+                529: ("The model is overloaded. Please try again later.", "UNAVAILABLE"),
+            }[status]
+            error = {"error": {"code": status, "message": message, "status": word}}
             self.reply(status, json.dumps(error).encode())
             return
         if ":streamGenerateContent" in self.path:
