@@ -82,6 +82,11 @@ def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> 
     return ended
 
 
+def only_retries(events: list[Event]) -> bool:
+    """A line whose events all say the agent retries its API: it is waiting, not working."""
+    return bool(events) and all(event.event == "retry" for event in events)
+
+
 def guarded(hook: Callable[..., None], faults: Faults, what: str) -> Callable[..., None]:
     """``hook``, turned off at its first exception: a bug in tracing never reaches the command."""
     broken: list[bool] = []
@@ -159,6 +164,7 @@ class TracedSession:
         self.events: EventLog | None = None
         self.parser: StreamFormat | None = None
         self.splitter: LineSplitter | None = None
+        self.retrying = False  # the agent's last line only said it retries its API
         self.env: Mapping[str, str] = {}  # the wrapper's: some exports are asked for there
         self.slot: tuple[int, int] | None = None  # (slot number, the fd that holds it)
         self.targets: tuple[Target, ...] = ()  # the export targets wanted, known at open
@@ -318,16 +324,28 @@ class TracedSession:
         if forwarded:
             self.emit(INFO, "signal_forwarded", signal=signal_name(signum), pid=self.header["pid"])
 
-    def on_output(self, chunk: bytes, now: float) -> None:
-        """A chunk of the agent's stdout, already passed through: parse its complete lines."""
+    def on_output(self, chunk: bytes, now: float) -> bool:
+        """A chunk of the agent's stdout, already passed through: parse its complete lines.
+
+        False when it is no progress for ``--idle-timeout``: its lines only
+        said the agent is retrying (see ``retrying``).
+        """
         if self.parser is None or self.splitter is None:
-            return
+            return True
+        progress = False
         try:
-            for line in self.splitter.feed(chunk):
-                self._agent_events(self.parser.feed(line, now))
+            lines = self.splitter.feed(chunk)
+            for line in lines:
+                events = self.parser.feed(line, now)
+                self._agent_events(events)
+                self.retrying = only_retries(events)
+                progress = progress or not self.retrying
         except Exception as exc:  # a parser bug must never reach the command
             self.faults.report("cannot read the agent's stream", repr(exc))
             self.parser = None
+            self.retrying = False
+            return True
+        return progress if lines else not self.retrying  # a part of a line: as the last line
 
     def on_stop(self, reason: str, now: float) -> None:
         """A limit is stopping the tree: log it before the signals go out."""
@@ -336,6 +354,8 @@ class TracedSession:
         turn = self.parser.current_turn if self.parser is not None else None
         self.emit(ERROR, "timeout", reason=reason, limit_sec=limit, elapsed_sec=elapsed, turn=turn)
         what = "timed out" if reason == "timeout" else "stalled (no CPU, no output)"
+        if reason == "idle_stall" and self.retrying:
+            what = "stalled while the agent retried its API (no other output)"
         self.emit(
             ERROR,
             "error",
@@ -380,6 +400,8 @@ class TracedSession:
 
     def outcome(self, ended: ChildExit) -> Outcome:
         agent = self.agent_report(time.monotonic(), cut=ended.stopped is not None)
+        if agent is not None:  # the agent never says it: its last lines were retries only
+            agent["stalled_retrying"] = ended.stopped == "idle_stall" and self.retrying
         orphans = tuple(self._recorded(orphan.to_record()) for orphan in ended.orphans)
         signal = signal_name(ended.signal) if ended.signal is not None else None
         if ended.stopped is not None:

@@ -236,7 +236,7 @@ class _Hooks(Record):
         self,
         on_tick: Callable[[float], None],
         on_signal: Callable[[int, bool], None] | None,
-        on_output: Callable[[bytes, float], None] | None,
+        on_output: Callable[[bytes, float], bool | None] | None,
         on_stop: Callable[[str, float], None] | None,
     ) -> None:
         self.on_tick = on_tick
@@ -301,6 +301,7 @@ class Supervisor:
         self._ended: ChildExit | None = None
         self._stop: _Stop | None = None
         self._last_activity = 0.0
+        self._waiting = False  # the last output was no progress: the tree's CPU is none either
         self._idle_ticks: dict[tuple[int, int], int] | None = None
         self._orphans: tuple[Orphan, ...] = ()
         self._last_forward: tuple[tuple[int, int], float] | None = None
@@ -356,14 +357,15 @@ class Supervisor:
         interval: float | None,
         on_tick: Callable[[float], None],
         on_signal: Callable[[int, bool], None] | None = None,
-        on_output: Callable[[bytes, float], None] | None = None,
+        on_output: Callable[[bytes, float], bool | None] | None = None,
         on_stop: Callable[[str, float], None] | None = None,
     ) -> ChildExit:
         """Tick every ``interval`` seconds (first at once) until the child exits.
 
         ``on_output(chunk, now)`` sees every chunk of a captured stdout after
-        it was passed through; ``on_stop(reason, now)`` is told when a limit
-        stops the tree.
+        it was passed through, and returns False when the chunk is no
+        progress for the idle check (an agent only saying it retries);
+        ``on_stop(reason, now)`` is told when a limit stops the tree.
         """
         if not self.can_wait_timed:
             return self._wait_portable()
@@ -597,14 +599,19 @@ class Supervisor:
         return [pid for pid, stat in members.items() if stat.state not in ("zombie", "dead")]
 
     def _idle_for(self, now: float) -> float:
-        """Seconds since the tree last used CPU or (captured) printed anything."""
+        """Seconds since the tree last used CPU or (captured) printed anything.
+
+        While its last output was no progress (an agent retrying its API),
+        the CPU it uses to retry is none either.
+        """
         members = self._members()
         ticks = {(pid, stat.start_ticks): stat.ticks for pid, stat in members.items()}
         if self._idle_ticks is None:
             self._idle_ticks = ticks
         elif ticks != self._idle_ticks:
             self._idle_ticks = ticks
-            self._last_activity = max(self._last_activity, now)
+            if not self._waiting:
+                self._last_activity = max(self._last_activity, now)
         return now - self._last_activity
 
     # -- the stdout pipe -----------------------------------------------------------
@@ -624,9 +631,10 @@ class Supervisor:
 
     def _seen_output(self, chunk: bytes, hooks: _Hooks) -> None:
         now = time.monotonic()
-        self._last_activity = now
-        if hooks.on_output is not None:
-            hooks.on_output(chunk, now)
+        progress = hooks.on_output(chunk, now) if hooks.on_output is not None else None
+        self._waiting = progress is False
+        if not self._waiting:
+            self._last_activity = now
 
     def _close_pipe(self) -> None:
         if self._pipe is not None:

@@ -97,6 +97,11 @@ def summary_rows(summary: dict[str, Any], state: str | None = None) -> list[tupl
         ("Snapshots", _text(s.get("snapshot_count")) + (f" every {interval}s" if interval else "")),
         ("Anomalies", _text(s.get("anomaly_count")) + kinds),
     ]  # fmt: skip
+    if s.get("stalled_retrying") is True:
+        rows[0] = ("Outcome", f"{outcome}, while the agent retried its API")
+    cli = agent_cli_text(s)
+    if cli is not None:
+        rows.append(("Agent", cli))
     if s.get("agent_turns") is not None or s.get("num_turns") is not None:
         cost = _float(s.get("total_cost_usd"))
         rows.append(("Agent turns", _text(s.get("agent_turns") or s.get("num_turns"))))
@@ -107,6 +112,15 @@ def summary_rows(summary: dict[str, Any], state: str | None = None) -> list[tupl
         if cost is not None:
             rows.append(("Cost", f"${cost:.4f}"))
     return rows
+
+
+def agent_cli_text(summary: dict[str, Any]) -> str | None:
+    """``claude 2.1.332``: the agent CLI whose stream was read, and its version when known."""
+    cli = summary.get("cli")
+    if not isinstance(cli, str) or not cli:
+        return None
+    version = summary.get("cli_version")
+    return f"{cli} {version}" if isinstance(version, str) and version else cli
 
 
 def tools_text(summary: dict[str, Any]) -> str | None:

@@ -30,6 +30,16 @@ def workload(name: str, *args: object) -> list[str]:
     return [sys.executable, str(WORKLOADS), name, *map(str, args)]
 
 
+def replay_stream(parser: Any, path: Path) -> list[Any]:
+    """A stream format's events for a captured stream fed one second per line, then ended."""
+    events: list[Any] = []
+    now = 0.0
+    for line in path.read_bytes().splitlines():
+        now += 1.0
+        events += parser.feed(line, now)
+    return events + parser.finish(now + 1.0)
+
+
 def tracer(*args: object) -> list[str]:
     """The argv of ``autoskillit-trace ARGS`` as a real process."""
     return [sys.executable, "-m", "autoskillit_trace", *map(str, args)]
@@ -312,16 +322,6 @@ def modules_run_imports(root: Path, env: dict[str, str], watched: set[str]) -> l
     status, hits = ast.literal_eval(proc.stdout or "[None, None]")
     assert status == 0, proc.stderr
     return list(hits)
-
-
-def replay(parser: Any, path: Path) -> list[Any]:
-    """Feed a captured agent stream to ``parser``, one second per line; then end it."""
-    events: list[Any] = []
-    now = 0.0
-    for line in path.read_bytes().splitlines():
-        now += 1.0
-        events += parser.feed(line, now)
-    return events + parser.finish(now + 1.0)
 
 
 def event_shape(events: list[Any]) -> list[tuple[Any, ...]]:

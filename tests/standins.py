@@ -1,11 +1,9 @@
 """Loopback stand-ins for the agents' cloud APIs: the real CLIs talk to these in the tests.
 
-``StandIn`` is a threaded HTTP server on 127.0.0.1 (port 0) that hands each
-request to a ``reply`` function and keeps what was asked; ``responses_api``
-is such a function for OpenAI's Responses API (``POST /v1/responses``, as
-server-sent events), the one Codex and Copilot CLI speak.  The "model" it
-plays asks for a shell command per round, one from ``commands``, then
-answers in text; the CLI runs the commands itself.
+Each stand-in is a threaded HTTP server on 127.0.0.1, port 0, living for a
+``with`` block.  It decides only what the "model" answers; the CLI itself
+runs the tools and writes its stream.  ``python tests/standins.py KIND MODE``
+serves one on a fixed port for capturing fixtures by hand.
 """
 
 from __future__ import annotations
@@ -13,263 +11,294 @@ from __future__ import annotations
 import http.server
 import itertools
 import json
+import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from helpers import Traced, clean_env
-
-FINAL_TEXT = "Both commands ran."
-PROMPT = "run echo one, then ls"
-UNAUTHORIZED = {
-    "error": {
-        "message": "Incorrect API key provided: fake.",
-        "type": "invalid_request_error",
-        "code": "invalid_api_key",
-    }
+# Shell commands the scripted model asks for, one per tool round; each prints a marker.
+COMMANDS = ("echo first-marker && uname -s", "echo second-marker && expr 6 '*' 7")
+# With WRITE in the prompt, the second one writes a file: without permission, Claude refuses it.
+WRITE_COMMANDS = (COMMANDS[0], "echo denied > made-by-agent.txt")
+FINAL_TEXT = "All done."
+# One JSON answer for every side question the Gemini CLI asks (model routing, next speaker).
+SIDE_ANSWER = {
+    "complexity_reasoning": "a simple task",
+    "complexity_score": 1,
+    "reasoning": "done",
+    "model_choice": "flash",
+    "next_speaker": "user",
 }
 
 
-@dataclass
-class Reply:
-    """What the stand-in answers: a status, a content type, a body."""
-
-    status: int
-    body: bytes
-    content_type: str = "application/json"
+def sse(data: dict[str, Any], event: str | None = None) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(data)}\n\n".encode()
 
 
-@dataclass
-class Request:
-    """One request the stand-in received: method, path and the JSON body (or None)."""
+class Handler(http.server.BaseHTTPRequestHandler):
+    """What every stand-in shares: the request log, JSON and SSE replies, scripted failures."""
 
-    method: str
-    path: str
-    body: Any
+    protocol_version = "HTTP/1.1"
+    # Set per server: "tools" (two shell calls, then an answer), "unauthorized"
+    # (401 always), "overloaded" (529 always), "flaky" (two 529s, then "tools").
+    mode: ClassVar[str] = "tools"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    @property
+    def state(self) -> StandIn:
+        server: Any = self.server
+        standin: StandIn = server.standin
+        return standin
+
+    def reply(self, status: int, body: bytes, kind: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("content-type", kind)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def reply_sse(self, chunks: list[bytes]) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("connection", "close")
+        self.end_headers()
+        self.wfile.write(b"".join(chunks))
+        self.wfile.flush()
+        self.close_connection = True
+
+    def read_body(self) -> dict[str, Any]:
+        size = int(self.headers.get("content-length", 0))
+        try:
+            body = json.loads(self.rfile.read(size) or b"{}")
+        except ValueError:
+            body = {}
+        return body if isinstance(body, dict) else {}
+
+    def failure(self) -> int | None:
+        """The HTTP status this request fails with, when the mode says so."""
+        n = self.state.count_failure_candidate()
+        if self.mode == "unauthorized":
+            return 401
+        if self.mode == "overloaded" or (self.mode == "flaky" and n <= 2):
+            return 529
+        return None
+
+    def do_GET(self) -> None:
+        self.state.log("GET", self.path, {})
+        self.reply(200, b"{}")
+
+    def do_HEAD(self) -> None:
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
 
 
-Responder = Callable[[Request], Reply]
+# -- Anthropic Messages API (Claude Code) ------------------------------------------
 
 
-@dataclass
+class MessagesHandler(Handler):
+    """``POST /v1/messages``: streamed replies; Bash calls, or a subagent for ``SUBAGENT``."""
+
+    def do_POST(self) -> None:
+        req = self.read_body()
+        self.state.log("POST", self.path, req)
+        if "count_tokens" in self.path:
+            self.reply(200, json.dumps({"input_tokens": 10}).encode())
+            return
+        if not req.get("stream"):
+            self.reply(200, json.dumps(self.message([("text", "ok")], "end_turn")).encode())
+            return
+        status = self.failure()
+        if status is not None:
+            kind = {401: "authentication_error", 529: "overloaded_error"}[status]
+            error = {"type": "error", "error": {"type": kind, "message": f"stand-in: {kind}"}}
+            self.reply(status, json.dumps(error).encode())
+            return
+        plan, stop = self.plan(req)
+        self.reply_sse(self.stream(plan, stop))
+
+    def plan(self, req: dict[str, Any]) -> tuple[list[tuple[Any, ...]], str]:
+        msgs = req.get("messages", [])
+        tools = {t.get("name") for t in req.get("tools", []) if isinstance(t, dict)}
+        text = json.dumps(msgs)
+        rounds = text.count('"tool_result"')
+        agent_tool = "Agent" if "Agent" in tools else "Task" if "Task" in tools else None
+        if "SUBAGENT" in text and agent_tool and "from-subagent" not in text and not rounds:
+            task = {
+                "description": "look around",
+                "prompt": "Run echo from-subagent",
+                "subagent_type": "general-purpose",
+            }
+            return [("text", "I will delegate."), ("tool_use", agent_tool, task)], "tool_use"
+        if "from-subagent" in text and "Bash" in tools and not rounds:
+            return [("tool_use", "Bash", {"command": "echo from-subagent"})], "tool_use"
+        commands = WRITE_COMMANDS if "WRITE" in text else COMMANDS
+        if "Bash" in tools and rounds < len(commands) and "SUBAGENT" not in text:
+            command = {"command": commands[rounds], "description": f"step {rounds + 1}"}
+            return [("text", "Let me run it."), ("tool_use", "Bash", command)], "tool_use"
+        return [("text", FINAL_TEXT)], "end_turn"
+
+    def message(self, content: list[tuple[Any, ...]], stop: str | None) -> dict[str, Any]:
+        i = self.state.next_id()
+        blocks = [{"type": "text", "text": c[1]} for c in content]
+        return {
+            "id": f"msg_standin{i:04d}",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-standin",
+            "content": blocks,
+            "stop_reason": stop,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": 100 + i,
+                "output_tokens": 10 + i,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+            },
+        }
+
+    def stream(self, plan: list[tuple[Any, ...]], stop: str) -> list[bytes]:
+        start = self.message([], None)
+        out = [sse({"type": "message_start", "message": start}, "message_start")]
+        for idx, step in enumerate(plan):
+            if step[0] == "text":
+                block: dict[str, Any] = {"type": "text", "text": ""}
+                delta = {"type": "text_delta", "text": step[1]}
+            else:
+                tool_id = f"toolu_standin{start['id'][-4:]}_{idx}"
+                block = {"type": "tool_use", "id": tool_id, "name": step[1], "input": {}}
+                delta = {"type": "input_json_delta", "partial_json": json.dumps(step[2])}
+            head = {"type": "content_block_start", "index": idx, "content_block": block}
+            out.append(sse(head, "content_block_start"))
+            body = {"type": "content_block_delta", "index": idx, "delta": delta}
+            out.append(sse(body, "content_block_delta"))
+            out.append(sse({"type": "content_block_stop", "index": idx}, "content_block_stop"))
+        usage = {"output_tokens": start["usage"]["output_tokens"]}
+        end = {"type": "message_delta", "delta": {"stop_reason": stop}, "usage": usage}
+        out.append(sse(end, "message_delta"))
+        out.append(sse({"type": "message_stop"}, "message_stop"))
+        return out
+
+
+# -- Gemini API (Gemini CLI) --------------------------------------------------------
+
+
+class GeminiHandler(Handler):
+    """``…:generateContent`` and ``…:streamGenerateContent?alt=sse``: shell calls, then text."""
+
+    def do_POST(self) -> None:
+        req = self.read_body()
+        self.state.log("POST", self.path, req)
+        if ":countTokens" in self.path:
+            self.reply(200, b'{"totalTokens": 10}')
+            return
+        status = self.failure()
+        if status is not None:
+            message, word = {
+                401: ("API key not valid. Please pass a valid API key.", "UNAUTHENTICATED"),
+                529: ("The model is overloaded. Please try again later.", "UNAVAILABLE"),
+            }[status]
+            error = {"error": {"code": status, "message": message, "status": word}}
+            self.reply(status, json.dumps(error).encode())
+            return
+        if ":streamGenerateContent" in self.path:
+            self.reply_sse([sse(self.answer(req))])
+        else:
+            self.reply(200, json.dumps(self.answer(req)).encode())
+
+    def answer(self, req: dict[str, Any]) -> dict[str, Any]:
+        contents = req.get("contents", [])
+        text = json.dumps(contents)
+        rounds = text.count('"functionResponse"')
+        shell = self.shell_tool(req)
+        config = req.get("generationConfig") or {}
+        if config.get("responseMimeType") == "application/json" or shell is None:
+            # The CLI's own side questions (routing, next speaker): a JSON answer.
+            parts = [{"text": json.dumps(SIDE_ANSWER)}]
+        elif rounds < len(COMMANDS):
+            call = {"name": shell, "args": {"command": COMMANDS[rounds]}}
+            parts = [{"text": "Let me run it."}, {"functionCall": call}]
+        else:
+            parts = [{"text": FINAL_TEXT}]
+        i = self.state.next_id()
+        return {
+            "candidates": [
+                {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}
+            ],
+            "usageMetadata": {
+                "promptTokenCount": 100 + i,
+                "candidatesTokenCount": 10 + i,
+                "totalTokenCount": 110 + 2 * i,
+            },
+            "modelVersion": "gemini-standin",
+            "responseId": f"resp-{i}",
+        }
+
+    @staticmethod
+    def shell_tool(req: dict[str, Any]) -> str | None:
+        for tool in req.get("tools") or []:
+            for decl in tool.get("functionDeclarations") or [] if isinstance(tool, dict) else []:
+                name = decl.get("name") if isinstance(decl, dict) else None
+                if isinstance(name, str) and "shell" in name:
+                    return name
+        return None
+
+
+# -- the server -----------------------------------------------------------------------
+
+
 class StandIn:
-    """A running stand-in: its base URL and the requests it has received."""
+    """One stand-in server and what it was asked."""
 
-    port: int
-    requests: list[Request] = field(default_factory=list)
+    def __init__(self, handler: type[Handler], mode: str, port: int = 0) -> None:
+        kind = type(f"{handler.__name__}_{mode}", (handler,), {"mode": mode})
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), kind)
+        self.server.daemon_threads = True
+        setattr(self.server, "standin", self)  # noqa: B010 (the handler finds its state here)
+        self.requests: list[tuple[str, str, dict[str, Any]]] = []
+        self._ids = itertools.count(1)
+        self._failures = itertools.count(1)
+        self._lock = threading.Lock()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def posts(self, path: str) -> list[Request]:
-        return [r for r in self.requests if r.method == "POST" and r.path == path]
+    def log(self, method: str, path: str, body: dict[str, Any]) -> None:
+        with self._lock:
+            self.requests.append((method, path, body))
 
+    def next_id(self) -> int:
+        with self._lock:
+            return next(self._ids)
 
-def _handler(
-    respond: Responder, requests: list[Request]
-) -> type[http.server.BaseHTTPRequestHandler]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def _answer(self, method: str) -> None:
-            size = int(self.headers.get("content-length") or 0)
-            raw = self.rfile.read(size) if size else b""
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                body = None
-            request = Request(method, self.path.split("?", 1)[0], body)
-            requests.append(request)
-            reply = respond(request)
-            self.send_response(reply.status)
-            self.send_header("content-type", reply.content_type)
-            self.send_header("content-length", str(len(reply.body)))
-            self.end_headers()
-            self.wfile.write(reply.body)
-
-        def do_GET(self) -> None:
-            self._answer("GET")
-
-        def do_POST(self) -> None:
-            self._answer("POST")
-
-    return Handler
+    def count_failure_candidate(self) -> int:
+        with self._lock:
+            return next(self._failures)
 
 
 @contextmanager
-def stand_in(respond: Responder) -> Iterator[StandIn]:
-    """Serve ``respond`` on a free loopback port for the life of the block."""
-    requests: list[Request] = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(respond, requests))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+def serving(handler: type[Handler], mode: str = "tools", port: int = 0) -> Iterator[StandIn]:
+    """A stand-in answering on 127.0.0.1 for the life of the block."""
+    standin = StandIn(handler, mode, port)
+    thread = threading.Thread(target=standin.server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield StandIn(server.server_address[1], requests)
+        yield standin
     finally:
-        server.shutdown()
-        server.server_close()
+        standin.server.shutdown()
+        standin.server.server_close()
         thread.join()
 
 
-# -- the Responses API -------------------------------------------------------------
+HANDLERS: dict[str, type[Handler]] = {"claude": MessagesHandler, "gemini": GeminiHandler}
 
-
-def _sse(events: list[dict[str, Any]]) -> bytes:
-    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
-
-
-def _tool_arguments(tools: Sequence[str], command: str) -> tuple[str, dict[str, Any]]:
-    """The shell tool the CLI offers and its arguments for ``command``."""
-    if "exec_command" in tools:  # Codex
-        return "exec_command", {"cmd": command}
-    if "shell" in tools:
-        return "shell", {"command": ["bash", "-lc", command]}
-    for name in ("bash", "powershell"):  # Copilot CLI
-        if name in tools:
-            return name, {"command": command, "description": f"run {command}"}
-    raise AssertionError(f"no shell tool among {list(tools)}")
-
-
-def _outputs_given(body: dict[str, Any]) -> int:
-    """How many tool results the CLI has sent back: the rounds done so far."""
-    items = body.get("input")
-    if not isinstance(items, list):
-        return 0
-    return sum(
-        1 for item in items if isinstance(item, dict) and item.get("type") == "function_call_output"
-    )
-
-
-def responses_api(commands: Sequence[str], status: int = 200) -> Responder:
-    """A Responses-API "model" that runs ``commands`` one per round, then says it is done.
-
-    ``status`` other than 200: every request fails with it (401: a bad key).
-    """
-    counter = itertools.count(1)
-
-    def respond(request: Request) -> Reply:
-        if status != 200:
-            return Reply(status, json.dumps(UNAUTHORIZED).encode())
-        if request.method != "POST" or not request.path.endswith("/responses"):
-            return Reply(404, b'{"error": {"message": "not here"}}')
-        body = request.body if isinstance(request.body, dict) else {}
-        n = next(counter)
-        done = _outputs_given(body)
-        tools = [t.get("name") for t in body.get("tools") or [] if isinstance(t, dict)]
-        if done < len(commands):
-            name, arguments = _tool_arguments(tools, commands[done])
-            item: dict[str, Any] = {
-                "type": "function_call",
-                "id": f"fc_{n}",
-                "call_id": f"call_{n}",
-                "name": name,
-                "arguments": json.dumps(arguments),
-                "status": "completed",
-            }
-        else:
-            item = {
-                "type": "message",
-                "id": f"msg_{n}",
-                "role": "assistant",
-                "status": "completed",
-                "content": [{"type": "output_text", "text": FINAL_TEXT, "annotations": []}],
-            }
-        return Reply(200, _sse(_response_events(n, body.get("model"), item)), "text/event-stream")
-
-    return respond
-
-
-def _response_events(n: int, model: object, item: dict[str, Any]) -> list[dict[str, Any]]:
-    """The server-sent events of one response that holds the single output ``item``."""
-    response: dict[str, Any] = {
-        "id": f"resp_{n}",
-        "object": "response",
-        "created_at": 1_790_000_000 + n,
-        "model": model,
-        "status": "in_progress",
-        "output": [],
-    }
-    events: list[dict[str, Any]] = [
-        {"type": "response.created", "sequence_number": 0, "response": response},
-        {
-            "type": "response.output_item.added",
-            "output_index": 0,
-            "item": {**item, "status": "in_progress"},
-        },
-    ]
-    if item["type"] == "message":
-        text = item["content"][0]["text"]
-        events.append(
-            {
-                "type": "response.output_text.delta",
-                "item_id": item["id"],
-                "output_index": 0,
-                "content_index": 0,
-                "delta": text,
-            }
-        )
-    events.append({"type": "response.output_item.done", "output_index": 0, "item": item})
-    usage = {
-        "input_tokens": 1000 + n,
-        "input_tokens_details": {"cached_tokens": 100},
-        "output_tokens": 10 + n,
-        "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": 1010 + 2 * n,
-    }
-    done = {**response, "status": "completed", "output": [item], "usage": usage}
-    events.append({"type": "response.completed", "response": done})
-    for i, event in enumerate(events):
-        event["sequence_number"] = i
-    return events
-
-
-# -- the CLIs that speak it ----------------------------------------------------------
-
-
-def codex_argv(url: str, prompt: str) -> list[str]:
-    """``codex exec --json`` against the stand-in at ``url``, running commands unsandboxed."""
-    provider = f'model_providers.fake={{name="fake", base_url="{url}/v1", wire_api="responses"}}'
-    return [
-        "codex", "exec", "--json", "--skip-git-repo-check",
-        "--dangerously-bypass-approvals-and-sandbox",
-        "-c", provider, "-c", "model_provider=fake", "-m", "fake-model", prompt,
-    ]  # fmt: skip
-
-
-def copilot_argv(prompt: str) -> list[str]:
-    """``copilot -p`` with its JSON stream, its tools allowed to run unasked."""
-    return ["copilot", "-p", prompt, "--output-format", "json", "--allow-all-tools"]
-
-
-def copilot_env(url: str) -> dict[str, str]:
-    """The environment that points Copilot CLI at the stand-in at ``url``, offline."""
-    return {
-        "COPILOT_OFFLINE": "true",
-        "COPILOT_PROVIDER_BASE_URL": f"{url}/v1",
-        "COPILOT_PROVIDER_WIRE_API": "responses",
-        "COPILOT_MODEL": "fake-model",
-    }
-
-
-def agent_env(tmp: Path, **extra: str) -> tuple[dict[str, str], Path]:
-    """A clean environment whose home (and CODEX_HOME) is a fresh folder, and a work folder."""
-    home = tmp / "agent-home"
-    work = tmp / "work"
-    home.mkdir()
-    work.mkdir()
-    (work / "a.txt").write_text("x\n")
-    return clean_env(tmp, HOME=str(home), CODEX_HOME=str(home), **extra), work
-
-
-def stream_of(traced: Traced) -> list[dict[str, Any]]:
-    """The JSON lines the agent printed, as the wrapper passed them through."""
-    lines = traced.stdout.splitlines()
-    return [json.loads(line) for line in lines if line.startswith("{")]
+if __name__ == "__main__":
+    with serving(HANDLERS[sys.argv[1]], sys.argv[2], int(sys.argv[3])) as s:
+        print(s.url, flush=True)
+        threading.Event().wait()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
+from helpers import Traced, clean_env, replay_stream, run_traced
 from helpers import event_shape as shape
-from helpers import replay as replay_stream
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from standins import MessagesHandler, serving
 
 from autoskillit_trace.agents import Event, open_stream
 from autoskillit_trace.agents.claude import StreamParser, max_turns_from_argv
@@ -27,11 +30,11 @@ def replay(name: str, max_turns: int | None = None) -> tuple[StreamParser, list[
 @pytest.mark.parametrize("path", CAPTURED, ids=lambda p: p.name)
 def test_turn_count_agrees_with_the_cli(path: Path) -> None:
     parser, _ = replay(path.name)
-    result = parser.result
-    if result is None:
+    if not parser.results:
         pytest.skip("this capture has no result line")
-    assert parser.turns == result["num_turns"]
-    assert parser.summary_fields()["agent_turns"] == result["num_turns"]
+    cli_turns = sum(result["num_turns"] for result in parser.results)  # one per result
+    assert parser.turns == cli_turns
+    assert parser.summary_fields()["agent_turns"] == cli_turns
 
 
 def test_not_logged_in() -> None:
@@ -90,13 +93,16 @@ def test_tool_error_and_second_turn() -> None:
     assert fields["input_tokens"] == 205 and fields["output_tokens"] == 25
 
 
+SUBAGENT_CALL = {"agent": "Bash", "turn": 1, "subagent_type": "general-purpose"}
+
+
 def test_subagent_messages_belong_to_the_launching_turn() -> None:
     parser, events = replay("claude_subagent.jsonl")
     invoked = [e.fields for e in events if e.event == "agent_invoked"]
     assert invoked == [
         {"agent": "Agent", "turn": 1, "subagent_type": "general-purpose"},
-        {"agent": "Bash", "turn": 1, "parent_tool_use_id": "toolu_fake002_1"},
-        {"agent": "Bash", "turn": 1, "parent_tool_use_id": "toolu_fake002_1"},
+        {**SUBAGENT_CALL, "parent_tool_use_id": "toolu_fake002_1"},
+        {**SUBAGENT_CALL, "parent_tool_use_id": "toolu_fake002_1"},
     ]
     assert [e.fields["turn"] for e in events if e.event == "turn_start"] == [1, 2]
     assert parser.summary_fields()["tool_calls"] == {"Agent": 1, "Bash": 2}
@@ -115,6 +121,7 @@ def test_stream_without_result() -> None:
     parser, events = replay("claude_api_retry_no_result.jsonl")
     assert [(e.event, e.fields.get("error_type")) for e in events] == [
         ("turn_start", None),
+        *[("retry", None)] * 7,
         ("error", "no_result"),
         ("turn_complete", None),
     ]
@@ -194,3 +201,266 @@ def test_the_registry_opens_a_parser_that_knows_the_max_turns() -> None:
     assert shape(parser.feed(first, 0.0)) == [
         ("INFO", "turn_start", {"turn": 1, "phase": "executing", "max_turns": 3})
     ]
+
+
+# -- Claude Code 2.1.332 -------------------------------------------------------------
+
+
+def test_the_cli_and_its_version_from_the_init_line() -> None:
+    parser, _ = replay("claude_2.1.332_two_tools.jsonl")
+    fields = parser.summary_fields()
+    assert (fields["cli"], fields["cli_version"]) == ("claude", "2.1.332")
+    assert fields["terminal_reason"] == "completed"
+    assert fields["api_retries"] == 0 and fields["permission_denials"] == 0
+    assert fields["tool_calls"] == {"Bash": 2} and fields["num_turns"] == 3
+
+
+def test_api_retries_are_retry_events() -> None:
+    parser, events = replay("claude_2.1.332_api_retry.jsonl")
+    retries = [e for e in events if e.event == "retry"]
+    assert [(e.level, e.fields) for e in retries] == [
+        (
+            "WARNING",
+            {
+                "turn": 1,
+                "attempt": n,
+                "max_retries": 10,
+                "error": "overloaded",
+                "error_status": 529,
+                "delay_ms": delay,
+            },
+        )
+        for n, delay in ((1, 572), (2, 1061))
+    ]
+    assert parser.summary_fields()["api_retries"] == 2
+    assert not [e for e in events if e.event == "error"]  # the run went on and succeeded
+
+
+def test_unauthorized_after_its_retries() -> None:
+    parser, events = replay("claude_2.1.332_unauthorized.jsonl")
+    assert [(e.event, e.fields.get("error_type")) for e in events] == [
+        ("turn_start", None),
+        ("retry", None),
+        ("error", "authentication_failed"),
+        ("error", "result_is_error"),
+        ("turn_complete", None),
+    ]
+    fields = parser.summary_fields()
+    assert fields["is_error"] is True and fields["terminal_reason"] == "api_error"
+    assert fields["api_retries"] == 1
+
+
+def test_a_permission_denial_is_an_error_and_counted() -> None:
+    parser, events = replay("claude_2.1.332_permission_denied.jsonl")
+    errors = [e.fields for e in events if e.event == "error"]
+    assert [(e["turn"], e["error_type"]) for e in errors] == [
+        (2, "permission_denied"),
+        (2, "tool_error"),
+    ]
+    assert errors[0]["message"].startswith("Bash: Output redirection to ")
+    fields = parser.summary_fields()
+    assert fields["permission_denials"] == 1  # the line and the result name the same call
+    assert fields["tool_error_count"] == 1 and fields["is_error"] is False
+
+
+def test_two_results_add_up_and_the_last_decides() -> None:
+    """A background subagent: its answer comes with a second init and a second result."""
+    parser, events = replay("claude_2.1.332_background_subagent.jsonl")
+    first, last = parser.results
+    fields = parser.summary_fields()
+    assert fields["num_turns"] == first["num_turns"] + last["num_turns"] == 3 == parser.turns
+    assert fields["input_tokens"] == first["usage"]["input_tokens"] + last["usage"]["input_tokens"]
+    assert fields["total_cost_usd"] == last["total_cost_usd"]  # the CLI's running total
+    assert fields["is_error"] is False and fields["subagent_tasks"] == 1
+    invoked = [e.fields for e in events if e.event == "agent_invoked"]
+    launched = invoked[0]
+    assert (launched["agent"], launched["turn"], launched["subagent_type"]) == (
+        "Agent",
+        1,
+        "general-purpose",
+    )
+    for call in invoked[1:]:  # the subagent's calls: under the launching turn
+        assert call["turn"] == 1 and call["subagent_type"] == "general-purpose"
+        assert call["parent_tool_use_id"] == "toolu_standin0005_1"
+    assert [e.fields["turn"] for e in events if e.event == "turn_start"] == [1, 2, 3]
+
+
+def test_two_results_the_last_one_failing() -> None:
+    lines = [
+        {"type": "system", "subtype": "init", "session_id": "s"},
+        {"type": "assistant", "message": {"id": "m1", "content": []}},
+        {"type": "result", "subtype": "success", "is_error": False, "num_turns": 1},
+        {"type": "system", "subtype": "init", "session_id": "s"},
+        {"type": "assistant", "message": {"id": "m2", "content": []}},
+        {"type": "result", "subtype": "error_during_execution", "is_error": True, "num_turns": 1},
+    ]
+    parser = StreamParser()
+    for i, line in enumerate(lines):
+        parser.feed(json.dumps(line).encode(), float(i))
+    parser.finish(9.0)
+    fields = parser.summary_fields()
+    assert fields["is_error"] is True and fields["cli_subtype"] == "error_during_execution"
+    assert fields["num_turns"] == 2 == fields["agent_turns"]
+    assert fields["permission_denials"] is None  # neither result said
+
+
+def test_a_failed_subagent_task_is_an_error_of_the_launching_turn() -> None:
+    lines = [
+        {"type": "system", "subtype": "init", "session_id": "s"},
+        {
+            "type": "assistant",
+            "message": {
+                "id": "m1",
+                "content": [
+                    {"type": "tool_use", "id": "t1", "name": "Agent", "input": {"prompt": "x"}}
+                ],
+            },
+        },
+        {"type": "system", "subtype": "task_started", "task_id": "k", "tool_use_id": "t1",
+         "subagent_type": "Explore"},
+        {"type": "system", "subtype": "task_notification", "task_id": "k", "tool_use_id": "t1",
+         "status": "failed", "summary": "it broke"},
+    ]  # fmt: skip
+    parser = StreamParser()
+    events: list[Event] = []
+    for i, line in enumerate(lines):
+        events += parser.feed(json.dumps(line).encode(), float(i))
+    assert events[-1].fields == {
+        "turn": 1,
+        "error_type": "subagent_failed",
+        "message": "subagent task failed: it broke",
+    }
+    assert parser.summary_fields()["subagent_tasks"] == 1
+
+
+def test_a_cut_stream_of_retries() -> None:
+    parser, events = replay("claude_2.1.332_overloaded_cut.jsonl")
+    assert {e.event for e in events} == {"turn_start", "retry", "error", "turn_complete"}
+    assert parser.summary_fields()["api_retries"] == 6
+
+
+# -- the real CLI against a stand-in Messages API --------------------------------------
+
+CLAUDE = shutil.which("claude")
+needs_claude = pytest.mark.skipif(CLAUDE is None, reason="the Claude Code CLI is not installed")
+
+
+def run_claude(
+    tmp_path: Path,
+    mode: str,
+    *options: str,
+    prompt: str = "Run two commands",
+    extra: tuple[str, ...] = (),
+    **env: str,
+) -> tuple[Traced, list[dict[str, Any]]]:
+    """``autoskillit-trace run --agent-events -- claude -p ...`` against a stand-in."""
+    assert CLAUDE is not None
+    for folder in ("home", "tmp", "work"):
+        (tmp_path / folder).mkdir()
+    argv = [CLAUDE, "-p", prompt, "--output-format", "stream-json", "--verbose"]
+    with serving(MessagesHandler, mode) as api:
+        environ = clean_env(
+            tmp_path,
+            HOME=str(tmp_path / "home"),
+            TMPDIR=str(tmp_path / "tmp"),
+            ANTHROPIC_API_KEY="sk-ant-fake",
+            ANTHROPIC_BASE_URL=api.url,
+            **env,
+        )
+        traced = run_traced(
+            tmp_path / "logs",
+            [*argv, *options],
+            extra=("--agent-events", *extra),
+            env=environ,
+            cwd=tmp_path / "work",
+            timeout=180,
+        )
+    stream = [json.loads(x) for x in traced.stdout.splitlines() if x.startswith("{")]
+    return traced, stream
+
+
+@needs_claude
+def test_live_two_bash_commands(tmp_path: Path) -> None:
+    traced, stream = run_claude(tmp_path, "tools", "--allowedTools", "Bash")
+    assert traced.proc.returncode == 0, traced.stderr
+    outputs = [
+        block["content"]
+        for line in stream
+        if line["type"] == "user"
+        for block in line["message"]["content"]
+        if block.get("type") == "tool_result"
+    ]
+    assert outputs == ["first-marker\nLinux", "second-marker\n42"]  # the commands really ran
+    (cli_result,) = [line for line in stream if line["type"] == "result"]
+    events = traced.session.records("events.jsonl")
+    summary = traced.session.summary
+    turns = [e["turn"] for e in events if e["event"] == "turn_start"]
+    assert summary["num_turns"] == cli_result["num_turns"] == summary["agent_turns"] == len(turns)
+    assert summary["tool_calls"] == {"Bash": 2}
+    assert [e["agent"] for e in events if e["event"] == "agent_invoked"] == ["Bash", "Bash"]
+    assert summary["cli"] == "claude"
+    assert summary["cli_version"] == stream[0]["claude_code_version"]
+    assert summary["is_error"] is False and summary["api_retries"] == 0
+    assert summary["stalled_retrying"] is False
+
+
+@needs_claude
+def test_live_unauthorized(tmp_path: Path) -> None:
+    traced, stream = run_claude(tmp_path, "unauthorized", CLAUDE_CODE_MAX_RETRIES="1")
+    assert traced.proc.returncode != 0, traced.stderr
+    (cli_result,) = [line for line in stream if line["type"] == "result"]
+    assert cli_result["is_error"] is True
+    events = traced.session.records("events.jsonl")
+    errors = {e["error_type"] for e in events if e["event"] == "error"}
+    assert "authentication_failed" in errors
+    retries = [line for line in stream if line.get("subtype") == "api_retry"]
+    summary = traced.session.summary
+    assert (
+        summary["api_retries"] == len(retries) == len([e for e in events if e["event"] == "retry"])
+    )
+    assert summary["is_error"] is True and summary["num_turns"] == cli_result["num_turns"]
+    assert summary["exit_code"] == traced.proc.returncode
+
+
+@needs_claude
+def test_live_an_overloaded_api_is_a_stall_while_retrying(tmp_path: Path) -> None:
+    """The API answers 529 forever: the CLI retries for minutes; a 1 s idle timeout stops it."""
+    traced, stream = run_claude(tmp_path, "overloaded", extra=("--idle-timeout", "1"))
+    assert traced.proc.returncode == 124, traced.stderr
+    assert {line.get("subtype") for line in stream} == {"init", "api_retry"}
+    summary = traced.session.summary
+    assert summary["termination_reason"] == "idle_stall"
+    assert summary["stalled_retrying"] is True
+    assert summary["api_retries"] == len(stream) - 1
+
+
+@needs_claude
+def test_live_a_refused_command(tmp_path: Path) -> None:
+    """Writing a file needs a permission that ``-p`` without --allowedTools does not give."""
+    traced, stream = run_claude(tmp_path, "tools", prompt="WRITE two commands")
+    assert traced.proc.returncode == 0, traced.stderr
+    assert not (tmp_path / "work" / "made-by-agent.txt").exists()
+    (cli_result,) = [line for line in stream if line["type"] == "result"]
+    summary = traced.session.summary
+    assert summary["permission_denials"] == len(cli_result["permission_denials"]) == 1
+    errors = [e for e in traced.session.records("events.jsonl") if e["event"] == "error"]
+    assert "permission_denied" in {e["error_type"] for e in errors}
+
+
+@needs_claude
+def test_live_a_subagent(tmp_path: Path) -> None:
+    traced, stream = run_claude(
+        tmp_path, "tools", "--allowedTools", "Bash", "Agent", "Task", prompt="SUBAGENT please"
+    )
+    assert traced.proc.returncode == 0, traced.stderr
+    results = [line for line in stream if line["type"] == "result"]
+    summary = traced.session.summary
+    cli_turns = sum(result["num_turns"] for result in results)
+    assert summary["num_turns"] == cli_turns == summary["agent_turns"]
+    invoked = [e for e in traced.session.records("events.jsonl") if e["event"] == "agent_invoked"]
+    launch, *calls = invoked
+    assert launch["agent"] in ("Agent", "Task") and launch["subagent_type"] == "general-purpose"
+    assert calls and all(c["agent"] == "Bash" for c in calls)
+    for call in calls:  # under the launching turn, named for the subagent
+        assert call["turn"] == launch["turn"] and call["subagent_type"] == "general-purpose"
+    assert summary["is_error"] is results[-1]["is_error"] is False

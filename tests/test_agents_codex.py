@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import event_shape, replay, run_traced
-from standins import PROMPT, agent_env, codex_argv, responses_api, stand_in, stream_of
+from helpers import event_shape, replay_stream, run_traced
+from standins_responses import PROMPT, agent_env, codex_argv, responses_api, stand_in, stream_of
 
 from autoskillit_trace.agents import claims_of, open_stream
 from autoskillit_trace.agents.codex import StreamParser
@@ -34,7 +34,7 @@ WARNING = (
 
 def captured(name: str) -> tuple[StreamParser, list[Any]]:
     parser = StreamParser()
-    return parser, replay(parser, FIXTURES / name)
+    return parser, replay_stream(parser, FIXTURES / name)
 
 
 def commands_run(stream: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -146,7 +146,7 @@ def test_claims_its_first_line_only() -> None:
     first = json.loads((FIXTURES / "codex_two_commands.jsonl").read_bytes().splitlines()[0])
     assert claims_of(first) == "codex"
     parser = open_stream("auto", ["node", "wrapper.js"])
-    replay(parser, FIXTURES / "codex_two_commands.jsonl")
+    replay_stream(parser, FIXTURES / "codex_two_commands.jsonl")
     assert parser.summary_fields()["cli"] == "codex"
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import event_shape, replay, run_traced
-from standins import (
+from helpers import event_shape, replay_stream, run_traced
+from standins_responses import (
     PROMPT,
     agent_env,
     copilot_argv,
@@ -33,7 +33,7 @@ FIXTURES = Path(__file__).with_name("fixtures")
 
 def captured(name: str) -> tuple[StreamParser, list[Any]]:
     parser = StreamParser()
-    return parser, replay(parser, FIXTURES / name)
+    return parser, replay_stream(parser, FIXTURES / name)
 
 
 def of_type(stream: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -146,7 +146,7 @@ def test_claims_its_first_line() -> None:
     assert first["type"] == "session.skills_loaded"
     assert claims_of(first) == "copilot"
     parser = open_stream("auto", ["/usr/local/bin/gh-copilot-wrapper"])
-    replay(parser, FIXTURES / "copilot_401.jsonl")
+    replay_stream(parser, FIXTURES / "copilot_401.jsonl")
     assert parser.summary_fields()["cli"] == "copilot"
 
 

@@ -43,3 +43,4 @@ def test_step_summary_of_an_agent_session(tmp_path: Path, log_root: Path) -> Non
     assert traced.proc.returncode == 0, traced.stderr
     text = step.read_text()
     assert "| Agent turns |" in text and "| Tool calls |" in text and "Tools: " in text
+    assert "| Agent | claude 2.1.197 |" in text  # the CLI and the version its stream named

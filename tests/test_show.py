@@ -234,6 +234,23 @@ def test_text_and_markdown_tell_the_same_rows() -> None:
     assert "Tools:           Bash 3, Read 1" in text and "Tools: Bash 3, Read 1" in markdown
 
 
+def test_the_agent_cli_and_its_version_are_named() -> None:
+    from autoskillit_trace.views import markdown_lines, summary_lines
+
+    summary = {"subtype": "idle_stall", "exit_code": 124, "termination_reason": "idle_stall",
+               "agent_turns": 1, "cli": "claude", "cli_version": "2.1.332",
+               "stalled_retrying": True}  # fmt: skip
+    text = summary_lines(summary, "/f")
+    markdown = markdown_lines(summary, [])
+    outcome = "idle_stall (exit 124): idle_stall, while the agent retried its API"
+    for label, value in (("Agent", "claude 2.1.332"), ("Outcome", outcome)):
+        assert f"{label + ':':<16} {value}" in text
+        assert f"| {label} | {value} |" in markdown
+    unknown = summary_lines({**summary, "cli": "gemini", "cli_version": None}, "/f")
+    assert f"{'Agent:':<16} gemini" in unknown
+    assert not any(line.startswith("Agent:") for line in summary_lines({}, "/f"))
+
+
 # -- an agent's session id --------------------------------------------------------------
 
 FIXTURES = Path(__file__).with_name("fixtures")

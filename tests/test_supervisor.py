@@ -162,6 +162,25 @@ def test_output_keeps_an_agent_from_counting_as_idle(log_root: Path) -> None:
     )
     assert traced.proc.returncode == 0
     assert traced.session.summary["termination_reason"] == "exited: code 0"
+    assert traced.session.summary["stalled_retrying"] is False
+
+
+def test_an_agent_that_only_retries_is_stalled(log_root: Path) -> None:
+    """Retry lines every 0.2 s, and the CPU each attempt takes, are no progress for 1 s."""
+    traced = run_traced(
+        log_root,
+        workload("retry-forever", "0.2"),
+        extra=("--agent-events", "--idle-timeout", "1"),
+        timeout=60,  # never stopped: it would retry forever
+    )
+    assert traced.proc.returncode == 124, traced.stderr
+    summary = traced.session.summary
+    assert summary["termination_reason"] == "idle_stall"
+    assert summary["stalled_retrying"] is True and summary["api_retries"] >= 1
+    events = traced.session.records("events.jsonl")
+    stall = next(e for e in events if e["event"] == "error" and e["error_type"] == "idle_stall")
+    assert "retried its API" in stall["message"]
+    assert any(e["event"] == "retry" for e in events)
 
 
 def test_bad_durations_are_one_line_usage_errors(log_root: Path, env: dict[str, str]) -> None:

@@ -6,6 +6,7 @@ so what each does is written down once.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import resource
@@ -157,6 +158,22 @@ def replay(path: str, delay: str = "0.05", *_agent_args: str) -> None:
             out.write(line[half:])
             out.flush()
             time.sleep(pause / 2)
+
+
+def retry_forever(delay: str = "0.2", burn: str = "0.02") -> None:
+    """A stand-in agent whose API never answers: Claude Code's init, then only ``api_retry``
+    lines, every ``delay`` seconds, each attempt costing ``burn`` seconds of CPU, forever."""
+    out = sys.stdout
+    out.write(json.dumps({"type": "system", "subtype": "init", "session_id": "s"}) + "\n")
+    for attempt in itertools.count(1):
+        line = {"type": "system", "subtype": "api_retry", "attempt": attempt,
+                "retry_delay_ms": float(delay) * 1000, "error": "overloaded"}  # fmt: skip
+        out.write(json.dumps(line) + "\n")
+        out.flush()
+        until = time.process_time() + float(burn)
+        while time.process_time() < until:
+            pass
+        time.sleep(float(delay))
 
 
 def blob(size: str, seed: str = "1", newlines: str = "yes") -> None:
@@ -418,6 +435,7 @@ WORKLOADS = {
     "sleep": sleep,
     "echo": echo,
     "replay": replay,
+    "retry-forever": retry_forever,
     "blob": blob,
     "ready-sleep": ready_sleep,
     "gateway": gateway,

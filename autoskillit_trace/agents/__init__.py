@@ -56,6 +56,7 @@ FORMATS: dict[str, str] = {
     "claude": "claude",  # Claude Code: claude -p ... --output-format stream-json --verbose
     "codex": "codex",  # Codex: codex exec --json ... </dev/null
     "copilot": "copilot",  # Copilot CLI: copilot -p ... --output-format json
+    "gemini": "gemini",  # Gemini CLI: gemini -p ... --output-format stream-json
 }
 AUTO = "auto"
 FALLBACK = "claude"

@@ -27,6 +27,19 @@ ended without a result, a timeout, a stall).  Failing tool calls are
 Assistant messages arrive split over several lines (one per content block)
 with the same message id; messages with a ``parent_tool_use_id`` come from
 a subagent and belong to the turn that launched it.
+
+Claude Code 2.1.332 adds, and this reads:
+
+- ``system``/``api_retry``: a ``retry`` event (the session does not count
+  these lines as progress for ``--idle-timeout``), ``api_retries``;
+- ``system``/``permission_denied``: an ``error`` event, ``permission_denials``;
+- ``system``/``task_started`` and ``task_notification``: a subagent task,
+  its ``subagent_type`` on its tool calls, an ``error`` when it failed;
+- several ``result`` lines in one run (a background subagent's answer
+  comes after the first, with a second ``init``): ``num_turns`` and the
+  tokens are per result and add up, ``total_cost_usd`` is the running
+  total, and the last result decides ``is_error``, ``cli_subtype`` and
+  ``terminal_reason``.
 """
 
 from __future__ import annotations
@@ -40,11 +53,14 @@ from autoskillit_trace.agents import Event
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from autoskillit_trace.agents import StreamFormat
 
 STREAM_NEEDLE = b'"type"'  # every stream-json line holds it
 AGENT_PHASE = "executing"  # the phase of turns read from the stream
 SUBAGENT_TOOLS = frozenset({"Task", "Agent"})
+CLI = "claude"
 MESSAGE_LIMIT = 500  # characters of error text kept in an event
 USAGE_KEYS = (
     "input_tokens",
@@ -103,8 +119,26 @@ def _text_of(content: object) -> str:
     return ""
 
 
+def json_object(line: bytes) -> dict[str, Any] | None:
+    """The JSON object a stream line holds; None for anything else (never raises)."""
+    stripped = line.strip()
+    if not stripped.startswith(b"{"):
+        return None
+    try:
+        record = json.loads(stripped)
+    except (ValueError, RecursionError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _total(values: Iterable[object]) -> int | None:
+    """The sum of the integers among ``values``; None when there is none."""
+    numbers = [n for n in map(_int, values) if n is not None]
+    return sum(numbers) if numbers else None
 
 
 def _number(value: object) -> float | None:
@@ -126,6 +160,12 @@ class StreamParser:
     tool_calls: Counter[str] = field(default_factory=Counter)
     tool_errors: int = 0
     errors: int = 0
+    cli_version: str | None = None
+    api_retries: int = 0
+    subagent_tasks: int = 0
+    results: list[dict[str, Any]] = field(default_factory=list)  # every result line, in order
+    _denied: set[str] = field(default_factory=set)  # tool_use_ids refused by a permission_denied
+    _subagent_types: dict[str, object] = field(default_factory=dict)  # launching tool id -> type
     _turn: _Turn | None = None
     _tools: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (name, turn)
 
@@ -135,14 +175,8 @@ class StreamParser:
 
     def feed(self, line: bytes, now: float) -> list[Event]:
         """Events for one complete line of the child's stdout (without its newline)."""
-        stripped = line.strip()
-        if not stripped.startswith(b"{"):
-            return []
-        try:
-            record = json.loads(stripped)
-        except (ValueError, RecursionError):
-            return []
-        if not isinstance(record, dict):
+        record = json_object(line)
+        if record is None:
             return []
         kind = record.get("type")
         out: list[Event] = []
@@ -184,14 +218,94 @@ class StreamParser:
     # -- line types ------------------------------------------------------------
 
     def _system(self, record: dict[str, Any], now: float, out: list[Event]) -> None:
-        if record.get("subtype") != "init":
-            return
+        subtype = record.get("subtype")
+        if subtype == "init":
+            self._init(record, now, out)
+        elif subtype == "api_retry":
+            self._retry(record, out)
+        elif subtype == "permission_denied":
+            self._permission_denied(record, out)
+        elif subtype == "task_started":
+            self._task_started(record)
+        elif subtype == "task_notification":
+            self._task_notification(record, out)
+
+    def _init(self, record: dict[str, Any], now: float, out: list[Event]) -> None:
+        """The first init opens turn 1; a later one (a background task's answer) a new turn."""
         self.stream_seen = True
         session_id = record.get("session_id")
         if isinstance(session_id, str) and self.session_id is None:
             self.session_id = session_id
+        version = record.get("claude_code_version")
+        if isinstance(version, str) and self.cli_version is None:
+            self.cli_version = version
         if self._turn is None and self.turns == 0:
             self._open(now, out)
+        elif self._turn is not None and self._turn.has_reply:
+            self._close(now, out)
+            self._open(now, out)
+
+    def _retry(self, record: dict[str, Any], out: list[Event]) -> None:
+        self.stream_seen = True
+        self.api_retries += 1
+        fields = {
+            "turn": self.current_turn,
+            "attempt": _int(record.get("attempt")),
+            "max_retries": _int(record.get("max_retries")),
+            "error": record.get("error") if isinstance(record.get("error"), str) else None,
+            "error_status": _int(record.get("error_status")),
+            "delay_ms": _number(record.get("retry_delay_ms")),
+        }
+        out.append(Event("WARNING", "retry", fields))
+
+    def _permission_denied(self, record: dict[str, Any], out: list[Event]) -> None:
+        """A refused tool call, from its ``permission_denied`` line or the result's list."""
+        self.stream_seen = True
+        tool_id = record.get("tool_use_id")
+        key = tool_id if isinstance(tool_id, str) else f"#{len(self._denied)}"
+        if key in self._denied:
+            return
+        self._denied.add(key)
+        name = record.get("tool_name")
+        name = name if isinstance(name, str) else "unknown"
+        launched = self._tools.get(tool_id) if isinstance(tool_id, str) else None
+        text = record.get("message")
+        message = f"{name}: {text}" if isinstance(text, str) and text else f"{name} was refused"
+        self.errors += 1
+        fields = {
+            "turn": launched[1] if launched else self.current_turn,
+            "error_type": "permission_denied",
+            "message": _short(message),
+        }
+        out.append(Event("ERROR", "error", fields))
+
+    def _task_started(self, record: dict[str, Any]) -> None:
+        self.stream_seen = True
+        self.subagent_tasks += 1
+        tool_id = record.get("tool_use_id")
+        kind = record.get("subagent_type")
+        if isinstance(tool_id, str) and kind is not None:
+            self._subagent_types.setdefault(tool_id, kind)
+
+    def _task_notification(self, record: dict[str, Any], out: list[Event]) -> None:
+        """A subagent task ended: an ``error`` unless it completed."""
+        status = record.get("status")
+        if status == "completed" or not isinstance(status, str):
+            return
+        tool_id = record.get("tool_use_id")
+        launched = self._tools.get(tool_id) if isinstance(tool_id, str) else None
+        summary = record.get("summary")
+        kind = self._subagent_types.get(tool_id) if isinstance(tool_id, str) else None
+        text = f"subagent {kind or 'task'} {status}"
+        if isinstance(summary, str) and summary:
+            text = f"{text}: {summary}"
+        self.errors += 1
+        fields = {
+            "turn": launched[1] if launched else self.current_turn,
+            "error_type": f"subagent_{status}",
+            "message": _short(text),
+        }
+        out.append(Event("ERROR", "error", fields))
 
     def _assistant(self, record: dict[str, Any], now: float, out: list[Event]) -> None:
         message = record.get("message")
@@ -249,8 +363,11 @@ class StreamParser:
         tool_input = block.get("input")
         if name in SUBAGENT_TOOLS and isinstance(tool_input, dict):
             fields["subagent_type"] = tool_input.get("subagent_type")
+            if isinstance(tool_id, str):
+                self._subagent_types[tool_id] = fields["subagent_type"]
         if isinstance(parent, str):
             fields["parent_tool_use_id"] = parent
+            fields["subagent_type"] = self._subagent_types.get(parent)
         out.append(Event("INFO", "agent_invoked", fields))
 
     def _user(self, record: dict[str, Any], now: float, out: list[Event]) -> None:
@@ -293,6 +410,11 @@ class StreamParser:
     def _result(self, record: dict[str, Any], now: float, out: list[Event]) -> None:
         self.stream_seen = True
         self.result = record
+        self.results.append(record)
+        denials = record.get("permission_denials")
+        for denial in denials if isinstance(denials, list) else ():
+            if isinstance(denial, dict):  # older CLIs print no permission_denied line
+                self._permission_denied(denial, out)
         session_id = record.get("session_id")
         if isinstance(session_id, str) and self.session_id is None:
             self.session_id = session_id
@@ -357,22 +479,35 @@ class StreamParser:
     def summary_fields(self) -> dict[str, Any]:
         """What the agent reported, for summary.json (None where it said nothing)."""
         result = self.result or {}
-        usage = result.get("usage") if isinstance(result.get("usage"), dict) else {}
-        assert isinstance(usage, dict)
+        usages = [r["usage"] for r in self.results if isinstance(r.get("usage"), dict)]
         subtype = result.get("subtype")
         is_error = result.get("is_error")
+        terminal = result.get("terminal_reason")
+        seen = self.stream_seen
         return {
             "agent_session_id": self.session_id,
             "cli_subtype": subtype if isinstance(subtype, str) else None,
             "is_error": is_error if isinstance(is_error, bool) else None,
-            "num_turns": _int(result.get("num_turns")),
-            "agent_turns": self.turns if self.stream_seen else None,
-            "total_cost_usd": _number(result.get("total_cost_usd")),
-            **{key: _int(usage.get(key)) for key in USAGE_KEYS},
-            "tool_call_count": sum(self.tool_calls.values()) if self.stream_seen else None,
-            "tool_error_count": self.tool_errors if self.stream_seen else None,
+            "num_turns": _total(r.get("num_turns") for r in self.results),
+            "agent_turns": self.turns if seen else None,
+            "total_cost_usd": _number(result.get("total_cost_usd")),  # a running total
+            **{key: _total(usage.get(key) for usage in usages) for key in USAGE_KEYS},
+            "tool_call_count": sum(self.tool_calls.values()) if seen else None,
+            "tool_error_count": self.tool_errors if seen else None,
             "tool_calls": dict(sorted(self.tool_calls.items())),
+            "cli": CLI,
+            "cli_version": self.cli_version,
+            "terminal_reason": terminal if isinstance(terminal, str) else None,
+            "api_retries": self.api_retries if seen else None,
+            "permission_denials": self._denial_count(),
+            "subagent_tasks": self.subagent_tasks if seen else None,
         }
+
+    def _denial_count(self) -> int | None:
+        """Tool calls refused for want of permission; None when the CLI never said."""
+        if not self._denied and not any("permission_denials" in r for r in self.results):
+            return None
+        return len(self._denied)
 
 
 def claims(record: dict[str, Any]) -> bool:
