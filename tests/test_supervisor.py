@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -23,6 +24,8 @@ from helpers import (
     workload,
 )
 from workloads import blob_bytes
+
+from autoskillit_trace.pipe import widen_pipe
 
 FIXTURES = Path(__file__).with_name("fixtures")
 
@@ -57,6 +60,45 @@ def test_passthrough_is_byte_identical(log_root: Path, size: int, newlines: str)
     assert traced.proc.stdout == blob_bytes(size, 7, newlines == "yes")
     summary = traced.session.summary
     assert summary["success"] is True and summary["agent_turns"] is None  # not an agent
+
+
+PIPE_SIZE_OF_STDOUT = "import fcntl; print(fcntl.fcntl(1, fcntl.F_GETPIPE_SZ))"
+
+
+@pytest.mark.parametrize("agent_events", [True, False], ids=["relayed", "own-stdout"])
+def test_the_relay_widens_both_pipes(log_root: Path, agent_events: bool) -> None:
+    """Relayed, the command writes into a 1 MiB pipe, and so does the wrapper; else
+    the command's stdout is the pipe it was given, as it was."""
+    extra = ("--agent-events",) if agent_events else ()
+    proc = start_traced(log_root, ["python3", "-c", PIPE_SIZE_OF_STDOUT], extra=extra)
+    assert proc.stdout is not None and proc.stderr is not None
+    seen = int(proc.stdout.read())
+    ours = fcntl.fcntl(proc.stdout.fileno(), fcntl.F_GETPIPE_SZ)
+    proc.communicate(timeout=60)
+    fresh_read, fresh_write = os.pipe()
+    default = fcntl.fcntl(fresh_read, fcntl.F_GETPIPE_SZ)
+    os.close(fresh_read)
+    os.close(fresh_write)
+    if agent_events:
+        assert seen == ours == 1 << 20  # unless 64 MiB of pipes of this user are open
+    else:
+        assert seen == ours == default
+
+
+def test_a_pipe_grows_to_the_first_size_allowed_and_never_shrinks(tmp_path: Path) -> None:
+    limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    read_end, write_end = os.pipe()
+    try:
+        if os.geteuid() != 0:  # above the limit: refused, so the next size is taken
+            assert widen_pipe(write_end, (limit * 2, 1 << 18)) == 1 << 18
+        assert widen_pipe(read_end, (1 << 20,)) == 1 << 20
+        assert widen_pipe(read_end, (1 << 18,)) == 1 << 20
+        assert fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ) == 1 << 20
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    with (tmp_path / "file").open("wb") as handle:
+        assert widen_pipe(handle.fileno()) is None
 
 
 def test_lines_are_not_held_back(log_root: Path) -> None:
