@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from helpers import (
+    Session,
     clean_env,
     ctrl_c_at_a_terminal,
     read_json,
@@ -23,7 +25,7 @@ from helpers import (
     wait_for,
     workload,
 )
-from workloads import blob_bytes
+from workloads import AGENT_CALL, agent_mix_pieces, blob_bytes
 
 from autoskillit_trace.pipe import widen_pipe
 
@@ -60,6 +62,37 @@ def test_passthrough_is_byte_identical(log_root: Path, size: int, newlines: str)
     assert traced.proc.stdout == blob_bytes(size, 7, newlines == "yes")
     summary = traced.session.summary
     assert summary["success"] is True and summary["agent_turns"] is None  # not an agent
+
+
+@pytest.mark.slow
+def test_a_large_mixed_stream_is_relayed_exactly_and_every_call_parsed(
+    log_root: Path, tmp_path: Path
+) -> None:
+    """200 MB of build output, binary runs and tool calls cut across writes: the same
+    bytes come out, and every tool call is an event, whatever the reads were."""
+    size, seed = 200 << 20, 3
+    stderr = tmp_path / "stderr.txt"
+    with stderr.open("wb") as err:
+        proc = start_traced(
+            log_root, workload("agent-mix", size, seed), extra=("--agent-events",), stderr=err
+        )
+        assert proc.stdout is not None
+        got = hashlib.sha256()
+        while chunk := proc.stdout.read(1 << 16):
+            got.update(chunk)
+        assert proc.wait(timeout=300) == 0, stderr.read_text()[-2000:]
+    wanted = hashlib.sha256()
+    calls = 0
+    for piece in agent_mix_pieces(size, seed):
+        wanted.update(piece)
+        calls += piece.startswith(AGENT_CALL)
+    assert got.hexdigest() == wanted.hexdigest()
+    (folder,) = (log_root / "sessions").iterdir()
+    session = Session(folder)
+    invoked = [e for e in session.records("events.jsonl") if e["event"] == "agent_invoked"]
+    assert len(invoked) == calls > 5000
+    assert session.summary["tool_calls"] == {"Bash": calls}
+    assert session.summary["is_error"] is False
 
 
 PIPE_SIZE_OF_STDOUT = "import fcntl; print(fcntl.fcntl(1, fcntl.F_GETPIPE_SZ))"
