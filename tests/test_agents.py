@@ -10,6 +10,7 @@ from helpers import Session, main_in_new_python
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from autoskillit_trace import libc
 from autoskillit_trace.agents import (
     AUTO,
     FALLBACK,
@@ -19,7 +20,6 @@ from autoskillit_trace.agents import (
     format_problem,
     open_stream,
 )
-from autoskillit_trace.libc import finder
 from autoskillit_trace.summary import AGENT_FIELDS, Outcome, Peaks, build_summary
 
 # -- the registry ------------------------------------------------------------------
@@ -205,12 +205,18 @@ def test_splitter_with_a_needle_keeps_every_line_holding_it(
 @given(st.binary(max_size=300), st.binary(min_size=1, max_size=8), st.integers(0, 300))
 def test_the_libc_search_agrees_with_in(data: bytes, needle: bytes, at: int) -> None:
     """memmem finds what ``in`` finds, NUL bytes and all, wherever the needle sits."""
-    holds = finder(needle)
+    holds = libc.finder(needle)
     assert holds(data) == (needle in data)
     at = min(at, len(data))
     planted = data[:at] + needle + data[at:]
     assert holds(planted) and holds(planted[at : at + len(needle)])
     assert holds(planted[at + 1 :]) == (needle in planted[at + 1 :])
+
+
+def test_without_memmem_the_search_is_bytes_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(libc, "_function", lambda *_args: None)  # as on a libc without it
+    holds = libc.finder(b'"type"')
+    assert holds(b'{"type":1}') and not holds(b'{"typ') and not holds(b"")
 
 
 def test_splitter_drops_overlong_lines_only() -> None:
