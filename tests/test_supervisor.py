@@ -95,6 +95,37 @@ def test_a_large_mixed_stream_is_relayed_exactly_and_every_call_parsed(
     assert session.summary["is_error"] is False
 
 
+EPIPE_EXITS_3 = """
+import sys
+try:
+    while True:
+        sys.stdout.buffer.write(b"x" * 65536)
+except BrokenPipeError:
+    sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize("command", [["yes"], ["python3", "-c", EPIPE_EXITS_3]], ids=["yes", "py"])
+def test_a_reader_that_goes_away_ends_the_command_as_bare(
+    log_root: Path, command: list[str]
+) -> None:
+    """Past the relay's larger pipes, the command still meets the closed reader:
+    SIGPIPE, or EPIPE for a program that ignores it."""
+    statuses = []
+    for wrapped in (False, True):
+        if wrapped:
+            proc = start_traced(log_root, command, extra=("--agent-events",))
+        else:
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        assert len(proc.stdout.read(3 << 20)) == 3 << 20
+        proc.stdout.close()
+        proc.stderr.read()
+        statuses.append(proc.wait(timeout=60))
+    assert statuses[0] in (-signal.SIGPIPE, 3)
+    assert statuses[1] == statuses[0]
+
+
 PIPE_SIZE_OF_STDOUT = "import fcntl; print(fcntl.fcntl(1, fcntl.F_GETPIPE_SZ))"
 
 
