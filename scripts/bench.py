@@ -362,6 +362,31 @@ class Bench:
             seconds=walls,
         )
 
+    def relay(self) -> None:
+        """1 GiB through the stdout relay of ``--agent-events``, against ``cat | cat``.
+
+        The relay stands where the middle ``cat`` stands; the command prints
+        JSON log lines that are not an agent's (the splitter's needle is in
+        none of them), the common case of a build or a test run under an agent.
+        """
+        size = (256 if self.quick else 1024) << 20
+        source = [sys.executable, "-S", "-c", RELAY_SOURCE, str(size)]
+        logs = self.work / "relay"
+        wrapped = [*traced(logs, 0.1, source), "|", "cat", ">", "/dev/null"]
+        wrapped.insert(len(TRACE) + 1, "--agent-events")
+        bare = [*source, "|", "cat", "|", "cat", ">", "/dev/null"]
+        a, b = self.alternate(_shell(wrapped), _shell(bare), 3 if self.quick else 5)
+        gb = size / 1e9
+        self.row(
+            f"relay {size >> 20} MiB (--agent-events)",
+            f"{gb / a:.2f} GB/s vs cat|cat {gb / b:.2f} GB/s = {b / a:.2f}",
+            ">= 1 GB/s",
+            gb / a >= 1.0,
+            ours_gbps=gb / a,
+            cat_gbps=gb / b,
+            ratio=b / a,
+        )
+
     def imports(self) -> None:
         # As users start it: the console script (``-m`` would add runpy's own imports).
         script = [str(_SCRIPT)] if _SCRIPT.exists() else ["-m", "autoskillit_trace"]
@@ -413,6 +438,24 @@ class Bench:
         )
         if unwanted:
             print(f"  imported though run does not need them: {', '.join(unwanted)}")
+
+
+# The relay's source: ``argv[1]`` bytes of JSON log lines, in 1 MiB writes.
+RELAY_SOURCE = """
+import os, sys
+line = b'{"level":"info","msg":"compiling","unit":"src/module_0042.c","ms":17}\\n'
+block = (line * ((1 << 20) // len(line) + 1))[: 1 << 20]
+left = int(sys.argv[1])
+while left > 0:
+    left -= os.write(1, block[: min(left, len(block))])
+"""
+
+
+def _shell(argv: list[str]) -> list[str]:
+    """A pipeline of quoted words (and the operators ``|`` and ``>``) run by sh."""
+    import shlex
+
+    return ["sh", "-c", " ".join(w if w in ("|", ">") else shlex.quote(w) for w in argv)]
 
 
 def _newest_summary(logs: Path) -> dict[str, object]:
@@ -494,6 +537,7 @@ def main() -> int:
         "redaction",
         "export_timeout",
         "imports",
+        "relay",
     ]
     with tempfile.TemporaryDirectory(prefix="autoskillit-bench-") as tmp:
         bench = Bench(Path(tmp), args.quick)

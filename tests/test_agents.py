@@ -11,6 +11,7 @@ from helpers import Session, main_in_new_python
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from autoskillit_trace import libc
 from autoskillit_trace.agents import (
     AUTO,
     DETECT_LINES,
@@ -202,6 +203,24 @@ def test_splitter_with_a_needle_keeps_every_line_holding_it(
     lines = _feed_in_chunks(splitter, data, cuts)
     wanted = [line for line in data.split(b"\n") if b'"type"' in line]
     assert [line for line in lines if b'"type"' in line] == wanted
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300), st.binary(min_size=1, max_size=8), st.integers(0, 300))
+def test_the_libc_search_agrees_with_in(data: bytes, needle: bytes, at: int) -> None:
+    """memmem finds what ``in`` finds, NUL bytes and all, wherever the needle sits."""
+    holds = libc.finder(needle)
+    assert holds(data) == (needle in data)
+    at = min(at, len(data))
+    planted = data[:at] + needle + data[at:]
+    assert holds(planted) and holds(planted[at : at + len(needle)])
+    assert holds(planted[at + 1 :]) == (needle in planted[at + 1 :])
+
+
+def test_without_memmem_the_search_is_bytes_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(libc, "_function", lambda *_args: None)  # as on a libc without it
+    holds = libc.finder(b'"type"')
+    assert holds(b'{"type":1}') and not holds(b'{"typ') and not holds(b"")
 
 
 def test_splitter_drops_overlong_lines_only() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from helpers import (
+    Session,
     clean_env,
     ctrl_c_at_a_terminal,
     read_json,
@@ -22,7 +25,9 @@ from helpers import (
     wait_for,
     workload,
 )
-from workloads import blob_bytes
+from workloads import AGENT_CALL, agent_mix_pieces, blob_bytes
+
+from autoskillit_trace.pipe import widen_pipe
 
 FIXTURES = Path(__file__).with_name("fixtures")
 
@@ -57,6 +62,107 @@ def test_passthrough_is_byte_identical(log_root: Path, size: int, newlines: str)
     assert traced.proc.stdout == blob_bytes(size, 7, newlines == "yes")
     summary = traced.session.summary
     assert summary["success"] is True and summary["agent_turns"] is None  # not an agent
+
+
+@pytest.mark.slow
+def test_a_large_mixed_stream_is_relayed_exactly_and_every_call_parsed(
+    log_root: Path, tmp_path: Path
+) -> None:
+    """200 MB of build output, binary runs and tool calls cut across writes: the same
+    bytes come out, and every tool call is an event, whatever the reads were."""
+    size, seed = 200 << 20, 3
+    stderr = tmp_path / "stderr.txt"
+    with stderr.open("wb") as err:
+        proc = start_traced(
+            log_root, workload("agent-mix", size, seed), extra=("--agent-events",), stderr=err
+        )
+        assert proc.stdout is not None
+        got = hashlib.sha256()
+        while chunk := proc.stdout.read(1 << 16):
+            got.update(chunk)
+        assert proc.wait(timeout=300) == 0, stderr.read_text()[-2000:]
+    wanted = hashlib.sha256()
+    calls = 0
+    for piece in agent_mix_pieces(size, seed):
+        wanted.update(piece)
+        calls += piece.startswith(AGENT_CALL)
+    assert got.hexdigest() == wanted.hexdigest()
+    (folder,) = (log_root / "sessions").iterdir()
+    session = Session(folder)
+    invoked = [e for e in session.records("events.jsonl") if e["event"] == "agent_invoked"]
+    assert len(invoked) == calls > 5000
+    assert session.summary["tool_calls"] == {"Bash": calls}
+    assert session.summary["is_error"] is False
+
+
+EPIPE_EXITS_3 = """
+import sys
+try:
+    while True:
+        sys.stdout.buffer.write(b"x" * 65536)
+except BrokenPipeError:
+    sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize("command", [["yes"], ["python3", "-c", EPIPE_EXITS_3]], ids=["yes", "py"])
+def test_a_reader_that_goes_away_ends_the_command_as_bare(
+    log_root: Path, command: list[str]
+) -> None:
+    """Past the relay's larger pipes, the command still meets the closed reader:
+    SIGPIPE, or EPIPE for a program that ignores it."""
+    statuses = []
+    for wrapped in (False, True):
+        if wrapped:
+            proc = start_traced(log_root, command, extra=("--agent-events",))
+        else:
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        assert len(proc.stdout.read(3 << 20)) == 3 << 20
+        proc.stdout.close()
+        proc.stderr.read()
+        statuses.append(proc.wait(timeout=60))
+    assert statuses[0] in (-signal.SIGPIPE, 3)
+    assert statuses[1] == statuses[0]
+
+
+PIPE_SIZE_OF_STDOUT = "import fcntl; print(fcntl.fcntl(1, fcntl.F_GETPIPE_SZ))"
+
+
+@pytest.mark.parametrize("agent_events", [True, False], ids=["relayed", "own-stdout"])
+def test_the_relay_widens_both_pipes(log_root: Path, agent_events: bool) -> None:
+    """Relayed, the command writes into a 1 MiB pipe, and so does the wrapper; else
+    the command's stdout is the pipe it was given, as it was."""
+    extra = ("--agent-events",) if agent_events else ()
+    proc = start_traced(log_root, ["python3", "-c", PIPE_SIZE_OF_STDOUT], extra=extra)
+    assert proc.stdout is not None and proc.stderr is not None
+    seen = int(proc.stdout.read())
+    ours = fcntl.fcntl(proc.stdout.fileno(), fcntl.F_GETPIPE_SZ)
+    proc.communicate(timeout=60)
+    fresh_read, fresh_write = os.pipe()
+    default = fcntl.fcntl(fresh_read, fcntl.F_GETPIPE_SZ)
+    os.close(fresh_read)
+    os.close(fresh_write)
+    if agent_events:
+        assert seen == ours == 1 << 20  # unless 64 MiB of pipes of this user are open
+    else:
+        assert seen == ours == default
+
+
+def test_a_pipe_grows_to_the_first_size_allowed_and_never_shrinks(tmp_path: Path) -> None:
+    limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    read_end, write_end = os.pipe()
+    try:
+        if os.geteuid() != 0:  # above the limit: refused, so the next size is taken
+            assert widen_pipe(write_end, (limit * 2, 1 << 18)) == 1 << 18
+        assert widen_pipe(read_end, (1 << 20,)) == 1 << 20
+        assert widen_pipe(read_end, (1 << 18,)) == 1 << 20
+        assert fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ) == 1 << 20
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    with (tmp_path / "file").open("wb") as handle:
+        assert widen_pipe(handle.fileno()) is None
 
 
 def test_lines_are_not_held_back(log_root: Path) -> None:

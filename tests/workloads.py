@@ -16,6 +16,11 @@ import sys
 import time
 from pathlib import Path
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from random import Random
+
 
 def grow(seconds: str = "3", step_mb: str = "4", pause: str = "0.05") -> None:
     """Resident memory that keeps growing (pages touched, not just reserved)."""
@@ -197,6 +202,83 @@ def blob_bytes(size: int, seed: int, newlines: bool) -> bytes:
     if not newlines:
         data = data.replace(b"\n", b"x")
     return bytes(data)
+
+
+def agent_mix(size: str, seed: str = "1") -> None:
+    """``size`` bytes of an agent's stdout drowned in other output (see ``agent_mix_pieces``)."""
+    for piece in agent_mix_pieces(int(size), int(seed)):
+        view = memoryview(piece)
+        while view:
+            view = view[os.write(1, view) :]
+
+
+AGENT_CALL = b'{"type":"assistant"'  # how every tool call's line starts, and no other line
+
+
+def agent_mix_pieces(size: int, seed: int) -> Iterator[bytes]:
+    """The stream of ``agent_mix``, in the writes it makes (deterministic for a seed).
+
+    Runs of build-log lines (up to 2 MiB, some lines 100 KB long), of binary
+    bytes without a newline (up to 1 MiB), and of stream-json tool calls,
+    alone or 10-300 in a row, between a session's init and result lines.  Each
+    tool call is written in two halves, so a read of the wrapper can end
+    inside it; each starts with ``AGENT_CALL`` and names a tool ``Bash`` of its
+    own id.
+    """
+    import random
+
+    rng = random.Random(seed)
+    text = _log_lines(rng, 2 << 20)
+    binary = rng.randbytes(1 << 20).replace(b"\n", b"x")
+    head = b'{"type":"system","subtype":"init","session_id":"mix"}\n'
+    yield head
+    sent, calls, ends_line = len(head), 0, True
+    while sent < size:
+        kind = rng.random()
+        if kind < 0.55:
+            start = rng.randrange(len(text))
+            pieces = [text[start : start + rng.randint(1, 2 << 20)]]
+        elif kind < 0.7:
+            pieces = [binary[: rng.randint(1, 1 << 20)]]
+        else:
+            pieces = [] if ends_line else [b"\n"]
+            for _ in range(1 if kind < 0.9 else rng.randint(10, 300)):
+                line = _tool_call(calls, rng.randint(0, 3000))
+                cut = rng.randint(len(AGENT_CALL), len(line) - 1)
+                pieces += [line[:cut], line[cut:]]
+                calls += 1
+        for piece in pieces:
+            sent += len(piece)
+            yield piece
+        ends_line = pieces[-1].endswith(b"\n")
+    yield b'\n{"type":"result","subtype":"success","is_error":false,"result":"done"}\nno newline'
+
+
+def _log_lines(rng: Random, size: int) -> bytes:
+    """Lines as a build prints them, 0-200 bytes, one in a hundred 100 KB long."""
+    lines = []
+    total = 0
+    while total < size:
+        width = 100_000 if rng.random() < 0.01 else rng.randint(0, 200)
+        line = f"[{total}] cc -c unit.c -o unit.o {'-O2 ' * (width // 4)}"[:width] + "\n"
+        lines.append(line.encode())
+        total += len(lines[-1])
+    return b"".join(lines)
+
+
+def _tool_call(number: int, pad: int) -> bytes:
+    """One stream-json line of Claude Code's: an assistant message calling Bash."""
+    block = {
+        "type": "tool_use",
+        "id": f"toolu_{number:06d}",
+        "name": "Bash",
+        "input": {"command": f"echo {number}", "pad": "p" * pad},
+    }
+    message = {"id": "msg_mix", "role": "assistant", "content": [block]}
+    return (
+        json.dumps({"type": "assistant", "message": message}, separators=(",", ":")).encode()
+        + b"\n"
+    )
 
 
 def ready_sleep(ready: str, seconds: str = "30") -> None:
@@ -437,6 +519,7 @@ WORKLOADS = {
     "replay": replay,
     "retry-forever": retry_forever,
     "blob": blob,
+    "agent-mix": agent_mix,
     "ready-sleep": ready_sleep,
     "gateway": gateway,
     "hostile-redaction": hostile_redaction,

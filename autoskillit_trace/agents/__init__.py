@@ -190,15 +190,19 @@ class LineSplitter:
 
     With a ``needle``, the lines between a chunk's first and last newline are
     only split out when the chunk holds the needle at all: plain output
-    (build logs, binary data) costs a couple of ``find`` calls per chunk.
-    Every line that holds the needle is returned; some others may be.
+    (build logs, binary data) costs two ``find`` calls and one ``memmem`` per
+    chunk, and is never copied.  Every line that holds the needle is
+    returned; some others may be.
     A line longer than ``limit`` is dropped (its bytes were passed through
     already; only parsing is skipped), so memory stays bounded.
     """
 
     def __init__(self, needle: bytes | None = None, limit: int = 64 << 20) -> None:
+        from autoskillit_trace.libc import finder
+
         self.needle = needle
         self.limit = limit
+        self._holds = None if needle is None else finder(needle)
         self._parts: list[bytes] = []
         self._size = 0
         self._dropping = False
@@ -208,23 +212,22 @@ class LineSplitter:
         if first_nl < 0:
             self._keep(chunk)
             return []
-        lines: list[bytes] = []
-        head = chunk[:first_nl]
+        last_nl = chunk.rfind(b"\n")
+        if last_nl > first_nl and (self._holds is None or self._holds(chunk)):
+            lines = chunk.split(b"\n")  # one pass: the head, every middle line, the rest
+            rest = lines.pop()
+        else:
+            lines = [chunk[:first_nl]]
+            rest = chunk[last_nl + 1 :]
         if self._dropping:
             self._dropping = False
+            del lines[0]
         elif self._parts:
-            self._parts.append(head)
-            lines.append(b"".join(self._parts))
-        else:
-            lines.append(head)
+            self._parts.append(lines[0])
+            lines[0] = b"".join(self._parts)
         self._parts = []
         self._size = 0
-        last_nl = chunk.rfind(b"\n")
-        if last_nl > first_nl:
-            middle = chunk[first_nl + 1 : last_nl]
-            if self.needle is None or self.needle in middle:
-                lines.extend(middle.split(b"\n"))
-        self._keep(chunk[last_nl + 1 :])
+        self._keep(rest)
         return lines
 
     def _keep(self, rest: bytes) -> None:
