@@ -42,6 +42,7 @@ import time
 
 from autoskillit_trace.ctx import suppress
 from autoskillit_trace.records import Record
+from autoskillit_trace.totals import Totals
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -305,6 +306,7 @@ class Supervisor:
         self._orphans: tuple[Orphan, ...] = ()
         self._last_forward: tuple[tuple[int, int], float] | None = None
         self.finder: TreeFinder | None = None  # one per run, shared with the sampler
+        self.usage = Totals()  # the kernel's rusage of every child reaped (totals.py)
 
     def spawn(self) -> int:
         """Start the command straight from argv, no shell; stdio inherited untouched.
@@ -330,6 +332,7 @@ class Supervisor:
             self._pipe = OutputPipe()
             actions = self._pipe.spawn_actions(stderr_too=_same_file(1, 2) and not os.isatty(2))
         group: dict[str, Any] = {"setpgroup": 0} if self.own_group else {}
+        self.usage.floor_kb = _own_peak_rss_kb()
         try:
             self.pid = os.posix_spawnp(
                 self.argv[0],
@@ -483,15 +486,16 @@ class Supervisor:
         )
 
     def _reap(self) -> ChildExit | None:
-        """Reap every exited child; the command's status once it is among them."""
+        """Reap every exited child (its rusage added up); the command's status once among them."""
         ended: ChildExit | None = None
         while True:
             try:
-                pid, wait_status = os.waitpid(-1, os.WNOHANG)
+                pid, wait_status, usage = os.wait3(os.WNOHANG)
             except ChildProcessError:
                 return ended
             if pid == 0:
                 return ended
+            self.usage.add(usage)
             if pid == self.pid:
                 ended = decode_wait_status(wait_status)
 
@@ -743,6 +747,19 @@ def _describe(pid: int) -> Orphan:
         args = raw.rstrip(b"\0").split(b"\0")
         cmdline = " ".join(a.decode("utf-8", "backslashreplace") for a in args)
     return Orphan(pid, stat.comm if stat else None, cmdline)
+
+
+def _own_peak_rss_kb() -> int | None:
+    """The wrapper's peak RSS: the floor of every maxrss its children report (totals.py).
+
+    ``resource`` is the module ``os.wait3`` imports at the first reap anyway.
+    """
+    try:
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    except (ImportError, OSError):
+        return None
 
 
 def _stopped(pid: int | None) -> bool:
