@@ -391,6 +391,7 @@ class Supervisor:
                 # 3. exit once the command has, and what remains of the tree is stopped
                 now = time.monotonic()
                 if self._ended is not None and self._finished(now):
+                    self._reap()  # zombies whose SIGCHLD is still unread: their rusage counts
                     return self._result()
                 self._do_due(due, now, hooks)
         finally:
