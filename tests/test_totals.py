@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
@@ -168,6 +170,21 @@ def test_an_orphan_the_wrapper_reaped_counts(log_root: Path) -> None:
     summary = traced.session.summary
     assert summary["max_process_rss_kb"] >= 200 * MB
     assert summary["peak_tree_rss_kb"] < 100 * MB  # the one snapshot came before
+
+
+def test_orphans_stopped_by_kill_orphans_count_those_left_running_do_not(tmp_path: Path) -> None:
+    """The wrapper reaps what --kill-orphans stops; one it leaves behind no one has reaped."""
+    for extra, counted in ((("--kill-orphans", "--kill-grace", "0.5"), True), ((), False)):
+        root = tmp_path / f"logs-{counted}"
+        traced = run_traced(root, workload("orphan-then-wait", 200, "yes"), extra=extra)
+        orphan = int(traced.stdout)
+        try:
+            summary = traced.session.summary
+            assert [o["pid"] for o in summary["orphans"]] == [orphan]
+            assert (summary["max_process_rss_kb"] >= 200 * MB) is counted
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(orphan, signal.SIGKILL)
 
 
 def test_what_the_shell_reaped_before_it_became_the_wrapper_does_not_count(

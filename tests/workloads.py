@@ -425,25 +425,32 @@ def account(
         os.unlink(path)
 
 
-def orphan_then_wait(mb: str = "200") -> None:
+def orphan_then_wait(mb: str = "200", leave: str = "no") -> None:
     """Leave a short-lived orphan that touches ``mb`` MiB, and exit once someone reaped it.
 
     The middle process exits at once, so the grandchild is re-parented (to
     the wrapper, a subreaper); ``kill(pid, 0)`` finds it until it is reaped.
+    With ``leave=yes`` the orphan stays 30 s and the command exits at once.
     """
     reader, writer = os.pipe()
     middle = os.fork()
     if middle == 0:
         if os.fork() == 0:
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):  # the pipes of whoever waits for the command's output
+                os.dup2(devnull, fd)
             hoard = bytearray(int(mb) << 20)
             hoard[::4096] = b"x" * (len(hoard) // 4096)
             os.write(writer, str(os.getpid()).encode())
-            time.sleep(0.2)
+            time.sleep(30 if leave == "yes" else 0.2)
             os._exit(0)
         os._exit(0)
     os.waitpid(middle, 0)
     os.close(writer)
     orphan = int(os.read(reader, 32))
+    if leave == "yes":
+        print(orphan, flush=True)
+        return
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
