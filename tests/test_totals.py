@@ -17,7 +17,7 @@ from helpers import run_traced, tracer, workload
 
 from autoskillit_trace.recovery import crashed_summary, replay
 from autoskillit_trace.totals import FIELDS, NAMES, Totals, at_floor, log_fields, missed_peak
-from autoskillit_trace.views import markdown_lines, summary_rows
+from autoskillit_trace.views import summary_rows
 
 GNU_TIME = "/usr/bin/time"
 needs_gnu_time = pytest.mark.skipif(
@@ -117,7 +117,9 @@ def test_a_crashed_session_has_no_totals() -> None:
 def test_a_command_shorter_than_one_interval_gets_its_true_peak(
     log_root: Path, env: dict[str, str]
 ) -> None:
-    traced = run_traced(log_root, ["python3", "-c", ALLOCATE_300], interval=60)
+    step_summary = log_root.parent / "step-summary.md"
+    with_summary = {**env, "GITHUB_STEP_SUMMARY": str(step_summary)}
+    traced = run_traced(log_root, ["python3", "-c", ALLOCATE_300], interval=60, env=with_summary)
     assert traced.proc.returncode == 0, traced.stderr
     summary = traced.session.summary
     assert summary["snapshot_count"] == 1 and summary["peak_tree_rss_kb"] < 100 * MB
@@ -132,8 +134,9 @@ def test_a_command_shorter_than_one_interval_gets_its_true_peak(
     assert rss_lines[0].startswith("Peak RSS:") and "exact" in rss_lines[0], shown.stdout
     assert float(rss_lines[0].split()[2]) >= 300  # MiB
     assert rss_lines[1].startswith("Sampled RSS:")
-    markdown = "\n".join(markdown_lines(summary, []))
+    markdown = step_summary.read_text()
     assert markdown.index("| Peak RSS | 3") < markdown.index("| Sampled RSS |")
+    assert "exact" in markdown[markdown.index("| Peak RSS |") :].splitlines()[0]
     end = json.loads(traced.stderr.splitlines()[-1])
     assert end["event"] == "session finished" and end["max_process_rss_kb"] >= 300 * MB
     assert list(end).index("max_process_rss_kb") < list(end).index("peak_tree_rss_kb")
