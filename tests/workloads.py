@@ -415,7 +415,10 @@ def account(
     os.fsync(fd)
     os.close(fd)
     chunk = mmap.mmap(-1, 1 << 20)  # page-aligned, as O_DIRECT wants
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECT", 0))
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECT", 0))
+    except OSError:  # a file system without O_DIRECT (tmpfs): read from the page cache
+        fd = os.open(path, os.O_RDONLY)
     try:
         offset = 0
         while read := os.preadv(fd, [chunk], offset):
