@@ -42,7 +42,7 @@ import time
 
 from autoskillit_trace.ctx import suppress
 from autoskillit_trace.records import Record
-from autoskillit_trace.totals import Totals
+from autoskillit_trace.totals import Totals, hiwater_kb
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -751,16 +751,11 @@ def _describe(pid: int) -> Orphan:
 
 
 def _own_peak_rss_kb() -> int | None:
-    """The wrapper's peak RSS: the floor of every maxrss its children report (totals.py).
+    """The wrapper's peak RSS now: the floor of the command's maxrss (see totals.py)."""
+    from autoskillit_trace.proctree import read_proc
 
-    ``resource`` is the module ``os.wait3`` imports at the first reap anyway.
-    """
-    try:
-        import resource
-
-        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-    except (ImportError, OSError):
-        return None
+    data = read_proc("/proc/self/status")
+    return hiwater_kb(data) if data else None
 
 
 def _stopped(pid: int | None) -> bool:

@@ -18,7 +18,7 @@ re-parented to init (or to another subreaper) and reaped there.
 The kernel counts, as a process's maximum RSS, what it held before its
 ``execve`` too, and the command starts as the wrapper (``posix_spawn``
 shares its memory until the exec): ``max_process_rss_kb`` is never below
-the wrapper's own peak at the spawn, ``max_process_rss_floor_kb``.  Above
+the wrapper's own peak at the spawn (its ``VmHWM``), ``max_process_rss_floor_kb``.  Above
 that floor the figure is some process's true peak; at it, the true peak is
 at most that much.  GNU time has the same floor, its own size (~2 MB).
 
@@ -82,6 +82,24 @@ class Totals(Record):
             found[name] = round(value, 6) if name.startswith("cpu_") else int(value)
         found[FLOOR] = self.floor_kb
         return found
+
+
+def hiwater_kb(status: bytes) -> int | None:
+    """``VmHWM`` of a /proc/PID/status: the peak RSS of the process's memory as it is now.
+
+    Not ``getrusage(RUSAGE_SELF)``: that keeps what the process held before
+    its own exec (the wrapper started by a large process holds that one's
+    peak), which the command's figure does not include.
+    """
+    start = status.find(b"VmHWM:")
+    if start < 0:
+        return None
+    end = status.find(b"\n", start)
+    words = status[start + len(b"VmHWM:") : end if end >= 0 else None].split()
+    try:
+        return int(words[0]) if words else None
+    except ValueError:
+        return None
 
 
 def summary_fields(totals: dict[str, Any] | None) -> dict[str, Any]:

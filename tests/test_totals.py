@@ -9,14 +9,23 @@ import re
 import shlex
 import signal
 import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from helpers import run_traced, tracer, workload
+from helpers import index_records, run_args, run_traced, tracer, workload
 
 from autoskillit_trace.recovery import crashed_summary, replay
-from autoskillit_trace.totals import FIELDS, NAMES, Totals, at_floor, log_fields, missed_peak
+from autoskillit_trace.totals import (
+    FIELDS,
+    NAMES,
+    Totals,
+    at_floor,
+    hiwater_kb,
+    log_fields,
+    missed_peak,
+)
 from autoskillit_trace.views import summary_rows
 
 GNU_TIME = "/usr/bin/time"
@@ -190,6 +199,22 @@ def test_orphans_stopped_by_kill_orphans_count_those_left_running_do_not(tmp_pat
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(orphan, signal.SIGKILL)
+
+
+def test_the_floor_is_the_wrapper_s_own_size_not_that_of_who_started_it(
+    log_root: Path, env: dict[str, str]
+) -> None:
+    """Started by a 300 MB process, the wrapper's own maxrss holds that process's peak;
+    the floor of the command's figure is the wrapper's memory alone."""
+    allocate_100 = ALLOCATE_300.replace("300", "100")
+    argv = tracer(*run_args(log_root, 60, ()), "--", "python3", "-c", allocate_100)
+    big_parent = f"{ALLOCATE_300}\nimport subprocess\nsubprocess.run({[str(a) for a in argv]!r})"
+    proc = subprocess.run([sys.executable, "-c", big_parent], capture_output=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    [line] = index_records(log_root)
+    assert line["max_process_rss_floor_kb"] < 100 * MB <= line["max_process_rss_kb"] < 300 * MB
+    assert missed_peak(line) == line["max_process_rss_kb"]
+    assert hiwater_kb(b"VmRSS:\t 9 kB\nVmHWM:\t  12345 kB\nThreads: 1\n") == 12345
 
 
 def test_what_the_shell_reaped_before_it_became_the_wrapper_does_not_count(
