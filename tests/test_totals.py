@@ -133,8 +133,11 @@ def test_a_command_shorter_than_one_interval_gets_its_true_peak(
     summary = traced.session.summary
     assert summary["snapshot_count"] == 1 and summary["peak_tree_rss_kb"] < 100 * MB
     assert summary["max_process_rss_kb"] >= 300 * MB
-    line = traced.index()[-1]
-    assert all(line[name] == summary[name] for name in NAMES)
+    listed = subprocess.run(
+        tracer("ls", "--log-dir", log_root, "--json"), capture_output=True, text=True, env=env
+    )
+    [line] = [json.loads(x) for x in listed.stdout.splitlines()]
+    assert line == traced.index()[-1] and all(line[name] == summary[name] for name in NAMES)
     shown = subprocess.run(
         tracer("show", "--log-dir", log_root, summary["dir_name"]),
         capture_output=True, text=True, env=env,
