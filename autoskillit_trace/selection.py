@@ -11,6 +11,7 @@ from typing import Any
 
 from autoskillit_trace.schema import number
 from autoskillit_trace.timeutil import parse_iso
+from autoskillit_trace.totals import missed_peak, sampled_peak
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,8 @@ class SessionFilter:
 
 
 def peak_rss_kb(record: dict[str, Any]) -> float | None:
-    """The larger of the command's and its whole tree's peak RSS."""
-    values = [
-        v
-        for v in map(number, (record.get("peak_rss_kb"), record.get("peak_tree_rss_kb")))
-        if v is not None
-    ]
-    return max(values) if values else None
+    """The largest RSS known: the sampled peaks, or the kernel's when the samples missed it."""
+    return missed_peak(record) or sampled_peak(record)
 
 
 def _positive(value: Any) -> bool:

@@ -23,6 +23,7 @@ from autoskillit_trace.store.writer import SessionWriter
 from autoskillit_trace.summary import Outcome
 from autoskillit_trace.supervisor import ChildExit, Limits, SpawnError, Supervisor, signal_name
 from autoskillit_trace.timeutil import CaptureClock, compact_utc, iso_utc
+from autoskillit_trace.totals import log_fields
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -76,7 +77,8 @@ def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> 
         if held:
             log.release()
     try:
-        traced.finish(traced.outcome(ended))
+        # The loop has returned: every child the wrapper will reap is reaped.
+        traced.finish(traced.outcome(ended).replace(totals=supervisor.usage.fields()))
     except Exception as exc:  # a bug in recording must not change how the wrapper ends
         faults.report("cannot finish the session", repr(exc))
     return ended
@@ -450,6 +452,7 @@ class TracedSession:
             duration_s=outcome.duration_seconds,
             snapshots=self.fold.peaks.snapshot_count,
             anomalies=summary["anomaly_count"],
+            **log_fields(summary),
             folder=self.writer.folder,
         )
         self.export(summary)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from autoskillit_trace.records import Record
 from autoskillit_trace.schema import number
+from autoskillit_trace.totals import summary_fields
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ class Outcome(Record):
 
     __slots__ = (
         "agent", "duration_seconds", "end_ts", "exit_code", "orphans", "signal", "subtype",
-        "termination_reason",
+        "termination_reason", "totals",
     )  # fmt: skip
 
     def __init__(
@@ -107,6 +108,7 @@ class Outcome(Record):
         duration_seconds: float | None = None,
         orphans: tuple[dict[str, Any], ...] = (),  # descendants alive when the command exited
         agent: dict[str, Any] | None = None,  # what the agent reported (summary_fields)
+        totals: dict[str, Any] | None = None,  # the kernel's totals of the tree (totals.py)
     ) -> None:
         self.exit_code = exit_code
         self.subtype = subtype
@@ -116,6 +118,7 @@ class Outcome(Record):
         self.duration_seconds = duration_seconds
         self.orphans = orphans
         self.agent = agent
+        self.totals = totals
 
 
 def build_summary(
@@ -138,6 +141,7 @@ def build_summary(
         "exit_code": outcome.exit_code,
         "start_ts": start.get("start_ts"),
         **peaks.as_fields(),
+        **summary_fields(outcome.totals),  # the kernel's exact totals beside the sampled peaks
         "anomaly_count": sum(anomalies.values()),
         "anomalies_by_kind": dict(sorted(anomalies.items())),
         "end_ts": outcome.end_ts,

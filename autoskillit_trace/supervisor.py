@@ -42,6 +42,7 @@ import time
 
 from autoskillit_trace.ctx import suppress
 from autoskillit_trace.records import Record
+from autoskillit_trace.totals import Totals, hiwater_kb
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -306,6 +307,7 @@ class Supervisor:
         self._orphans: tuple[Orphan, ...] = ()
         self._last_forward: tuple[tuple[int, int], float] | None = None
         self.finder: TreeFinder | None = None  # one per run, shared with the sampler
+        self.usage = Totals()  # the kernel's rusage of every child reaped (totals.py)
 
     def spawn(self) -> int:
         """Start the command straight from argv, no shell; stdio inherited untouched.
@@ -331,6 +333,7 @@ class Supervisor:
             self._pipe = OutputPipe()
             actions = self._pipe.spawn_actions(stderr_too=_same_file(1, 2) and not os.isatty(2))
         group: dict[str, Any] = {"setpgroup": 0} if self.own_group else {}
+        self.usage.floor_kb = _own_peak_rss_kb()
         try:
             self.pid = os.posix_spawnp(
                 self.argv[0],
@@ -390,6 +393,7 @@ class Supervisor:
                 # 3. exit once the command has, and what remains of the tree is stopped
                 now = time.monotonic()
                 if self._ended is not None and self._finished(now):
+                    self._reap()  # zombies whose SIGCHLD is still unread: their rusage counts
                     return self._result()
                 self._do_due(due, now, hooks)
         finally:
@@ -485,15 +489,16 @@ class Supervisor:
         )
 
     def _reap(self) -> ChildExit | None:
-        """Reap every exited child; the command's status once it is among them."""
+        """Reap every exited child (its rusage added up); the command's status once among them."""
         ended: ChildExit | None = None
         while True:
             try:
-                pid, wait_status = os.waitpid(-1, os.WNOHANG)
+                pid, wait_status, usage = os.wait3(os.WNOHANG)
             except ChildProcessError:
                 return ended
             if pid == 0:
                 return ended
+            self.usage.add(usage)
             if pid == self.pid:
                 ended = decode_wait_status(wait_status)
 
@@ -751,6 +756,14 @@ def _describe(pid: int) -> Orphan:
         args = raw.rstrip(b"\0").split(b"\0")
         cmdline = " ".join(a.decode("utf-8", "backslashreplace") for a in args)
     return Orphan(pid, stat.comm if stat else None, cmdline)
+
+
+def _own_peak_rss_kb() -> int | None:
+    """The wrapper's peak RSS now: the floor of the command's maxrss (see totals.py)."""
+    from autoskillit_trace.proctree import read_proc
+
+    data = read_proc("/proc/self/status")
+    return hiwater_kb(data) if data else None
 
 
 def _stopped(pid: int | None) -> bool:

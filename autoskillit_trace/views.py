@@ -23,6 +23,7 @@ from autoskillit_trace.textfmt import (
     sparkline,
 )
 from autoskillit_trace.timeutil import whole_seconds
+from autoskillit_trace.totals import at_floor, missed_peak
 
 LS_HEADERS = ("SESSION", "START (UTC)", "DURATION", "EXIT", "OK", "PEAK RSS", "ANOM", "COMMAND")
 LS_RIGHT = (False, False, True, True, False, True, True, False)
@@ -88,9 +89,9 @@ def summary_rows(summary: dict[str, Any], state: str | None = None) -> list[tupl
     rows = [
         ("Outcome", outcome),
         ("Duration", human_duration(_float(s.get("duration_seconds")))),
-        ("Peak RSS", f"{human_kb(_float(s.get('peak_rss_kb')))} "
-                     f"(tree {human_kb(_float(s.get('peak_tree_rss_kb')))})"),
+        *memory_rows(s),
         ("Peak CPU", f"{_text(s.get('peak_tree_cpu_percent') or s.get('peak_cpu_percent'))} %"),
+        *cpu_rows(s),
         ("Peak open files", f"{_text(s.get('peak_fd_count'))}"
                             + (f" ({fd_ratio:.1%} of the limit)" if fd_ratio is not None else "")),
         ("Peak OOM score", _text(s.get("peak_oom_score"))),
@@ -121,6 +122,42 @@ def agent_cli_text(summary: dict[str, Any]) -> str | None:
         return None
     version = summary.get("cli_version")
     return f"{cli} {version}" if isinstance(version, str) and version else cli
+
+
+def memory_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """Peak RSS, led by the kernel's exact figure when every snapshot missed the peak.
+
+    A command shorter than one interval is sampled once, before its exec: the
+    sampled peak is then the wrapper's fork, not what the command used.
+    """
+    s = summary
+    command, tree = (human_kb(_float(s.get(name))) for name in ("peak_rss_kb", "peak_tree_rss_kb"))
+    sampled = f"{command} (tree {tree})"
+    missed = missed_peak(s)
+    if missed is not None:
+        snapshots = _text(s.get("snapshot_count"))
+        return [
+            ("Peak RSS", f"{human_kb(missed)}: the largest process, exact (from the kernel)"),
+            ("Sampled RSS", f"{sampled}: the highest of {snapshots} snapshots, which missed it"),
+        ]
+    rows = [("Peak RSS", sampled)]
+    exact = _float(s.get("max_process_rss_kb"))
+    if exact is None:
+        return rows
+    if at_floor(s):  # the wrapper's own size, which the kernel counts for a spawned command
+        shown = f"at most {human_kb(exact)} (the kernel counts the wrapper's size at the spawn)"
+    else:
+        shown = f"{human_kb(exact)} RSS, exact (from the kernel)"
+    return [*rows, ("Largest process", shown)]
+
+
+def cpu_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """``CPU time: 1.20s user, 0.30s system``: the kernel's figure for the tree, if known."""
+    user = _float(summary.get("cpu_user_seconds"))
+    system = _float(summary.get("cpu_system_seconds"))
+    if user is None or system is None:
+        return []
+    return [("CPU time", f"{user:.2f}s user, {system:.2f}s system (whole tree, exact)")]
 
 
 def tools_text(summary: dict[str, Any]) -> str | None:

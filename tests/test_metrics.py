@@ -21,6 +21,9 @@ SUMMARY = {
     "peak_oom_score": 900,
     "peak_fd_ratio": 0.25,
     "snapshot_count": 26,
+    "max_process_rss_kb": 2048,
+    "cpu_user_seconds": 61.5,
+    "cpu_system_seconds": 2.25,
     "anomalies_by_kind": {"oom_critical": 1, "rss_growth": 2},
     "agent_turns": None,
     "tool_call_count": None,
@@ -53,6 +56,9 @@ def test_every_figure_in_base_units() -> None:
     assert got[(p + "peak_oom_score", base)] == 900
     assert got[(p + "peak_fd_ratio", base)] == 0.25
     assert got[(p + "snapshots", base)] == 26
+    assert got[(p + "max_process_rss_bytes", base)] == 2048 * 1024
+    assert got[(p + "cpu_user_seconds", base)] == 61.5
+    assert got[(p + "cpu_system_seconds", base)] == 2.25
     assert got[(p + "end_timestamp_seconds", base)] == 1795341600
     assert got[(p + "anomalies", base + ',kind="oom_critical",severity="critical"')] == 1
     assert got[(p + "anomalies", base + ',kind="rss_growth",severity="warning"')] == 2

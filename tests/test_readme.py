@@ -68,11 +68,12 @@ def _names(records: list[dict[str, object]]) -> list[str]:
 @needs_jq
 def test_jq_recipes_and_their_ls_equivalents(recorded: Path, env: dict[str, str]) -> None:
     jq_block, tool_block = _blocks(_section("Finding problematic sessions"))
-    assert len(jq_block) == 4 and len(tool_block) == 5
+    assert len(jq_block) == 5 and len(tool_block) == 5
     records = index_records(recorded)
     anomalous = next(r for r in records if r["anomaly_count"])
     # A threshold some, not all, of these small sessions exceed.
     threshold = sorted(int(r["peak_rss_kb"]) for r in records)[1]
+    least_cpu = min(r["cpu_user_seconds"] for r in records)
 
     def real(command: str) -> str:
         command = command.replace(DEFAULT_ROOT, str(recorded))
@@ -81,7 +82,9 @@ def test_jq_recipes_and_their_ls_equivalents(recorded: Path, env: dict[str, str]
         command = command.replace("1000000", str(threshold))
         return command.replace("autoskillit-trace ", " ".join(tracer()) + f" --log-dir {recorded} ")
 
-    with_anomalies, failed, one_session, high_memory = (_sh(real(c), env) for c in jq_block)
+    commands = [real(c) for c in jq_block]
+    commands[4] = commands[4].replace("600", str(least_cpu))
+    with_anomalies, failed, one_session, high_memory, cpu_hungry = (_sh(c, env) for c in commands)
     assert _names(with_anomalies) == _ls(recorded, env, "--anomalies") == [anomalous["dir_name"]]
     assert _names(failed) == _ls(recorded, env, "--failed")
     assert [r["exit_code"] for r in failed] == [3]
@@ -90,6 +93,9 @@ def test_jq_recipes_and_their_ls_equivalents(recorded: Path, env: dict[str, str]
     assert one_session == expected and any(a["kind"] == "oom_critical" for a in one_session)
     assert 0 < len(high_memory) < len(records)
     assert set(_names(high_memory)) <= set(_ls(recorded, env, "--min-rss", str(threshold)))
+    # The kernel's CPU totals of the tree are in every index line, as numbers jq compares.
+    assert _names(cpu_hungry) == _names([r for r in records if r["cpu_user_seconds"] > least_cpu])
+    assert 0 < len(cpu_hungry) < len(records)
 
 
 def test_tool_equivalents_run(recorded: Path, env: dict[str, str]) -> None:

@@ -496,6 +496,73 @@ def one_after_another(*argvs: list[str], seconds: float = 0) -> list[str]:
             '[ "$(date +%s)" -ge "$end" ] && exit 0; done']  # fmt: skip
 
 
+def account(
+    mb: str = "100", loops: str = "2000000", io_kb: str = "4096", folder: str = "."
+) -> None:
+    """Deterministic work for the kernel's totals: touch ``mb`` MiB, spin ``loops`` rounds,
+    write ``io_kb`` KiB to disk (fsync'd) and read it back past the page cache (O_DIRECT)."""
+    import mmap
+
+    hoard = bytearray(int(mb) << 20)
+    hoard[:: mmap.PAGESIZE] = b"x" * (len(hoard) // mmap.PAGESIZE)  # every page resident
+    total = 0
+    for i in range(int(loops)):
+        total += i * i
+    path = os.path.join(folder, f"account-{os.getpid()}")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, b"x" * (int(io_kb) << 10))
+    os.fsync(fd)
+    os.close(fd)
+    chunk = mmap.mmap(-1, 1 << 20)  # page-aligned, as O_DIRECT wants
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECT", 0))
+    except OSError:  # a file system without O_DIRECT (tmpfs): read from the page cache
+        fd = os.open(path, os.O_RDONLY)
+    try:
+        offset = 0
+        while read := os.preadv(fd, [chunk], offset):
+            offset += read
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
+def orphan_then_wait(mb: str = "200", leave: str = "no") -> None:
+    """Leave a short-lived orphan that touches ``mb`` MiB, and exit once someone reaped it.
+
+    The middle process exits at once, so the grandchild is re-parented (to
+    the wrapper, a subreaper); ``kill(pid, 0)`` finds it until it is reaped.
+    With ``leave=yes`` the orphan stays 30 s and the command exits at once.
+    """
+    reader, writer = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        if os.fork() == 0:
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):  # the pipes of whoever waits for the command's output
+                os.dup2(devnull, fd)
+            hoard = bytearray(int(mb) << 20)
+            hoard[::4096] = b"x" * (len(hoard) // 4096)
+            os.write(writer, str(os.getpid()).encode())
+            time.sleep(30 if leave == "yes" else 0.2)
+            os._exit(0)
+        os._exit(0)
+    os.waitpid(middle, 0)
+    os.close(writer)
+    orphan = int(os.read(reader, 32))
+    if leave == "yes":
+        print(orphan, flush=True)
+        return
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(orphan, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.01)
+    raise SystemExit("the orphan was never reaped")
+
+
 def _write_json(path: str, value: object) -> None:
     tmp = f"{path}.tmp"
     with open(tmp, "w") as handle:
@@ -530,6 +597,8 @@ WORKLOADS = {
     "argv": argv,
     "undumpable": undumpable,
     "pool": pool,
+    "account": account,
+    "orphan-then-wait": orphan_then_wait,
 }
 
 if __name__ == "__main__":
