@@ -56,6 +56,18 @@ def _num(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
+def _exact(value: float | None) -> str:
+    """A recorded value as recorded (KiB, counts are whole; percents have a decimal)."""
+    if value is None:
+        return ""
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _time(seconds: float) -> str:
+    """A time in a data attribute: to the millisecond."""
+    return f"{seconds:.3f}"
+
+
 def value_text(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
@@ -124,7 +136,7 @@ def chart(
     first_peak = peaks[0] if peaks else None
     out = [
         f'<svg class="chart" id="chart-{escape(key)}" data-metric="{escape(key)}" '
-        f'data-peak="{_num(first_peak) if first_peak is not None else ""}" '
+        f'data-peak="{_exact(first_peak)}" '
         f'viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(title)}">',
         f'<text class="title" x="{LEFT}" y="15">{escape(title)}</text>',
     ]
@@ -165,7 +177,7 @@ def _event_marks(events: Sequence[Event], duration: float, top: float, bottom: f
     for event in events:
         x = _num(x_of(event.at, duration))
         out.append(
-            f'<g class="mark {escape(event.css)}" data-at="{_num(event.at)}">'
+            f'<g class="mark {escape(event.css)}" data-at="{_time(event.at)}">'
             f"<title>{escape(event.text)}</title>"
             f'<rect class="hit" x="{_num(x_of(event.at, duration) - 4)}" y="{_num(top)}" '
             f'width="8" height="{_num(bottom - top)}"/>'
@@ -192,10 +204,10 @@ def _span(span: Span, duration: float, row: int, css: str, kind: str) -> str:
     label = ""
     if width > 7 * len(span.label) + 6:
         label = f'<text class="inside" x="{_num(x0 + 3)}" y="{_num(y + 12)}">{name}</text>'
-    end = "" if span.end is None else _num(span.end)
+    end = "" if span.end is None else _time(span.end)
     hover = escape(_hover(span.label, span.start, span.end, span.details))
     return (
-        f'<g class="{kind}{state}" data-name="{name}" data-start="{_num(span.start)}" '
+        f'<g class="{kind}{state}" data-name="{name}" data-start="{_time(span.start)}" '
         f'data-end="{end}"><title>{hover}'
         f'</title><rect class="{css}" x="{_num(x0)}" y="{_num(y)}" width="{_num(width)}" '
         f'height="{ROW - 6}"/>{label}</g>'
@@ -215,7 +227,7 @@ def _mark(mark: Mark, duration: float, row: int, kind: str) -> str:
     hover = escape(_hover(mark.label, mark.at, None, mark.details))
     return (
         f'<g class="{kind} {escape(mark.kind)}" data-name="{escape(mark.label)}" '
-        f'data-start="{_num(mark.at)}"><title>{hover}</title>{shape}</g>'
+        f'data-start="{_time(mark.at)}"><title>{hover}</title>{shape}</g>'
     )
 
 
