@@ -155,8 +155,17 @@ def chart(
             f"<title>{escape(line.name)}</title></path>"
         )
     out += _event_marks(events, duration, TOP, TOP + PLOT)
+    out.append(_cursor(TOP + PLOT))
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _cursor(bottom: float) -> str:
+    """The hover line and its time, hidden until the page's script moves them."""
+    return (
+        f'<line class="cursor" x1="0" x2="0" y1="{TOP}" y2="{_num(bottom)}"/>'
+        f'<text class="cursor" x="0" y="{_num(bottom + 14)}"></text>'
+    )
 
 
 def _legend(lines: Sequence[Line], peaks: Sequence[float | None], unit: str) -> list[str]:
@@ -231,6 +240,40 @@ def _mark(mark: Mark, duration: float, row: int, kind: str) -> str:
     )
 
 
+# Hover (optional: the charts are read without it): a line at the pointer's time across
+# every chart, with that time written under it.
+CURSOR_SCRIPT = (
+    """
+(function () {
+  var charts = document.querySelectorAll("svg.chart");
+  var duration = Number(document.body.dataset.duration);
+  function place(x) {
+    charts.forEach(function (svg) {
+      var line = svg.querySelector("line.cursor"), text = svg.querySelector("text.cursor");
+      if (x === null) { line.style.visibility = text.style.visibility = "hidden"; return; }
+      line.setAttribute("x1", x); line.setAttribute("x2", x); text.setAttribute("x", x);
+      var seconds = (x - LEFT) / SPAN * duration;
+      text.textContent = "+" + seconds.toFixed(seconds < 10 ? 2 : 1) + "s";
+      line.style.visibility = text.style.visibility = "visible";
+    });
+  }
+  charts.forEach(function (svg) {
+    svg.addEventListener("mousemove", function (event) {
+      var point = svg.createSVGPoint();
+      point.x = event.clientX; point.y = event.clientY;
+      var x = point.matrixTransform(svg.getScreenCTM().inverse()).x;
+      place(x >= LEFT && x <= RIGHT ? x : null);
+    });
+    svg.addEventListener("mouseleave", function () { place(null); });
+  });
+  place(null);
+})();
+""".replace("LEFT", str(LEFT))
+    .replace("RIGHT", str(WIDTH - RIGHT))
+    .replace("SPAN", str(WIDTH - LEFT - RIGHT))
+)
+
+
 def lane_chart(lane: Lane, duration: float, events: Sequence[Event] = ()) -> str:
     """The agent's rows on the charts' time axis: turns, tool calls, errors and retries."""
     rows = ("turns", "tool calls", "errors, retries")
@@ -252,5 +295,6 @@ def lane_chart(lane: Lane, duration: float, events: Sequence[Event] = ()) -> str
             out.append(_mark(call, duration, 1, "call"))
     out += [_mark(mark, duration, 2, "event") for mark in lane.marks]
     out += _event_marks(events, duration, TOP, TOP + ROW * len(rows))
+    out.append(_cursor(TOP + ROW * len(rows)))
     out.append("</svg>")
     return "\n".join(out)

@@ -16,7 +16,7 @@ from typing import Any
 
 from autoskillit_trace import __version__
 from autoskillit_trace.plot import anomaly_time
-from autoskillit_trace.report.charts import Event, Line, chart, lane_chart
+from autoskillit_trace.report.charts import CURSOR_SCRIPT, Event, Line, chart, lane_chart
 from autoskillit_trace.report.lane import Span
 from autoskillit_trace.report.load import (
     COMMAND_RSS,
@@ -43,6 +43,10 @@ h2 { font-size: 1.1em; margin: 1.6em 0 .5em; border-bottom: 1px solid #d8dde3; }
 .outcome { font-weight: 600; padding: .1em .5em; border-radius: 3px; display: inline-block; }
 .outcome.ok { background: #dcf5e3; color: #17602f; }
 .outcome.failed { background: #fde2e1; color: #8c1d18; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr max-content 1fr;
+           gap: .15em 1em; margin: .6em 0; }
+dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; word-break: break-word; }
+@media (max-width: 700px) { dl.facts { grid-template-columns: max-content 1fr; } }
 table { border-collapse: collapse; margin: .3em 0; }
 th, td { text-align: left; padding: .15em .8em .15em 0; vertical-align: top; }
 td.num, th.num { text-align: right; }
@@ -74,6 +78,8 @@ svg text.inside, svg text.beside { font-size: 10px; dominant-baseline: auto; }
 svg text.inside { fill: #1d232a; }
 g.event path { fill: #c0392b; } g.event.retry path { fill: #e08a00; }
 .sev-critical { color: #b3261e; font-weight: 600; } .sev-warning { color: #a55e00; }
+svg .cursor { stroke: #333; stroke-width: 1; pointer-events: none; visibility: hidden; }
+svg text.cursor { stroke: none; text-anchor: middle; font-weight: 600; fill: #111; }
 footer { margin-top: 2em; color: #6b7580; font-size: .85em; }
 """
 
@@ -106,9 +112,9 @@ def _table(
 
 
 def _facts(rows: Iterable[tuple[str, str]]) -> str:
-    """Label / value rows (both plain text)."""
-    cells = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
-    return f'<table class="facts">{cells}</table>'
+    """Label / value pairs (both plain text), laid out in two columns on a wide screen."""
+    pairs = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows)
+    return f'<dl class="facts">{pairs}</dl>'
 
 
 def total_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
@@ -132,10 +138,14 @@ def total_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def _session_text(session_id: str, folder: str) -> str:
+    return session_id if session_id == folder else f"{session_id} (folder {folder})"
+
+
 def header_rows(view: SessionView) -> list[tuple[str, str]]:
     s = view.summary
     rows = [
-        ("Session", f"{s.get('session_id') or view.name} (folder {view.name})"),
+        ("Session", _session_text(str(s.get("session_id") or view.name), view.name)),
         ("Directory", str(s.get("cwd") or "-")),
         ("Started", f"{short_time(s.get('start_ts'))} UTC"),
         ("Host", str(s.get("hostname") or "-")),
@@ -266,8 +276,11 @@ def agent_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("Cache creation tokens", "cache_creation_input_tokens"),
         ("Cache read tokens", "cache_read_input_tokens"),
     ):
-        if s.get(key) is not None:
-            rows.append((label, str(s[key])))
+        value = s.get(key)
+        if isinstance(value, bool):
+            rows.append((label, "yes" if value else "no"))
+        elif value is not None:
+            rows.append((label, str(value)))
     cost = _float(s.get("total_cost_usd"))
     if cost is not None:
         rows.append(("Cost", f"${cost:.4f}"))
@@ -328,7 +341,8 @@ def render(view: SessionView, back: str | None = None) -> str:
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{escape(shorten(command, 80) or view.name)} · autoskillit-trace</title>",
             f"<style>{STYLE}</style></head>",
-            f'<body data-session="{escape(view.name)}" data-summary="{escape(json.dumps(data))}">',
+            f'<body data-session="{escape(view.name)}" data-duration="{view.duration:.6f}" '
+            f'data-summary="{escape(json.dumps(data))}">',
             f'<nav><a href="{escape(back)}">all sessions</a></nav>' if back else "",
             f"<header><h1>{escape(command) or '(no command)'}</h1>",
             f'<p class="outcome {"ok" if ok else "failed"}">{escape(outcome)}</p>',
@@ -339,6 +353,7 @@ def render(view: SessionView, back: str | None = None) -> str:
             anomalies_html(view),
             agent_html(view),
             processes_html(s),
+            f"<script>{CURSOR_SCRIPT}</script>" if len(view.series) else "",
             f"<footer>autoskillit-trace {escape(__version__)} · session folder "
             f"{escape(view.name)}</footer>",
             "</body></html>",
