@@ -149,7 +149,7 @@ def header_rows(view: SessionView) -> list[tuple[str, str]]:
         ("Directory", str(s.get("cwd") or "-")),
         ("Started", f"{short_time(s.get('start_ts'))} UTC"),
         ("Host", str(s.get("hostname") or "-")),
-        *summary_rows(s, view.state),
+        *(row for row in summary_rows(s, view.state) if row[0] != "Outcome"),  # the badge's
     ]
     procs = s.get("peak_tree_procs")
     if procs is not None:
