@@ -475,3 +475,70 @@ def test_bad_input_is_one_line(grown: Session, tmp_path: Path) -> None:
         assert proc.stderr.count("\n") == 1 and words in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert not (tmp_path / "r.html").exists() and not Path("r.html").exists()
+
+
+# -- what other parts of the summary bring, drawn from records --------------------------
+
+
+def test_totals_top_processes_and_tool_bars_are_shown_escaped(tmp_path: Path) -> None:
+    """Fields a summary may carry (exact totals, top processes) and tool_result bars."""
+    from autoskillit_trace.report.html import render
+    from autoskillit_trace.report.load import load_session
+
+    folder = tmp_path / "s"
+    folder.mkdir()
+    start = "2026-11-30T10:00:00+00:00"
+    snapshots = [
+        {"event": "snapshot", "seq": i, "elapsed_s": i * 0.5, "vm_rss_kb": 1000 + i,
+         "tree_rss_kb": 2000 + i, "tree_procs": 2, "tree_fd_count": 9, "tree_cpu_percent": 5.0}
+        for i in range(20)
+    ]  # fmt: skip
+    header = {"event": "session_start", "ts": start, "start_ts": start}
+    trace = [header, *snapshots]
+    (folder / "proc_trace.jsonl").write_text("".join(json.dumps(r) + "\n" for r in trace))
+    evil = "<b>bold</b> & 'quoted'"
+    summary = {
+        "session_id": "s", "start_ts": start, "skill_command": f"make {evil}", "success": True,
+        "duration_seconds": 9.5, "cpu_user_seconds": 1.25, "cpu_system_seconds": 0.5,
+        "max_process_rss_kb": 4096, "page_faults_major": 12, "fs_read_blocks": 800,
+        "top_processes": [{"pid": 7, "comm": "cc1", "cmdline": f"cc1 {evil}",
+                           "peak_rss_kb": 2048, "cpu_seconds": 3.5,
+                           "first_seen_s": 1.0, "last_seen_s": 4.0}],
+    }  # fmt: skip
+    (folder / "summary.json").write_text(json.dumps(summary))
+    tool = {"timestamp": "2026-11-30T10:00:06+00:00", "level": "INFO", "event": "tool_result",
+            "agent": "Bash", "tool_use_id": "t1", "turn": 1, "duration_sec": 2.0,
+            "success": False, "input": {"command": evil}, "processes_started": 4}  # fmt: skip
+    (folder / "events.jsonl").write_text(json.dumps(tool) + "\n")
+    page = render(load_session(folder))
+    assert evil not in page and "&lt;b&gt;bold&lt;/b&gt; &amp; &#x27;quoted&#x27;" in page
+    expected = [
+        "CPU time, user</dt><dd>1.25 s",
+        "CPU time, system</dt><dd>0.50 s",
+        "Largest process RSS</dt><dd>4.0 MiB",
+        "Page faults (major)</dt><dd>12",
+        "File-system blocks (read)</dt><dd>800",
+        '<h2 id="processes">Top processes</h2>',
+        "<td>cc1</td>",
+        "+1.0s to +4.0s",
+    ]
+    for shown in expected:
+        assert shown in page, shown
+    bar = '<g class="call failed" data-name="Bash" data-start="4.000" data-end="6.000">'
+    assert bar in page and "processes_started: 4" in page
+
+
+def test_the_report_of_a_running_session(tmp_path: Path) -> None:
+    from helpers import kill_tree, start_traced, wait_for_snapshots
+
+    root = tmp_path / "logs"
+    proc = start_traced(root, workload("sleep", 30), interval=0.05)
+    try:
+        folder = wait_for_snapshots(root, 3)
+        target = tmp_path / "running.html"
+        shown = cli(clean_env(tmp_path), "show", "--log-dir", root, folder.name, "--html", target)
+        assert shown.returncode == 0, shown.stderr
+        page = target.read_text()
+        assert "running (no summary yet)" in page and 'data-metric="rss"' in page
+    finally:
+        kill_tree(proc)

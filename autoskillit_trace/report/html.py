@@ -32,8 +32,13 @@ from autoskillit_trace.views import anomaly_cells, short_time, summary_rows, too
 
 MAX_TABLE_ROWS = 1000
 # Exact totals some summaries carry: shown when present, in this order.
-TOTALS = ("cpu_user_seconds", "cpu_system_seconds", "max_process_rss_kb")
-TOTAL_PREFIXES = (("page_faults_", ""), ("fs_", "_blocks"))
+TOTALS = {
+    "cpu_user_seconds": "CPU time, user",
+    "cpu_system_seconds": "CPU time, system",
+    "max_process_rss_kb": "Largest process RSS",
+}
+# (prefix, suffix, label): page_faults_major is "Page faults (major)".
+TOTAL_FAMILIES = (("page_faults_", "", "Page faults"), ("fs_", "_blocks", "File-system blocks"))
 
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em auto; max-width: 1100px;
@@ -117,17 +122,24 @@ def _facts(rows: Iterable[tuple[str, str]]) -> str:
     return f'<dl class="facts">{pairs}</dl>'
 
 
+def total_label(key: str) -> str | None:
+    """The label of an exact total the summary may carry; None for any other field."""
+    if key in TOTALS:
+        return TOTALS[key]
+    for prefix, suffix, label in TOTAL_FAMILIES:
+        if key.startswith(prefix) and key.endswith(suffix) and len(key) > len(prefix + suffix):
+            kind = key[len(prefix) : len(key) - len(suffix)].replace("_", " ")
+            return f"{label} ({kind})"
+    return None
+
+
 def total_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """The exact totals the summary has (CPU seconds, page faults, blocks), in its order."""
     rows = []
     for key, value in summary.items():
-        known = key in TOTALS or any(
-            key.startswith(p) and key.endswith(s) for p, s in TOTAL_PREFIXES
-        )
-        amount = _float(value)
-        if not known or amount is None:
+        label, amount = total_label(key), _float(value)
+        if label is None or amount is None:
             continue
-        label = key.replace("_", " ").capitalize()
         if key.endswith("_kb"):
             text = human_kb(amount)
         elif key.endswith("_seconds"):
