@@ -31,6 +31,12 @@ PAGES = "sessions"
 INDEX = "index.html"
 SOURCES = (SUMMARY, TRACE, EVENTS, ANOMALIES)
 
+INDEX_STYLE = """
+#sessions td:not(:last-child) { white-space: nowrap; }
+#sessions tr[data-failed="1"] td:nth-child(4) { color: #8c1d18; font-weight: 600; }
+body { max-width: none; }
+"""
+
 FILTER_SCRIPT = """
 (function () {
   var failed = document.getElementById("only-failed");
@@ -171,7 +177,7 @@ def index_html(records: Sequence[dict[str, Any]]) -> str:
             '<html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             "<title>Sessions · autoskillit-trace</title>",
-            f"<style>{STYLE}</style></head><body>",
+            f"<style>{STYLE}{INDEX_STYLE}</style></head><body>",
             f"<h1>Sessions ({len(records)})</h1>",
             '<p><label><input type="checkbox" id="only-failed"> failed only</label> '
             '<label><input type="checkbox" id="only-anomalies"> with anomalies only</label> '
