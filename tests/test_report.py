@@ -315,6 +315,9 @@ def test_the_lane_of_tool_results_and_errors() -> None:
             None,
             at(9, "turn_complete", turn=2, duration_sec=0.5, success=True),
             at(10, "turn_start", turn=3),
+            at(11, "turn_start", turn=[4]),  # an orchestrator's line: any JSON at all
+            at(12, "turn_complete", turn=[4], duration_sec="long"),
+            {"timestamp": 5, "event": "error"},
         ],
         start,
     )  # fmt: skip
@@ -322,6 +325,7 @@ def test_the_lane_of_tool_results_and_errors() -> None:
         ("turn 1", 1.0, 8.0, False),
         ("turn 2", 8.5, 9.0, True),
         ("turn 3", 10.0, None, None),
+        ("turn [4]", 11.0, 12.0, None),
     ]
     assert [(c.label, c.start, c.end, c.success) for c in lane.calls] == [("Bash", 2.5, 5.0, False)]
     assert dict(lane.tools[0].details)["input"] == '{"command": "make"}'
@@ -542,3 +546,37 @@ def test_the_report_of_a_running_session(tmp_path: Path) -> None:
         assert "running (no summary yet)" in page and 'data-metric="rss"' in page
     finally:
         kill_tree(proc)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=10,
+)
+event_lines = st.fixed_dictionaries(
+    {
+        "timestamp": st.sampled_from(["2026-11-30T10:00:01+00:00", "2026-11-30T09:00:00Z", "x"])
+        | json_values,
+        "event": st.sampled_from(
+            ["turn_start", "turn_complete", "tool_result", "agent_invoked", "error", "retry"]
+        )
+        | json_values,
+    },
+    optional={
+        k: json_values
+        for k in ("turn", "duration_sec", "success", "agent", "input", "error_type", "message")
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(event_lines | st.none(), max_size=12))
+def test_any_event_log_draws_a_lane(events: list[dict[str, Any] | None]) -> None:
+    """events.jsonl is open to orchestrators: whatever JSON they wrote, the lane is drawn."""
+    from autoskillit_trace.report.charts import lane_chart
+
+    start = parse_iso("2026-11-30T10:00:00+00:00")
+    assert start is not None
+    lane = build_lane(events, start)
+    svg = lane_chart(lane, 5.0)
+    assert svg.startswith("<svg") and svg.endswith("</svg>")

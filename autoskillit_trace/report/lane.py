@@ -78,7 +78,7 @@ def _float(value: Any) -> float | None:
 def build_lane(events: Iterable[dict[str, Any] | None], start: float) -> Lane:
     """The lane of the events (epoch ``start`` is the session's t=0); unknown events are skipped."""
     lane = Lane()
-    open_turns: dict[Any, float] = {}
+    open_turns: dict[str, float] = {}
     for record in events:
         if record is None:
             continue
@@ -93,12 +93,12 @@ def build_lane(events: Iterable[dict[str, Any] | None], start: float) -> Lane:
     return lane
 
 
-def _take(lane: Lane, open_turns: dict[Any, float], record: dict[str, Any], at: float) -> None:
+def _take(lane: Lane, open_turns: dict[str, float], record: dict[str, Any], at: float) -> None:
     event = record.get("event")
     if event == "turn_start":
-        open_turns[record.get("turn")] = at
+        open_turns[_text(record.get("turn"))] = at  # as text: any JSON value can be written
     elif event == "turn_complete":
-        turn = record.get("turn")
+        turn = _text(record.get("turn"))
         duration = _float(record.get("duration_sec"))
         began = open_turns.pop(turn, None)
         if began is None:
