@@ -415,6 +415,11 @@ def test_the_site_is_built_then_refreshed_where_something_changed(tmp_path: Path
     assert mtimes(out) == before
     assert (out / "index.html").stat().st_mtime_ns == index_before
 
+    (out / ".generator").write_text("0.0.1")  # pages of another version are drawn again
+    upgraded = cli(env, "report", "--log-dir", root, "--out", out)
+    assert upgraded.stderr.endswith("2 pages written, 0 up to date, 0 removed\n")
+    before = mtimes(out)
+
     run_traced(root, workload("exit", 0), extra=("--session-id", "third"))
     summary = root / "sessions" / "first" / "summary.json"
     os.utime(summary)  # a summary rewritten (as prune rebuilds one)

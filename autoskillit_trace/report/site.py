@@ -3,8 +3,9 @@
 ``DIR/index.html`` lists the sessions newest first and links each to
 ``DIR/sessions/<folder>.html``.  A page newer than every file of its session
 folder is kept as it is; pages of sessions no longer in the store are
-removed; the index is rewritten only when its text changes.  An unfinished
-session has no summary to compare with and is always drawn again.
+removed; the index is rewritten only when its text changes.  Pages drawn by
+another version of the tool are all drawn again.  An unfinished session has
+no summary to compare with and is always drawn again.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from autoskillit_trace import __version__
 from autoskillit_trace.events import EVENTS
 from autoskillit_trace.export import write_readable
 from autoskillit_trace.report.html import STYLE, cells
@@ -29,6 +31,7 @@ from autoskillit_trace.views import short_time
 
 PAGES = "sessions"
 INDEX = "index.html"
+GENERATOR = ".generator"  # the version that drew the pages: another one draws them all again
 SOURCES = (SUMMARY, TRACE, EVENTS, ANOMALIES)
 
 INDEX_STYLE = """
@@ -94,12 +97,13 @@ def build_site(session_dirs: Iterable[str], out: Path) -> Built:
     """Write the site of these session folders into ``out`` (which exists)."""
     pages = out / PAGES
     pages.mkdir(exist_ok=True)
+    same_version = _read(out / GENERATOR) == __version__.encode()
     written = kept = 0
     rows: list[dict[str, Any]] = []
     for folder in map(Path, session_dirs):
         page = pages / f"{folder.name}.html"
         summary = read_json_object(folder / SUMMARY)
-        if summary is not None and up_to_date(folder, page):
+        if summary is not None and same_version and up_to_date(folder, page):
             kept += 1
         else:
             view = write_report(folder, page, back=f"../{INDEX}")
@@ -113,6 +117,8 @@ def build_site(session_dirs: Iterable[str], out: Path) -> Built:
     changed = _read(index_path) != index
     if changed:
         write_readable(index_path, index)
+    if not same_version:
+        write_readable(out / GENERATOR, __version__.encode())
     return Built(written, kept, removed, changed)
 
 
