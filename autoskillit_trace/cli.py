@@ -23,6 +23,7 @@ def cli() -> None:
     autoskillit-trace run -- make test
     autoskillit-trace ls --failed
     autoskillit-trace show SESSION
+    autoskillit-trace report --out DIR
     autoskillit-trace prune --older-than 30d
     autoskillit-trace config show
     """
@@ -278,6 +279,20 @@ def _plot_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return path
 
 
+def _html_path(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """``show --html FILE``: a file whose folder exists and takes it."""
+    from pathlib import Path
+
+    from autoskillit_trace.commands.report import html_file_problem
+
+    if value is None:
+        return None
+    problem = html_file_problem(Path(value))
+    if problem is not None:
+        raise click.BadParameter(problem, ctx, param)
+    return Path(value)
+
+
 @cli.command("show")
 @click.argument("session")
 @click.option("--json", "as_json", is_flag=True, help="The summary and anomalies as JSON.")
@@ -292,9 +307,15 @@ def _plot_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
     callback=_plot_path,
     help="Draw RSS, CPU and open files to FILE (.png or .svg); needs the [plot] extra.",
 )
+@click.option(
+    "--html",
+    metavar="FILE",
+    callback=_html_path,
+    help="Write a self-contained HTML report (charts, anomalies, the agent's timeline) to FILE.",
+)
 @_log_dir_option
 def show_command(
-    session: str, as_json: bool, markdown: bool, plot: Any, log_dir: str | None
+    session: str, as_json: bool, markdown: bool, plot: Any, html: Any, log_dir: str | None
 ) -> int:
     """Show one session: summary, anomalies, and charts over its time.
 
@@ -302,9 +323,47 @@ def show_command(
     (underscores are read as hyphens), or the agent's session id of an
     --agent-events session (the newest, when several recorded it).
     """
+    if html is not None:
+        if as_json or markdown or plot is not None:
+            raise click.UsageError("--html goes alone, without --json, --markdown or --plot")
+        from autoskillit_trace.commands.report import ShowHtmlArgs, run_show_html
+
+        return run_show_html(ShowHtmlArgs(session, html, log_dir))
     from autoskillit_trace.commands.show import ShowArgs, run_show
 
     return run_show(ShowArgs(session, as_json, plot, log_dir, markdown))
+
+
+def _out_dir(ctx: click.Context, param: click.Parameter, value: str) -> Any:
+    """``report --out DIR``: created if need be, and writable."""
+    from pathlib import Path
+
+    from autoskillit_trace.commands.report import out_dir_problem
+
+    problem = out_dir_problem(Path(value)) if value else "an empty value is not a folder"
+    if problem is not None:
+        raise click.BadParameter(problem, ctx, param)
+    return Path(value)
+
+
+@cli.command("report")
+@click.option(
+    "--out",
+    metavar="DIR",
+    required=True,
+    callback=_out_dir,
+    help="Folder of the site: index.html and one page per session (created if absent).",
+)
+@_log_dir_option
+def report_command(out: Any, log_dir: str | None) -> int:
+    """Write a static HTML site of the store: an index, newest first, and a report per session.
+
+    Re-running it rewrites only the pages of sessions that changed since, and
+    removes those of sessions no longer in the store.
+    """
+    from autoskillit_trace.commands.report import ReportArgs, run_report
+
+    return run_report(ReportArgs(out, log_dir))
 
 
 def main(args: list[str]) -> int:

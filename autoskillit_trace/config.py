@@ -346,6 +346,10 @@ SCHEMA: tuple[Setting, ...] = (
         "a mapping of Prometheus label names to values",
         "extra labels on exported metrics (name: value); --label adds to them",
     ),
+    Setting(
+        "linux_tracing", "html_report", BOOL, False, _always, "true or false",
+        "write report.html, the session's HTML report, into its folder when it ends (as --html)",
+    ),
 )  # fmt: skip
 
 KEYS: tuple[str, ...] = tuple(s.dotted for s in SCHEMA)
@@ -369,6 +373,7 @@ class Settings(Record):
     pushgateway_url: str
     textfile_dir: str
     labels: tuple[tuple[str, str], ...]
+    html_report: bool
 
     def __init__(self, **values: object) -> None:
         for setting in SCHEMA:

@@ -38,6 +38,7 @@ TARGETS: tuple[Target, ...] = (
     Target("textfile", lambda settings, args, env: bool(settings.textfile_dir), True),
     Target("step_summary", lambda settings, args, env: bool(env.get("GITHUB_STEP_SUMMARY"))),
     Target("junit", lambda settings, args, env: bool(args.junit)),
+    Target("html_report", lambda settings, args, env: settings.html_report),
 )
 
 

@@ -66,19 +66,26 @@ def draw(series: Series, anomalies: Sequence[dict[str, Any]], title: str, path: 
     figure.savefig(path, format=path.suffix[1:].lower())
 
 
+def anomaly_time(series: Series, anomaly: dict[str, Any]) -> float | None:
+    """Seconds into the session when ``anomaly`` was detected: its snapshot's point, else
+    the snapshot it carries; None when neither tells."""
+    position = series.position_of(anomaly.get("seq"))
+    snapshot = anomaly.get("snapshot")
+    if position is not None:
+        x: Any = series.elapsed[position]
+    elif isinstance(snapshot, dict):
+        x = snapshot.get("elapsed_s")
+    else:
+        x = None
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
 def _anomaly_marks(
     series: Series, anomalies: Sequence[dict[str, Any]]
 ) -> list[tuple[float, str, str]]:
     marks = []
     for anomaly in anomalies:
-        position = series.position_of(anomaly.get("seq"))
-        snapshot = anomaly.get("snapshot")
-        if position is not None:
-            x: Any = series.elapsed[position]
-        elif isinstance(snapshot, dict):
-            x = snapshot.get("elapsed_s")
-        else:
-            x = None
-        if isinstance(x, (int, float)):
-            marks.append((float(x), str(anomaly.get("kind")), str(anomaly.get("severity"))))
+        x = anomaly_time(series, anomaly)
+        if x is not None:
+            marks.append((x, str(anomaly.get("kind")), str(anomaly.get("severity"))))
     return marks

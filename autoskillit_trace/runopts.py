@@ -158,6 +158,12 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         "Add a JUnit XML test case for the session to FILE (created if absent).",
         metavar="FILE",
     ),
+    RunOption(
+        ("--html",),
+        "html_report",
+        "Write report.html, a self-contained HTML report, into the session folder at the end.",
+        config_key="linux_tracing.html_report",
+    ),
 )
 
 _BY_FLAG = {flag: option for option in RUN_OPTIONS for flag in option.flags}

@@ -15,7 +15,8 @@ from autoskillit_trace.jsonl import iter_file
 from autoskillit_trace.schema import number
 
 # (label, tree field, own field, unit)
-METRICS: tuple[tuple[str, str, str, str], ...] = (
+Metric = tuple[str, str, str, str]
+METRICS: tuple[Metric, ...] = (
     ("RSS", "tree_rss_kb", "vm_rss_kb", "kb"),
     ("CPU %", "tree_cpu_percent", "cpu_percent", "percent"),
     ("Open files", "tree_fd_count", "fd_count", "count"),
@@ -33,11 +34,14 @@ class Series:
 
     elapsed: list[float] = field(default_factory=list)
     seqs: list[int | None] = field(default_factory=list)
-    values: dict[str, list[float | None]] = field(
-        default_factory=lambda: {label: [] for label, *_ in METRICS}
-    )
+    values: dict[str, list[float | None]] = field(default_factory=dict)
     header: dict[str, Any] | None = None
     skipped_lines: int = 0
+    metrics: tuple[Metric, ...] = METRICS  # which series are kept (the HTML report keeps more)
+
+    def __post_init__(self) -> None:
+        for label, *_ in self.metrics:
+            self.values.setdefault(label, [])
 
     def feed(self, record: dict[str, Any] | None) -> None:
         """Take one trace record; a cut or broken line (None) is counted and skipped."""
@@ -54,7 +58,7 @@ class Series:
         self.elapsed.append(elapsed if elapsed is not None else float(len(self.elapsed)))
         seq = record.get("seq")
         self.seqs.append(seq if isinstance(seq, int) and not isinstance(seq, bool) else None)
-        for label, tree, own, _ in METRICS:
+        for label, tree, own, _ in self.metrics:
             value = _number(record.get(tree))
             self.values[label].append(value if value is not None else _number(record.get(own)))
 
@@ -69,9 +73,9 @@ class Series:
         return len(self.elapsed)
 
 
-def read_series(trace: Path) -> Series:
+def read_series(trace: Path, metrics: tuple[Metric, ...] = METRICS) -> Series:
     """The series of a trace file; an absent file gives an empty series."""
-    series = Series()
+    series = Series(metrics=metrics)
     try:
         for record in iter_file(trace):
             series.feed(record)

@@ -387,6 +387,24 @@ class Bench:
             ratio=b / a,
         )
 
+    def html_report(self) -> None:
+        """``show --html`` of a session of 20,000 snapshots, with an agent's 400 tool calls:
+        the page's size, and the whole command's time (median of five)."""
+        root = self.work / "html-store"
+        _make_long_session(root / "sessions" / "long", 20_000)
+        page = self.work / "long.html"
+        argv = [*TRACE, "show", "--log-dir", str(root), "long", "--html", str(page)]
+        wall = statistics.median(wait4(argv, self.env, **quiet())[0] for _ in range(5))
+        size = page.stat().st_size
+        self.row(
+            "HTML report, 20,000 snapshots",
+            f"{size / 1e6:.2f} MB in {wall:.2f} s",
+            "< 2 MB, < 1 s",
+            size < 2_000_000 and wall < 1.0,
+            bytes=size,
+            seconds=wall,
+        )
+
     def imports(self) -> None:
         # As users start it: the console script (``-m`` would add runpy's own imports).
         script = [str(_SCRIPT)] if _SCRIPT.exists() else ["-m", "autoskillit_trace"]
@@ -490,6 +508,64 @@ def _make_store(root: Path, count: int) -> None:
     (root / "sessions.jsonl").write_text("\n".join(lines) + "\n")
 
 
+def _make_long_session(folder: Path, count: int) -> None:
+    """A finished agent session of ``count`` snapshots at 0.05 s, memory peaking once."""
+    import math
+
+    folder.mkdir(parents=True)
+    start = time.time() - count * 0.05 - 10
+
+    def iso(epoch: float) -> str:
+        whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch))
+        return f"{whole}.{int(epoch % 1 * 1e6):06d}+00:00"
+
+    header = {"ts": iso(start), "event": "session_start", "session_id": "long",
+              "dir_name": "long", "skill_command": "claude -p 'a long task'",
+              "start_ts": iso(start)}  # fmt: skip
+    with open(folder / "proc_trace.jsonl", "w") as trace:
+        trace.write(json.dumps(header) + "\n")
+        for i in range(count):
+            t = i * 0.05
+            rss = 200_000 + int(80_000 * math.sin(i / 500)) + (900_000 if i == count // 3 else 0)
+            snapshot = {"ts": iso(start + t), "seq": i, "event": "snapshot", "pid": 100,
+                        "elapsed_s": round(t, 6), "state": "sleeping", "vm_rss_kb": rss // 2,
+                        "threads": 4, "fd_count": 20, "fd_soft_limit": 20000,
+                        "ctx_switches_voluntary": 10 * i, "ctx_switches_involuntary": i,
+                        "sig_pnd": "0" * 16, "sig_blk": "0" * 16, "sig_cgt": "0" * 16,
+                        "oom_score": 670, "wchan": "do_epoll_wait", "comm": "claude",
+                        "cpu_percent": float(i % 100), "sched_wait_s": 0.01 * i,
+                        "tree_procs": 3 + i % 5, "tree_rss_kb": rss, "tree_threads": 9,
+                        "tree_fd_count": 40 + i % 7, "tree_cpu_percent": float(i % 180),
+                        "zombie_pids": [], "zombie_start_ticks": []}  # fmt: skip
+            trace.write(json.dumps(snapshot) + "\n")
+
+    def event(epoch: float, name: str, **fields: object) -> str:
+        return json.dumps({"timestamp": iso(epoch), "level": "INFO", "event": name, **fields})
+
+    with open(folder / "events.jsonl", "w") as events:
+        for turn in range(1, 101):
+            at = start + (turn - 1) * count * 0.05 / 100
+            events.write(event(at, "turn_start", turn=turn) + "\n")
+            for call in range(4):
+                command = {"command": f"make step-{call}"}
+                events.write(
+                    event(at + 1 + call * 2, "tool_result", agent="Bash", turn=turn,
+                          duration_sec=1.5, success=True, input=command) + "\n"
+                )  # fmt: skip
+            events.write(
+                event(at + 9, "turn_complete", turn=turn, duration_sec=9.0, success=True) + "\n"
+            )
+    anomalies = [{"ts": iso(start + 5 * k), "seq": 100 * k, "event": "anomaly",
+                  "kind": "rss_growth", "severity": "warning", "pid": 100,
+                  "detail": {"k": k}} for k in range(1, 30)]  # fmt: skip
+    (folder / "anomalies.jsonl").write_text("".join(json.dumps(a) + "\n" for a in anomalies))
+    summary = {**header, "success": True, "subtype": "success", "exit_code": 0,
+               "snapshot_count": count, "duration_seconds": count * 0.05,
+               "termination_reason": "exited: code 0", "anomaly_count": len(anomalies),
+               "agent_turns": 100, "tool_call_count": 400, "tool_calls": {"Bash": 400}}  # fmt: skip
+    (folder / "summary.json").write_text(json.dumps(summary))
+
+
 def _make_index(root: Path, count: int) -> None:
     root.mkdir(parents=True)
     base = time.time() - count * 60
@@ -536,6 +612,7 @@ def main() -> int:
         "ls",
         "redaction",
         "export_timeout",
+        "html_report",
         "imports",
         "relay",
     ]

@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 PREFIX = "AUTOSKILLIT_LINUX_TRACING__"
 KNOWN_KEYS = (
     "known keys: enabled, proc_interval, log_dir, max_sessions, agent_events, agent_format, "
-    "redact_patterns, pushgateway_url, textfile_dir, labels"
+    "redact_patterns, pushgateway_url, textfile_dir, labels, html_report"
 )
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux XDG layout")
 
@@ -116,6 +116,7 @@ def test_schema_matches_settings_class() -> None:
         "linux_tracing.pushgateway_url",
         "linux_tracing.textfile_dir",
         "linux_tracing.labels",
+        "linux_tracing.html_report",
     )
 
 
@@ -207,12 +208,14 @@ def test_each_layer_overrides_the_one_below(project: Path, env: dict[str, str]) 
         "linux_tracing.pushgateway_url": Source("default"),
         "linux_tracing.textfile_dir": Source("default"),
         "linux_tracing.labels": Source("default"),
+        "linux_tracing.html_report": Source("default"),
     }
     assert [str(resolved.sources[key]) for key in KEYS] == [
         f"user file {user}",
         f"project file {proj}",
         f"environment {PREFIX}LOG_DIR",
         "command line --keep",
+        "default",
         "default",
         "default",
         "default",
@@ -480,6 +483,7 @@ KNOWN_VARIABLES = "known variables: " + ", ".join(
         "PUSHGATEWAY_URL",
         "TEXTFILE_DIR",
         "LABELS",
+        "HTML_REPORT",
     )
 )
 

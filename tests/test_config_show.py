@@ -61,6 +61,7 @@ def test_each_value_names_its_source(project: Path, env: dict[str, str]) -> None
         "linux_tracing.pushgateway_url": ("", "default", None),
         "linux_tracing.textfile_dir": ("", "default", None),
         "linux_tracing.labels": ({}, "default", None),
+        "linux_tracing.html_report": (False, "default", None),
     }
     got = {k: (r["value"], r["source_kind"], r["source_where"]) for k, r in rows.items()}
     assert got == expected
