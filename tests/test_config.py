@@ -35,7 +35,9 @@ REPO = Path(__file__).resolve().parents[1]
 PREFIX = "AUTOSKILLIT_LINUX_TRACING__"
 KNOWN_KEYS = (
     "known keys: enabled, proc_interval, log_dir, max_sessions, agent_events, agent_format, "
-    "redact_patterns, pushgateway_url, textfile_dir, labels"
+    "redact_patterns, pushgateway_url, textfile_dir, labels, job, regression_runs, "
+    "regression_min_runs, regression_factor, regression_floor_seconds, regression_floor_rss_mb, "
+    "regression_floor_cpu_seconds"
 )
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux XDG layout")
 
@@ -115,6 +117,13 @@ def test_schema_matches_settings_class() -> None:
         "linux_tracing.pushgateway_url",
         "linux_tracing.textfile_dir",
         "linux_tracing.labels",
+        "linux_tracing.job",
+        "linux_tracing.regression_runs",
+        "linux_tracing.regression_min_runs",
+        "linux_tracing.regression_factor",
+        "linux_tracing.regression_floor_seconds",
+        "linux_tracing.regression_floor_rss_mb",
+        "linux_tracing.regression_floor_cpu_seconds",
     )
 
 
@@ -206,12 +215,26 @@ def test_each_layer_overrides_the_one_below(project: Path, env: dict[str, str]) 
         "linux_tracing.pushgateway_url": Source("default"),
         "linux_tracing.textfile_dir": Source("default"),
         "linux_tracing.labels": Source("default"),
+        "linux_tracing.job": Source("default"),
+        "linux_tracing.regression_runs": Source("default"),
+        "linux_tracing.regression_min_runs": Source("default"),
+        "linux_tracing.regression_factor": Source("default"),
+        "linux_tracing.regression_floor_seconds": Source("default"),
+        "linux_tracing.regression_floor_rss_mb": Source("default"),
+        "linux_tracing.regression_floor_cpu_seconds": Source("default"),
     }
     assert [str(resolved.sources[key]) for key in KEYS] == [
         f"user file {user}",
         f"project file {proj}",
         f"environment {PREFIX}LOG_DIR",
         "command line --keep",
+        "default",
+        "default",
+        "default",
+        "default",
+        "default",
+        "default",
+        "default",
         "default",
         "default",
         "default",
@@ -479,6 +502,13 @@ KNOWN_VARIABLES = "known variables: " + ", ".join(
         "PUSHGATEWAY_URL",
         "TEXTFILE_DIR",
         "LABELS",
+        "JOB",
+        "REGRESSION_RUNS",
+        "REGRESSION_MIN_RUNS",
+        "REGRESSION_FACTOR",
+        "REGRESSION_FLOOR_SECONDS",
+        "REGRESSION_FLOOR_RSS_MB",
+        "REGRESSION_FLOOR_CPU_SECONDS",
     )
 )
 
