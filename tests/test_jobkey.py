@@ -41,7 +41,7 @@ def test_what_changes_from_run_to_run_is_taken_out(line: str, key: str) -> None:
 
 def test_real_temporary_names_are_taken_out() -> None:
     for _ in range(20):
-        name = tempfile.mktemp(dir="/tmp")  # noqa: S306 - only the name is used
+        name = tempfile.mktemp(dir="/tmp")  # only the name is used
         assert job_key(f"python {name}") == "python <tmp>"
         assert (
             job_key(f"python {name}/run.py --id {uuid.uuid4()}")

@@ -169,7 +169,7 @@ def job_runs(
     limit: int,
     keep: Callable[[dict[str, Any]], bool] | None = None,
 ) -> list[dict[str, Any]]:
-    """The newest ``limit`` index records of ``job`` (0: all) that ``keep`` accepts, newest first."""
+    """The newest ``limit`` records of ``job`` (0: all) that ``keep`` accepts, newest first."""
 
     def wanted(record: dict[str, Any]) -> bool:
         return record.get("job") == job and (keep is None or keep(record))
