@@ -189,11 +189,13 @@ def anomaly_record(
     }
 
 
-def add_to_summary(summary: dict[str, Any], count: int) -> None:
-    """Count ``count`` regressions in the summary's anomaly fields."""
-    if count <= 0:
+def add_to_summary(summary: dict[str, Any], found: Sequence[dict[str, Any]]) -> None:
+    """Count the regressions ``found`` in the summary's anomaly fields, and name their
+    metrics in ``regression_metrics`` (space-separated: the index keeps scalars only)."""
+    if not found:
         return
     kinds = dict(summary.get("anomalies_by_kind") or {})
-    kinds[KIND] = kinds.get(KIND, 0) + count
+    kinds[KIND] = kinds.get(KIND, 0) + len(found)
     summary["anomalies_by_kind"] = dict(sorted(kinds.items()))
-    summary["anomaly_count"] = int(summary.get("anomaly_count") or 0) + count
+    summary["anomaly_count"] = int(summary.get("anomaly_count") or 0) + len(found)
+    summary["regression_metrics"] = " ".join(str(detail["metric"]) for detail in found)

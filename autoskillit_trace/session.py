@@ -423,7 +423,7 @@ class TracedSession:
                 fields = {k: record[k] for k in ("kind", "severity", "pid", "seq", "detail")}
                 self.emit(WARNING, "anomaly", **fields)
                 self.log.warning("anomaly detected", **fields)
-            add_to_summary(summary, len(found))
+            add_to_summary(summary, found)
         except Exception as exc:  # the session is published all the same
             self.faults.report("cannot compare the session with its job's runs", repr(exc))
 

@@ -133,6 +133,38 @@ def anomaly_cells(anomaly: dict[str, Any]) -> tuple[str, str, str, str, str]:
     return when, severity, kind, _text(anomaly.get("pid")), shown
 
 
+# -- regressions: a run against its job's usual -------------------------------------
+
+_METRIC_LABELS = {
+    "duration_seconds": "duration",
+    "peak_tree_rss_kb": "peak memory",
+    "cpu_seconds": "CPU time",
+}
+
+
+def metric_text(metric: str, value: float | None) -> str:
+    """A figure of a run, in its unit: ``1.2 GiB``, ``3m05s``."""
+    return human_kb(value) if metric.endswith("_kb") else human_duration(value)
+
+
+def regression_sentence(anomaly: dict[str, Any]) -> str | None:
+    """``2.1× the usual peak memory of this job (median 1.2 GiB over 20 runs)``; None when
+    ``anomaly`` is no regression."""
+    detail = anomaly.get("detail")
+    if anomaly.get("kind") != "regression" or not isinstance(detail, dict):
+        return None
+    metric = str(detail.get("metric"))
+    ratio = _float(detail.get("ratio"))
+    times = f"{ratio:.1f}×" if ratio is not None else "far above"
+    median = metric_text(metric, _float(detail.get("median")))
+    label = _METRIC_LABELS.get(metric, metric)
+    return f"{times} the usual {label} of this job (median {median} over {_text(detail.get('runs'))} runs)"
+
+
+def regression_sentences(anomalies: Sequence[dict[str, Any]]) -> list[str]:
+    return [s for s in map(regression_sentence, anomalies) if s is not None]
+
+
 # -- show ---------------------------------------------------------------------------
 
 
@@ -211,6 +243,7 @@ def show_text(
         lines.append("")
         lines.append(f"Anomalies ({len(anomalies)}):")
         lines.extend(anomaly_lines(anomalies, width))
+        lines.extend(f"  {sentence}" for sentence in regression_sentences(anomalies))
     lines.append("")
     lines.append(f"Over time ({len(series)} snapshots, whole process tree):")
     lines.extend(chart_lines(series, [a.get("seq") for a in anomalies], width))
@@ -240,6 +273,9 @@ def markdown_lines(summary: dict[str, Any], anomalies: Sequence[dict[str, Any]])
     tools = tools_text(s)
     if tools is not None:
         lines += ["", f"Tools: {_md(tools)}"]
+    regressions = regression_sentences(anomalies)
+    if regressions:
+        lines += ["", *(f"⚠️ {_md(sentence)}  " for sentence in regressions)]
     if anomalies:
         lines += ["", f"**Anomalies ({len(anomalies)})**", ""]
         lines += ["| time | severity | kind | pid | detail |", "|---|---|---|---|---|"]
