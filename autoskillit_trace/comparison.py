@@ -12,7 +12,7 @@ from typing import Any
 
 from autoskillit_trace.regress import CPU, median, value_of
 from autoskillit_trace.schema import number
-from autoskillit_trace.textfmt import human_duration, human_kb, render_table, shorten
+from autoskillit_trace.textfmt import TIMES, human_duration, human_kb, render_table, shorten
 
 # (label, field, unit): the figures compared, where either run has them.
 FIGURES: tuple[tuple[str, str, str], ...] = (
@@ -188,7 +188,7 @@ def compare_lines(record: dict[str, Any], width: int) -> list[str]:
                 row["name"],
                 value_text(row["unit"], row["a"]),
                 value_text(row["unit"], row["b"]),
-                "" if ratio is None else f"{ratio:.2f}×",
+                "" if ratio is None else f"{ratio:.2f}{TIMES}",
             ]
         )
     for kind, counts in record["anomalies_by_kind"].items():

@@ -9,7 +9,7 @@ from typing import Any
 
 from autoskillit_trace.comparison import value_text
 from autoskillit_trace.regress import CPU, DURATION, PEAK_MEMORY, comparable, median, value_of
-from autoskillit_trace.textfmt import marker_line, sparkline
+from autoskillit_trace.textfmt import TIMES, marker_line, sparkline
 
 ROWS = ((DURATION, "duration", "s"), (PEAK_MEMORY, "peak memory", "kb"), (CPU, "CPU", "s"))
 REGRESSED = "regression_metrics"  # the summary's field: the metrics a run regressed on
@@ -64,7 +64,7 @@ def trend_lines(record: dict[str, Any], runs: Sequence[dict[str, Any]], width: i
             continue
         latest, middle = row["latest"], row["median"]
         against = f"latest {value_text(unit, latest)}, median {value_text(unit, middle)}" + (
-            f" ({row['ratio']:.2f}×)" if row["ratio"] is not None else ""
+            f" ({row['ratio']:.2f}{TIMES})" if row["ratio"] is not None else ""
         )
         lines.append(f"  {label:<12} {sparkline(values, spark_width)}  {against}")
         marks = [i for i, r in enumerate(runs) if metric.name in regressed(r)]

@@ -15,6 +15,7 @@ from autoskillit_trace.schema import number
 from autoskillit_trace.selection import peak_rss_kb
 from autoskillit_trace.series import METRICS, Series
 from autoskillit_trace.textfmt import (
+    TIMES,
     human_duration,
     human_kb,
     marker_line,
@@ -148,17 +149,18 @@ def metric_text(metric: str, value: float | None) -> str:
 
 
 def regression_sentence(anomaly: dict[str, Any]) -> str | None:
-    """``2.1× the usual peak memory of this job (median 1.2 GiB over 20 runs)``; None when
-    ``anomaly`` is no regression."""
+    """``2.1x the usual peak memory of this job (median 1.2 GiB over 20 runs)`` (with a
+    multiplication sign); None when ``anomaly`` is no regression."""
     detail = anomaly.get("detail")
     if anomaly.get("kind") != "regression" or not isinstance(detail, dict):
         return None
     metric = str(detail.get("metric"))
     ratio = _float(detail.get("ratio"))
-    times = f"{ratio:.1f}×" if ratio is not None else "far above"
+    times = f"{ratio:.1f}{TIMES}" if ratio is not None else "far above"
     median = metric_text(metric, _float(detail.get("median")))
     label = _METRIC_LABELS.get(metric, metric)
-    return f"{times} the usual {label} of this job (median {median} over {_text(detail.get('runs'))} runs)"
+    runs = _text(detail.get("runs"))
+    return f"{times} the usual {label} of this job (median {median} over {runs} runs)"
 
 
 def regression_sentences(anomalies: Sequence[dict[str, Any]]) -> list[str]:

@@ -1,4 +1,4 @@
-"""``autoskillit-trace compare A [B]``: two sessions side by side, or one against its job's usual."""
+"""``autoskillit-trace compare A [B]``: two sessions side by side, or one against the usual."""
 
 from __future__ import annotations
 
