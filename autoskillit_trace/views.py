@@ -177,6 +177,7 @@ def summary_lines(summary: dict[str, Any], folder: str, state: str | None = None
         ("Session", _text(s.get("session_id"))),
         ("Folder", folder),
         ("Command", _text(s.get("skill_command"))),
+        *([("Job", _text(s.get("job")))] if s.get("job") else []),
         ("Directory", _text(s.get("cwd"))),
         ("Started", short_time(s.get("start_ts")) + " UTC"),
         *summary_rows(s, state),
