@@ -11,7 +11,13 @@ import os
 
 from autoskillit_trace.ctx import suppress
 from autoskillit_trace.fsutil import Flock, open_private, write_atomic
-from autoskillit_trace.jsonl import dumps_line, iter_lines_reversed, parse_line, write_all
+from autoskillit_trace.jsonl import (
+    dumps_line,
+    iter_lines_holding,
+    iter_lines_reversed,
+    parse_line,
+    write_all,
+)
 from autoskillit_trace.store.layout import text
 
 TYPE_CHECKING = False
@@ -122,7 +128,8 @@ def newest_records(
     The index is read backwards in blocks from its end and the reading stops
     at the ``limit``-th record, so the newest few cost the same whatever the
     length of the history.  With a ``needle``, only lines that hold it are
-    parsed.  One record per session folder: an index written by an older
+    cut out and parsed (one byte search of the file).  One record per
+    session folder: an index written by an older
     version may hold two lines for one folder (its prune appended a
     "crashed" line for a finished session whose summary.json was gone); the
     newest line is the one its summary.json was last written with, so older
@@ -132,14 +139,12 @@ def newest_records(
     records: list[dict[str, Any]] = []
     skipped = 0
     try:
-        lines = iter_lines_reversed(index)
+        lines = iter_lines_reversed(index) if needle is None else iter_lines_holding(index, needle)
     except FileNotFoundError:
         return records, skipped
     seen: set[str] = set()
     try:
         for line in lines:
-            if needle is not None and needle not in line:
-                continue
             record = parse_line(line)
             if record is None:
                 skipped += 1
