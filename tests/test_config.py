@@ -228,19 +228,7 @@ def test_each_layer_overrides_the_one_below(project: Path, env: dict[str, str]) 
         f"project file {proj}",
         f"environment {PREFIX}LOG_DIR",
         "command line --keep",
-        "default",
-        "default",
-        "default",
-        "default",
-        "default",
-        "default",
-        "default",
-        "default",
-        "default",
-        "default",
-        "default",
-        "default",
-        "default",
+        *["default"] * (len(KEYS) - 4),
     ]
 
 
