@@ -55,7 +55,8 @@ def regressed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     names: list[str] = []
     for mb in [40] * 6 + [120]:
         before = {p.name for p in (log_root / "sessions").glob("*")}
-        run_job(log_root, script, mb, env)
+        step = {"GITHUB_STEP_SUMMARY": str(tmp / "step.md")} if mb == 120 else {}
+        run_job(log_root, script, mb, {**env, **step})
         (new,) = {p.name for p in (log_root / "sessions").glob("*")} - before
         names.append(new)
     return log_root, env, names
@@ -98,6 +99,8 @@ def test_show_compare_trend_and_ls_show_the_regression(
     markdown = cli("show", names[-1], "--markdown", "--log-dir", log_root, env=env).stdout
     assert f"{TIMES} the usual peak memory of this job (median " in markdown
     assert "over 6 runs)" in markdown
+    step = (log_root.parent / "step.md").read_text()  # the step summary of the last run
+    assert f"{TIMES} the usual peak memory of this job (median " in step
 
     pair = cli("compare", names[-2], names[-1], "--json", "--log-dir", log_root, env=env)
     assert pair.returncode == 0, pair.stderr
