@@ -365,8 +365,14 @@ def compare_command(a: str, b: str | None, as_json: bool, log_dir: str | None) -
     return run_compare(CompareArgs(a, b, as_json, log_dir))
 
 
+def _a_job(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not value:
+        raise click.BadParameter("the job is empty; expected a job's key (see 'ls --json')")
+    return value
+
+
 @cli.command("trend")
-@click.argument("job", metavar="JOB", callback=_not_empty, shell_complete=_complete_jobs)
+@click.argument("job", metavar="JOB", callback=_a_job, shell_complete=_complete_jobs)
 @click.option(
     "--limit",
     type=click.IntRange(min=0),

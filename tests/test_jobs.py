@@ -187,31 +187,6 @@ def test_the_job_key_given_and_derived(tmp_path: Path, log_root: Path) -> None:
     assert (row["value"], row["source"]) == ("from env", "environment AUTOSKILLIT_TRACE_JOB")
 
 
-@pytest.mark.parametrize(
-    ("extra", "variables", "wrong"),
-    [
-        (("--job", "a\nb"), {}, "--job: linux_tracing.job: invalid job name"),
-        ((), {"AUTOSKILLIT_TRACE_JOB": "x\ty"}, "AUTOSKILLIT_TRACE_JOB: linux_tracing.job"),
-        ((), {"AUTOSKILLIT_TRACE_JOB": "j" * 201}, "longer than 200 characters"),
-        (("--job", ""), {}, "option --job: the value is empty"),
-        ((), {"AUTOSKILLIT_LINUX_TRACING__REGRESSION_FACTOR": "1"}, "expected a number above 1"),
-    ],
-)
-def test_a_bad_job_or_threshold_is_one_line_and_exit_2(
-    tmp_path: Path, log_root: Path, extra: tuple[str, ...], variables: dict[str, str], wrong: str
-) -> None:
-    marker = tmp_path / "ran"
-    traced = run_traced(
-        log_root,
-        ["touch", str(marker)],
-        extra=extra,
-        env=clean_env(tmp_path, **variables),
-    )
-    assert traced.proc.returncode == 2
-    assert len(traced.stderr.splitlines()) == 1 and wrong in traced.stderr, traced.stderr
-    assert not marker.exists()
-
-
 def test_a_fault_in_the_comparison_changes_nothing_for_the_command(
     tmp_path: Path, log_root: Path
 ) -> None:
