@@ -9,7 +9,8 @@ session, which imports no regex engine.
 Rules, applied left to right at each place the text could start a name
 (the start, or after a character that is not an ASCII letter or digit):
 
-- a path under ``/tmp/``, ``/var/tmp/`` or ``/dev/shm/`` becomes
+- a path under ``/tmp/``, ``/var/tmp/`` or ``/dev/shm/`` (not ``./tmp/``,
+  ``~/tmp/``) becomes
   ``<tmp>/`` and its last part (``<tmp>`` alone when that part is itself
   mktemp-like); it ends at a blank, a quote, ``:``, ``,``, ``;`` or ``)``;
 - a mktemp-like name (``tmp.`` and 6 or more letters or digits, as
@@ -78,9 +79,10 @@ def normalise(text: str) -> str:
 
 def _rule_at(text: str, i: int) -> tuple[int, str]:
     """The end and replacement of the rule that matches at ``i``; ``(i, "")`` for none."""
-    for root in TEMP_ROOTS:
-        if text.startswith(root, i):
-            return _temp_path(text, i, len(root))
+    if i == 0 or text[i - 1] not in ".~":  # /tmp/, not ./tmp/ or ~/tmp/
+        for root in TEMP_ROOTS:
+            if text.startswith(root, i):
+                return _temp_path(text, i, len(root))
     end = _mktemp_name(text, i)
     if end > i:
         return end, "<tmp>"

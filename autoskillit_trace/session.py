@@ -296,18 +296,24 @@ class TracedSession:
         self.writer.append_trace(snapshot)
         for anomaly in self.fold.feed(snapshot):
             self.writer.append_anomaly(anomaly.to_record())
-            fields = {
-                "kind": anomaly.kind,
-                "severity": anomaly.severity,
-                "pid": anomaly.pid,
-                "seq": anomaly.seq,
-                "detail": anomaly.detail,
-            }
-            self.emit(ERROR if anomaly.severity == "critical" else WARNING, "anomaly", **fields)
-            self.log.warning("anomaly detected", **fields)
+            self.report_anomaly(
+                {
+                    "kind": anomaly.kind,
+                    "severity": anomaly.severity,
+                    "pid": anomaly.pid,
+                    "seq": anomaly.seq,
+                    "detail": anomaly.detail,
+                }
+            )
         if self.seq == 0:
             self.housekeeping()
         self.seq += 1
+
+    def report_anomaly(self, fields: dict[str, Any]) -> None:
+        """An anomaly's event line and warning (kind, severity, pid, seq, detail)."""
+        level = ERROR if fields["severity"] == "critical" else WARNING
+        self.emit(level, "anomaly", **fields)
+        self.log.warning("anomaly detected", **fields)
 
     def _recorded(self, orphan: dict[str, Any]) -> dict[str, Any]:
         """A leftover process as summary.json keeps it: its command line redacted too."""
@@ -420,9 +426,9 @@ class TracedSession:
                     detail, summary.get("end_ts"), summary.get("pid"), summary.get("job")
                 )
                 self.writer.append_anomaly(record)
-                fields = {k: record[k] for k in ("kind", "severity", "pid", "seq", "detail")}
-                self.emit(WARNING, "anomaly", **fields)
-                self.log.warning("anomaly detected", **fields)
+                self.report_anomaly(
+                    {k: record[k] for k in ("kind", "severity", "pid", "seq", "detail")}
+                )
             add_to_summary(summary, found)
         except Exception as exc:  # the session is published all the same
             self.faults.report("cannot compare the session with its job's runs", repr(exc))

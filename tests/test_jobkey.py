@@ -17,6 +17,8 @@ CASES = [
     ("python3 /tmp/pytest-of-me/pytest-12/test_x0/job.py --mb 40", "python3 <tmp>/job.py --mb 40"),
     ("cat /var/tmp/cache/", "cat <tmp>/cache"),
     ("cp a /dev/shm/x.bin", "cp a <tmp>/x.bin"),
+    ("cp ./tmp/a.txt ~/tmp/b.txt /src/tmp/c", "cp ./tmp/a.txt ~/tmp/b.txt /src/tmp/c"),
+    ("cp file:///tmp/x/a.txt", "cp file://<tmp>/a.txt"),
     ("sh --out=/tmp/tmp.Ab3dE5fG7h", "sh --out=<tmp>"),
     ("sh '/tmp/tmpab_cd123'", "sh '<tmp>'"),
     ("ls tmp.Xy12Zw9Q/out", "ls <tmp>/out"),
