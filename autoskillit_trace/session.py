@@ -405,6 +405,8 @@ class TracedSession:
             runs = self.settings.regression_runs
             if runs > 0:
                 self.job_history = job_runs(self.root.index, job, runs, comparable)
+        except OSError:  # an index that cannot be read: no comparison; its writing will tell
+            return
         except Exception as exc:  # a bug here must not stop the snapshots
             self.faults.report("cannot read the job's past runs", repr(exc))
 
