@@ -24,8 +24,14 @@ def cli() -> None:
     autoskillit-trace ls --failed
     autoskillit-trace show SESSION
     autoskillit-trace report --out DIR
+    autoskillit-trace compare SESSION_A SESSION_B
+    autoskillit-trace trend JOB
     autoskillit-trace prune --older-than 30d
     autoskillit-trace config show
+
+    Tab completion (session ids, job names): add to ~/.bashrc
+    eval "$(_AUTOSKILLIT_TRACE_COMPLETE=bash_source autoskillit-trace)"
+    (zsh: zsh_source in ~/.zshrc; fish: fish_source, see the README).
     """
 
 
@@ -128,6 +134,22 @@ def _not_empty(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         typed = max(param.opts, key=len)
         raise click.UsageError(empty_value_problem(typed, param.metavar or "VALUE"), ctx)
     return value
+
+
+def _complete_sessions(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Session ids and folder names from the index, for the shell's completion."""
+    from autoskillit_trace.completion import index_of, session_names
+
+    index = index_of(ctx.params.get("log_dir"))
+    return session_names(index, incomplete) if index else []
+
+
+def _complete_jobs(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Job names from the index, for the shell's completion."""
+    from autoskillit_trace.completion import index_of, job_names
+
+    index = index_of(ctx.params.get("log_dir"))
+    return job_names(index, incomplete) if index else []
 
 
 _log_dir_option = click.option(
@@ -236,6 +258,18 @@ def prune_command(
     metavar="N",
     help="At most N sessions (default 20 on a terminal, all otherwise; 0: all).",
 )
+@click.option(
+    "--job",
+    metavar="NAME",
+    callback=_not_empty,
+    shell_complete=_complete_jobs,
+    help="Only the runs of this job (its key, as 'ls --json' shows it).",
+)
+@click.option(
+    "--trend",
+    is_flag=True,
+    help="With --job: the job's duration, memory and CPU over its runs (as 'trend NAME').",
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON lines (index records) on stdout.")
 @_log_dir_option
 def ls_command(
@@ -244,6 +278,8 @@ def ls_command(
     since: float | None,
     command: str | None,
     min_rss: float | None,
+    job: str | None,
+    trend: bool,
     limit: int | None,
     as_json: bool,
     log_dir: str | None,
@@ -256,12 +292,17 @@ def ls_command(
     from autoskillit_trace.commands.ls import LsArgs, run_ls
     from autoskillit_trace.selection import SessionFilter
 
+    if trend:
+        if job is None:
+            raise click.UsageError("--trend needs --job NAME")
+        return _trend(job, limit, as_json, log_dir)
     keep = SessionFilter(
         failed=failed,
         anomalies=anomalies,
         since=since,
         command=command,
         min_rss_kb=min_rss,
+        job=job,
     )
     return run_ls(LsArgs(keep, limit, as_json, log_dir))
 
@@ -294,7 +335,7 @@ def _html_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
 
 
 @cli.command("show")
-@click.argument("session")
+@click.argument("session", shell_complete=_complete_sessions)
 @click.option("--json", "as_json", is_flag=True, help="The summary and anomalies as JSON.")
 @click.option(
     "--markdown",
@@ -364,6 +405,54 @@ def report_command(out: Any, log_dir: str | None) -> int:
     from autoskillit_trace.commands.report import ReportArgs, run_report
 
     return run_report(ReportArgs(out, log_dir))
+
+
+@cli.command("compare")
+@click.argument("a", metavar="SESSION_A", shell_complete=_complete_sessions)
+@click.argument("b", metavar="[SESSION_B]", required=False, shell_complete=_complete_sessions)
+@click.option("--json", "as_json", is_flag=True, help="The comparison as JSON.")
+@_log_dir_option
+def compare_command(a: str, b: str | None, as_json: bool, log_dir: str | None) -> int:
+    """Two sessions side by side: outcome, duration, peaks, CPU, anomalies by kind,
+    and the processes whose memory or CPU changed most.
+
+    Without SESSION_B, SESSION_A is compared with the median of its job's
+    latest successful runs (shown as A). Sessions are named as for 'show'.
+    """
+    from autoskillit_trace.commands.compare import CompareArgs, run_compare
+
+    return run_compare(CompareArgs(a, b, as_json, log_dir))
+
+
+def _a_job(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not value:
+        raise click.BadParameter("the job is empty; expected a job's key (see 'ls --json')")
+    return value
+
+
+@cli.command("trend")
+@click.argument("job", metavar="JOB", callback=_a_job, shell_complete=_complete_jobs)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="The newest N runs (default 50; 0: all).",
+)
+@click.option("--json", "as_json", is_flag=True, help="The trend as JSON.")
+@_log_dir_option
+def trend_command(job: str, limit: int | None, as_json: bool, log_dir: str | None) -> int:
+    """A job's duration, peak memory and CPU over its runs, as sparklines, with the
+    latest run against the median and the runs flagged as regressions marked.
+
+    JOB is the job's key, as 'ls --json' shows it ('--job' of 'run').
+    """
+    return _trend(job, limit, as_json, log_dir)
+
+
+def _trend(job: str, limit: int | None, as_json: bool, log_dir: str | None) -> int:
+    from autoskillit_trace.commands.trend import TrendArgs, run_trend
+
+    return run_trend(TrendArgs(job, 50 if limit is None else limit, as_json, log_dir))
 
 
 def main(args: list[str]) -> int:

@@ -196,6 +196,19 @@ def _agent_format_from_value(value: object, base: str | None) -> str:
     return value
 
 
+def _job_from_value(value: object, base: str | None) -> str:
+    """A job name given by hand (empty: derived from the command line); one line of text."""
+    if not isinstance(value, str):
+        raise TypeError(value)
+    if value:
+        from autoskillit_trace.jobkey import valid_job_name
+
+        problem = valid_job_name(value)
+        if problem is not None:
+            raise _Unusable(f"invalid job name {_short(repr(value), 60)}: {problem}")
+    return value
+
+
 class ValueType(Record):
     """How one kind of setting is read from text and from typed values."""
 
@@ -226,6 +239,7 @@ AGENT_FORMAT = ValueType("agent format", _agent_format_from_value, _agent_format
 LABELS = ValueType(
     "labels", _labels_from_text, _labels_from_value, " (name=value,name=value, or a JSON object)"
 )
+JOB = ValueType("job name", _job_from_value, _job_from_value)
 
 
 # --- the schema: one entry per setting ---------------------------------------
@@ -255,6 +269,14 @@ def _http_or_empty(value: Any) -> bool:
 
 def _at_least_one(value: Any) -> bool:
     return bool(value >= 1)
+
+
+def _not_negative(value: Any) -> bool:
+    return bool(0 <= value < float("inf"))
+
+
+def _a_factor(value: Any) -> bool:
+    return bool(1 < value < float("inf"))
 
 
 def _anchored_or_empty(value: Any) -> bool:
@@ -350,6 +372,45 @@ SCHEMA: tuple[Setting, ...] = (
         "linux_tracing", "html_report", BOOL, False, _always, "true or false",
         "write report.html, the session's HTML report, into its folder when it ends (as --html)",
     ),
+    Setting(
+        "linux_tracing", "job", JOB, "", _always,
+        "a job name of 1 to 200 printable characters, or empty",
+        "the session's job (as --job, or $AUTOSKILLIT_TRACE_JOB); empty: derived from the "
+        "command line with temporary paths and id-like numbers taken out",
+    ),
+    Setting(
+        "linux_tracing", "regression_runs", INT, 20, _not_negative,
+        "a whole number of at least 0",
+        "a finished session is compared with this many of its job's latest successful "
+        "runs (0: no comparison)",
+    ),
+    Setting(
+        "linux_tracing", "regression_min_runs", INT, 5, _at_least_one,
+        "a whole number of at least 1",
+        "fewer successful runs of the job than this (or than regression_runs): no comparison",
+    ),
+    Setting(
+        "linux_tracing", "regression_factor", FLOAT, 1.5, _a_factor,
+        "a number above 1",
+        "a figure above this many times its median over the job's runs (and above it by more "
+        "than the metric's floor) is a regression",
+    ),
+    Setting(
+        "linux_tracing", "regression_floor_seconds", FLOAT, 1.0, _not_negative,
+        "a number of seconds of at least 0",
+        "a duration is a regression only if above the median by more than this many seconds",
+    ),
+    Setting(
+        "linux_tracing", "regression_floor_rss_mb", FLOAT, 32.0, _not_negative,
+        "a number of MiB of at least 0",
+        "a peak tree RSS is a regression only if above the median by more than this many MiB",
+    ),
+    Setting(
+        "linux_tracing", "regression_floor_cpu_seconds", FLOAT, 1.0, _not_negative,
+        "a number of seconds of at least 0",
+        "total CPU time (user + system, where recorded) is a regression only if above the "
+        "median by more than this many seconds",
+    ),
 )  # fmt: skip
 
 KEYS: tuple[str, ...] = tuple(s.dotted for s in SCHEMA)
@@ -374,6 +435,13 @@ class Settings(Record):
     textfile_dir: str
     labels: tuple[tuple[str, str], ...]
     html_report: bool
+    job: str
+    regression_runs: int
+    regression_min_runs: int
+    regression_factor: float
+    regression_floor_seconds: float
+    regression_floor_rss_mb: float
+    regression_floor_cpu_seconds: float
 
     def __init__(self, **values: object) -> None:
         for setting in SCHEMA:
@@ -593,6 +661,11 @@ def _file_layer(path: str, kind: str) -> _Layer:
 # --- environment and command line -------------------------------------------------
 
 
+# Environment variables that name a setting outside the AUTOSKILLIT_<SECTION>__<KEY>
+# scheme; each wins over that scheme's variable for the same setting.
+ENV_ALIASES: dict[str, str] = {"AUTOSKILLIT_TRACE_JOB": "linux_tracing.job"}
+
+
 def _env_layer(env: Mapping[str, str], base: str) -> _Layer:
     layer: _Layer = {}
     for name in sorted(env):
@@ -604,6 +677,11 @@ def _env_layer(env: Mapping[str, str], base: str) -> _Layer:
             raise _unknown_env(name, section)
         value = _convert(setting, env[name], name, base, text=True)
         layer[setting.dotted] = (value, Source(ENVIRONMENT, name))
+    for name, dotted in ENV_ALIASES.items():
+        if env.get(name):
+            setting = _BY_DOTTED[dotted]
+            value = _convert(setting, env[name], name, base, text=True)
+            layer[dotted] = (value, Source(ENVIRONMENT, name))
     return layer
 
 

@@ -176,6 +176,7 @@ KINDS: tuple[str, ...] = (
     "fd_high",
     "d_state_sustained",
     "high_cpu_sustained",
+    "regression",  # no snapshot rule: regress.py compares a finished session with its job's runs
 )
 
 SEVERITY: dict[str, str] = {kind: "warning" for kind in KINDS}

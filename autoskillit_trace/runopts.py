@@ -153,6 +153,14 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         metavar="NAME=VALUE",
     ),
     RunOption(
+        ("--job",),
+        "job",
+        "The session's job: its runs are compared with each other "
+        "(default: $AUTOSKILLIT_TRACE_JOB, else derived from the command line).",
+        metavar="NAME",
+        config_key="linux_tracing.job",
+    ),
+    RunOption(
         ("--junit",),
         "junit",
         "Add a JUnit XML test case for the session to FILE (created if absent).",

@@ -23,8 +23,11 @@ class SessionFilter:
     since: float | None = None  # seconds since the epoch: started at or after
     command: str | None = None  # text contained in the command line
     min_rss_kb: float | None = None
+    job: str | None = None  # the job's key, whole
 
     def matches(self, record: dict[str, Any]) -> bool:
+        if self.job is not None and record.get("job") != self.job:
+            return False
         if self.failed and record.get("success") is not False:
             return False
         if self.anomalies and not _positive(record.get("anomaly_count")):

@@ -170,6 +170,7 @@ class TracedSession:
         self.env: Mapping[str, str] = {}  # the wrapper's: some exports are asked for there
         self.slot: tuple[int, int] | None = None  # (slot number, the fd that holds it)
         self.targets: tuple[Target, ...] = ()  # the export targets wanted, known at open
+        self.job_history: list[dict[str, Any]] | None = None  # the job's past runs, newest first
 
     @property
     def redactor(self) -> Redactor:
@@ -251,6 +252,8 @@ class TracedSession:
             "snapshot_interval_seconds": self.settings.proc_interval,
             "tracer_version": __version__,
         }
+        if self.settings.job:  # else derived from the command line while the command runs
+            self.header["job"] = self.settings.job
         self.log.info(
             "session started",
             session_id=self.header["session_id"],
@@ -301,18 +304,24 @@ class TracedSession:
         self.writer.append_trace(snapshot)
         for anomaly in self.fold.feed(snapshot):
             self.writer.append_anomaly(anomaly.to_record())
-            fields = {
-                "kind": anomaly.kind,
-                "severity": anomaly.severity,
-                "pid": anomaly.pid,
-                "seq": anomaly.seq,
-                "detail": anomaly.detail,
-            }
-            self.emit(ERROR if anomaly.severity == "critical" else WARNING, "anomaly", **fields)
-            self.log.warning("anomaly detected", **fields)
+            self.report_anomaly(
+                {
+                    "kind": anomaly.kind,
+                    "severity": anomaly.severity,
+                    "pid": anomaly.pid,
+                    "seq": anomaly.seq,
+                    "detail": anomaly.detail,
+                }
+            )
         if self.seq == 0:
             self.housekeeping()
         self.seq += 1
+
+    def report_anomaly(self, fields: dict[str, Any]) -> None:
+        """An anomaly's event line and warning (kind, severity, pid, seq, detail)."""
+        level = ERROR if fields["severity"] == "critical" else WARNING
+        self.emit(level, "anomaly", **fields)
+        self.log.warning("anomaly detected", **fields)
 
     def _recorded(self, orphan: dict[str, Any]) -> dict[str, Any]:
         """A leftover process as summary.json keeps it: its command line redacted too."""
@@ -399,6 +408,54 @@ class TracedSession:
             self.root.prune(keep=keep, slack=keep // 20)
         except (OSError, StoreError) as exc:
             self.faults.report("housekeeping of the log store failed", exc)
+        self.read_job_history()
+
+    def read_job_history(self) -> None:
+        """The job's key and its latest successful runs, read now so that the
+        comparison at the end costs the wrapper's exit nothing but arithmetic.
+        """
+        assert self.root is not None
+        try:
+            from autoskillit_trace.regress import comparable
+            from autoskillit_trace.store.index import job_runs
+            from autoskillit_trace.summary import job_of
+
+            job = job_of(self.header)
+            if job is None:
+                return
+            self.header["job"] = job
+            runs = self.settings.regression_runs
+            if runs > 0:
+                self.job_history = job_runs(self.root.index, job, runs, comparable)
+        except OSError:  # an index that cannot be read: no comparison; its writing will tell
+            return
+        except Exception as exc:  # a bug here must not stop the snapshots
+            self.faults.report("cannot read the job's past runs", repr(exc))
+
+    def compare_with_job(self, summary: dict[str, Any]) -> None:
+        """A ``regression`` anomaly for each figure far above the job's usual; never raises."""
+        if not self.job_history or self.writer is None:
+            return
+        try:
+            from autoskillit_trace.regress import (
+                Thresholds,
+                add_to_summary,
+                anomaly_record,
+                regressions,
+            )
+
+            found = regressions(summary, self.job_history, Thresholds.from_settings(self.settings))
+            for detail in found:
+                record = anomaly_record(
+                    detail, summary.get("end_ts"), summary.get("pid"), summary.get("job")
+                )
+                self.writer.append_anomaly(record)
+                self.report_anomaly(
+                    {k: record[k] for k in ("kind", "severity", "pid", "seq", "detail")}
+                )
+            add_to_summary(summary, found)
+        except Exception as exc:  # the session is published all the same
+            self.faults.report("cannot compare the session with its job's runs", repr(exc))
 
     def outcome(self, ended: ChildExit) -> Outcome:
         agent = self.agent_report(time.monotonic(), cut=ended.stopped is not None)
@@ -426,6 +483,7 @@ class TracedSession:
         if self.seq == 0:  # over before its first snapshot: retention still applies
             self.housekeeping()
         summary = self.fold.summary(self.header, outcome)
+        self.compare_with_job(summary)
         self.emit(
             INFO if summary["success"] else WARNING,
             "session_end",

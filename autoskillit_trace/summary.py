@@ -156,8 +156,22 @@ def build_summary(
         "wrapper_pid": start.get("wrapper_pid"),
         "hostname": start.get("hostname"),
         "tracer_version": start.get("tracer_version"),
+        "job": job_of(start),
     }
     return {**head, **agent_block(agent, (head, tail)), **tail}
+
+
+def job_of(start: dict[str, Any]) -> str | None:
+    """The session's job: the one given (``--job``), else its command line's key."""
+    job = start.get("job")
+    if isinstance(job, str) and job:
+        return job
+    command = start.get("skill_command")
+    if not isinstance(command, str):
+        return None
+    from autoskillit_trace.jobkey import job_key
+
+    return job_key(command)
 
 
 def agent_block(agent: dict[str, Any], taken: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:

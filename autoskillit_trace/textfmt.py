@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 _SIZE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 SPARK = "▁▂▃▄▅▆▇█"
+TIMES = "\N{MULTIPLICATION SIGN}"  # 2.1x, as people write a ratio
 
 
 def human_bytes(count: float | None) -> str:

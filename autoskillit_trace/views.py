@@ -15,6 +15,7 @@ from autoskillit_trace.schema import number
 from autoskillit_trace.selection import peak_rss_kb
 from autoskillit_trace.series import METRICS, Series
 from autoskillit_trace.textfmt import (
+    TIMES,
     human_duration,
     human_kb,
     marker_line,
@@ -184,6 +185,39 @@ def anomaly_cells(anomaly: dict[str, Any]) -> tuple[str, str, str, str, str]:
     return when, severity, kind, _text(anomaly.get("pid")), shown
 
 
+# -- regressions: a run against its job's usual -------------------------------------
+
+_METRIC_LABELS = {
+    "duration_seconds": "duration",
+    "peak_tree_rss_kb": "peak memory",
+    "cpu_seconds": "CPU time",
+}
+
+
+def metric_text(metric: str, value: float | None) -> str:
+    """A figure of a run, in its unit: ``1.2 GiB``, ``3m05s``."""
+    return human_kb(value) if metric.endswith("_kb") else human_duration(value)
+
+
+def regression_sentence(anomaly: dict[str, Any]) -> str | None:
+    """``2.1x the usual peak memory of this job (median 1.2 GiB over 20 runs)`` (with a
+    multiplication sign); None when ``anomaly`` is no regression."""
+    detail = anomaly.get("detail")
+    if anomaly.get("kind") != "regression" or not isinstance(detail, dict):
+        return None
+    metric = str(detail.get("metric"))
+    ratio = _float(detail.get("ratio"))
+    times = f"{ratio:.1f}{TIMES}" if ratio is not None else "far above"
+    median = metric_text(metric, _float(detail.get("median")))
+    label = _METRIC_LABELS.get(metric, metric)
+    runs = _text(detail.get("runs"))
+    return f"{times} the usual {label} of this job (median {median} over {runs} runs)"
+
+
+def regression_sentences(anomalies: Sequence[dict[str, Any]]) -> list[str]:
+    return [s for s in map(regression_sentence, anomalies) if s is not None]
+
+
 # -- show ---------------------------------------------------------------------------
 
 
@@ -194,6 +228,7 @@ def summary_lines(summary: dict[str, Any], folder: str, state: str | None = None
         ("Session", _text(s.get("session_id"))),
         ("Folder", folder),
         ("Command", _text(s.get("skill_command"))),
+        *([("Job", _text(s.get("job")))] if s.get("job") else []),
         ("Directory", _text(s.get("cwd"))),
         ("Started", short_time(s.get("start_ts")) + " UTC"),
         *summary_rows(s, state),
@@ -262,6 +297,7 @@ def show_text(
         lines.append("")
         lines.append(f"Anomalies ({len(anomalies)}):")
         lines.extend(anomaly_lines(anomalies, width))
+        lines.extend(f"  {sentence}" for sentence in regression_sentences(anomalies))
     lines.append("")
     lines.append(f"Over time ({len(series)} snapshots, whole process tree):")
     lines.extend(chart_lines(series, [a.get("seq") for a in anomalies], width))
@@ -291,6 +327,9 @@ def markdown_lines(summary: dict[str, Any], anomalies: Sequence[dict[str, Any]])
     tools = tools_text(s)
     if tools is not None:
         lines += ["", f"Tools: {_md(tools)}"]
+    regressions = regression_sentences(anomalies)
+    if regressions:
+        lines += ["", *(f"⚠️ {_md(sentence)}  " for sentence in regressions)]
     if anomalies:
         lines += ["", f"**Anomalies ({len(anomalies)})**", ""]
         lines += ["| time | severity | kind | pid | detail |", "|---|---|---|---|---|"]

@@ -319,6 +319,36 @@ class Bench:
             "ls newest 20 of 100,000", f"{wall:.3f} s", "<= 0.3 s", ok and wall <= 0.3, seconds=wall
         )
 
+    def regression(self) -> None:
+        """The comparison with the job's runs: the reading (done after the first
+        snapshot, while the command runs) and the arithmetic left for the end."""
+        root = self.work / "regression-root"
+        _make_job_index(root, 100_000, every=50)
+        index = str(root / "sessions.jsonl")
+        for job, label in (("nightly", "a job run every 50th session"), ("new", "a new job")):
+            reads, ends = [], []
+            found = None
+            for _ in range(3 if self.quick else 7):
+                proc = subprocess.run(
+                    [sys.executable, "-c", REGRESSION, index, job],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                read, end, found = json.loads(proc.stdout)
+                reads.append(read)
+                ends.append(end)
+            read, end = statistics.median(reads), statistics.median(ends)
+            met = end <= 0.005 and (job == "new" or read <= 0.005)
+            self.row(
+                f"job's runs, 100,000 lines: {label}",
+                f"read {read * 1000:.1f} ms, at the end {end * 1000:.2f} ms ({found} runs)",
+                "<= 5 ms" if job == "nightly" else "end <= 5 ms",
+                met,
+                read_seconds=read,
+                end_seconds=end,
+            )
+
     def redaction(self) -> None:
         """Command lines made to trip up the rules (100-200 KB arguments): linear work."""
         times = []
@@ -590,6 +620,41 @@ def _make_index(root: Path, count: int) -> None:
             )
 
 
+# In a fresh interpreter, as in a session: json is imported by the first line read.
+REGRESSION = """
+import json, sys, time
+from autoskillit_trace.regress import Thresholds, comparable, regressions
+from autoskillit_trace.store.index import job_runs
+started = time.perf_counter()
+runs = job_runs(sys.argv[1], sys.argv[2], 20, comparable)
+read = time.perf_counter()
+current = {"success": True, "duration_seconds": 30.0, "peak_tree_rss_kb": 400_000}
+regressions(current, runs, Thresholds())
+print(json.dumps([read - started, time.perf_counter() - read, len(runs)]))
+"""
+
+
+def _make_job_index(root: Path, count: int, every: int) -> None:
+    """An index of ``count`` lines as sessions write them; every ``every``-th of job ``nightly``."""
+    from autoskillit_trace.summary import Outcome, Peaks, build_summary, index_record
+
+    root.mkdir(parents=True)
+    with open(root / "sessions.jsonl", "w") as handle:
+        for i in range(count):
+            start = {
+                "session_id": f"s-{i}",
+                "dir_name": f"s-{i}",
+                "skill_command": f"make -C /src/project{i % 37} test",
+                "start_ts": "2026-11-30T00:00:00+00:00",
+                "job": "nightly" if i % every == 0 else f"make -C /src/project{i % 37} test",
+            }
+            outcome = Outcome(0, "success", "exited: code 0", end_ts=start["start_ts"])
+            outcome.duration_seconds = 12.5 + i % 5
+            summary = build_summary(start, Peaks(), outcome, {})
+            summary["peak_tree_rss_kb"] = 200_000 + i % 1000
+            handle.write(json.dumps(index_record(summary), separators=(",", ":")) + "\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, smaller sizes")
@@ -610,6 +675,7 @@ def main() -> int:
         "memory",
         "prune",
         "ls",
+        "regression",
         "redaction",
         "export_timeout",
         "html_report",

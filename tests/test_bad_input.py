@@ -192,6 +192,39 @@ CASES = [
     Case("long flag with a value", opts("--quiet=yes"), "option --quiet takes no value"),
     Case("option not UTF-8", opts("--log-dir", b"/tmp/\xff\xfe"), "--log-dir: value is not valid"),
     Case("session id not UTF-8", opts("--session-id", b"s\xff"), "value is not valid UTF-8"),
+    # -- job names and the regression thresholds --------------------------------------
+    Case("job empty", opts("--job", ""), "option --job: the value is empty; expected NAME"),
+    Case("job not UTF-8", opts("--job", b"j\xff"), "--job: value is not valid UTF-8"),
+    Case(
+        "job with a newline",
+        opts("--job", "a\nb"),
+        "--job: linux_tracing.job: invalid job name 'a\\nb': it holds a control character "
+        "(a newline, a tab...); expected a job name of 1 to 200 printable characters, or empty",
+    ),
+    Case(
+        "env: job too long",
+        opts(),
+        "AUTOSKILLIT_TRACE_JOB: linux_tracing.job: invalid job name",
+        env={"AUTOSKILLIT_TRACE_JOB": "j" * 201},
+    ),
+    Case(
+        "env: job with a tab",
+        opts(),
+        "AUTOSKILLIT_TRACE_JOB: linux_tracing.job: invalid job name 'x\\ty'",
+        env={"AUTOSKILLIT_TRACE_JOB": "x\ty"},
+    ),
+    config("linux_tracing:\n  job: 5\n", "linux_tracing.job: expected a job name"),
+    config(
+        "linux_tracing:\n  regression_factor: 1\n",
+        "linux_tracing.regression_factor: expected a number above 1, got 1",
+    ),
+    Case(
+        "env: negative floor",
+        opts(),
+        f"{ENV}REGRESSION_FLOOR_RSS_MB: linux_tracing.regression_floor_rss_mb: expected a number "
+        "of MiB of at least 0, got '-1'",
+        env={f"{ENV}REGRESSION_FLOOR_RSS_MB": "-1"},
+    ),
     # -- session ids ------------------------------------------------------------------
     Case("id with /", opts("--session-id", "a/b"), "it contains '/'"),
     Case("id ..", opts("--session-id", ".."), "it must start with a letter or a digit"),
@@ -294,7 +327,9 @@ def test_command_that_cannot_start(case: Case, recorded: Path, tmp_path: Path) -
 
 # -- the other commands -------------------------------------------------------------
 
-STORE_COMMANDS = [["ls"], ["show", "x"], ["prune"], ["config", "show"]]
+STORE_COMMANDS = [
+    ["ls"], ["show", "x"], ["compare", "x"], ["trend", "x"], ["prune"], ["config", "show"],
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", STORE_COMMANDS, ids=" ".join)

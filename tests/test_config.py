@@ -36,7 +36,9 @@ REPO = Path(__file__).resolve().parents[1]
 PREFIX = "AUTOSKILLIT_LINUX_TRACING__"
 KNOWN_KEYS = (
     "known keys: enabled, proc_interval, log_dir, max_sessions, agent_events, agent_format, "
-    "redact_patterns, pushgateway_url, textfile_dir, labels, html_report"
+    "redact_patterns, pushgateway_url, textfile_dir, labels, html_report, job, regression_runs, "
+    "regression_min_runs, regression_factor, regression_floor_seconds, regression_floor_rss_mb, "
+    "regression_floor_cpu_seconds"
 )
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux XDG layout")
 
@@ -117,6 +119,13 @@ def test_schema_matches_settings_class() -> None:
         "linux_tracing.textfile_dir",
         "linux_tracing.labels",
         "linux_tracing.html_report",
+        "linux_tracing.job",
+        "linux_tracing.regression_runs",
+        "linux_tracing.regression_min_runs",
+        "linux_tracing.regression_factor",
+        "linux_tracing.regression_floor_seconds",
+        "linux_tracing.regression_floor_rss_mb",
+        "linux_tracing.regression_floor_cpu_seconds",
     )
 
 
@@ -209,19 +218,20 @@ def test_each_layer_overrides_the_one_below(project: Path, env: dict[str, str]) 
         "linux_tracing.textfile_dir": Source("default"),
         "linux_tracing.labels": Source("default"),
         "linux_tracing.html_report": Source("default"),
+        "linux_tracing.job": Source("default"),
+        "linux_tracing.regression_runs": Source("default"),
+        "linux_tracing.regression_min_runs": Source("default"),
+        "linux_tracing.regression_factor": Source("default"),
+        "linux_tracing.regression_floor_seconds": Source("default"),
+        "linux_tracing.regression_floor_rss_mb": Source("default"),
+        "linux_tracing.regression_floor_cpu_seconds": Source("default"),
     }
     assert [str(resolved.sources[key]) for key in KEYS] == [
         f"user file {user}",
         f"project file {proj}",
         f"environment {PREFIX}LOG_DIR",
         "command line --keep",
-        "default",
-        "default",
-        "default",
-        "default",
-        "default",
-        "default",
-        "default",
+        *["default"] * (len(KEYS) - 4),
     ]
 
 
@@ -484,6 +494,13 @@ KNOWN_VARIABLES = "known variables: " + ", ".join(
         "TEXTFILE_DIR",
         "LABELS",
         "HTML_REPORT",
+        "JOB",
+        "REGRESSION_RUNS",
+        "REGRESSION_MIN_RUNS",
+        "REGRESSION_FACTOR",
+        "REGRESSION_FLOOR_SECONDS",
+        "REGRESSION_FLOOR_RSS_MB",
+        "REGRESSION_FLOOR_CPU_SECONDS",
     )
 )
 

@@ -62,6 +62,13 @@ def test_each_value_names_its_source(project: Path, env: dict[str, str]) -> None
         "linux_tracing.textfile_dir": ("", "default", None),
         "linux_tracing.labels": ({}, "default", None),
         "linux_tracing.html_report": (False, "default", None),
+        "linux_tracing.job": ("", "default", None),
+        "linux_tracing.regression_runs": (20, "default", None),
+        "linux_tracing.regression_min_runs": (5, "default", None),
+        "linux_tracing.regression_factor": (1.5, "default", None),
+        "linux_tracing.regression_floor_seconds": (1.0, "default", None),
+        "linux_tracing.regression_floor_rss_mb": (32.0, "default", None),
+        "linux_tracing.regression_floor_cpu_seconds": (1.0, "default", None),
     }
     got = {k: (r["value"], r["source_kind"], r["source_where"]) for k, r in rows.items()}
     assert got == expected

@@ -608,6 +608,7 @@ def test_kinds_and_severities() -> None:
         "fd_high",
         "d_state_sustained",
         "high_cpu_sustained",
+        "regression",
     )
     critical = {kind for kind, severity in SEVERITY.items() if severity == "critical"}
     assert critical == {"oom_critical", "zombie_persistent"}

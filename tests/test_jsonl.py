@@ -14,6 +14,7 @@ from autoskillit_trace.jsonl import (
     dumps_line,
     dumps_pretty,
     iter_file,
+    iter_lines_holding,
     iter_lines_reversed,
     make_encoder,
     parse_line,
@@ -35,6 +36,30 @@ def test_reversed_equals_forward_reversed(
     path.write_bytes(data)
     expected = [line for line in data.split(b"\n") if line.strip()][::-1]
     assert list(iter_lines_reversed(path, block)) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(
+        st.lists(st.sampled_from([b"ab", b"a", b"b", b"x", b" ", b"\xff"]), max_size=8).map(
+            b"".join
+        ),
+        max_size=30,
+    ),
+    trailing_newline=st.booleans(),
+    needle=st.sampled_from([b"ab", b"a", b"ba", b"abab"]),
+)
+def test_lines_holding_equal_the_reversed_lines_that_hold_the_needle(
+    tmp_path_factory: pytest.TempPathFactory,
+    lines: list[bytes],
+    trailing_newline: bool,
+    needle: bytes,
+) -> None:
+    data = b"\n".join(lines) + (b"\n" if trailing_newline and lines else b"")
+    path = tmp_path_factory.mktemp("hold") / "f.jsonl"
+    path.write_bytes(data)
+    expected = [line for line in data.split(b"\n") if needle in line][::-1]
+    assert list(iter_lines_holding(path, needle)) == expected
 
 
 def test_missing_file_raises_at_once(tmp_path: Path) -> None:

@@ -6,16 +6,14 @@ same whatever the length of the history.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
-from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
 from autoskillit_trace.commands.common import settings_and_root, terminal_width, warn, write_lines
-from autoskillit_trace.jsonl import iter_lines_reversed, parse_line
 from autoskillit_trace.selection import SessionFilter
+from autoskillit_trace.store.index import field_needle, newest_records
 from autoskillit_trace.views import ls_table
 
 TERMINAL_LIMIT = 20
@@ -38,35 +36,11 @@ class Newest:
 def newest(index: str, keep: SessionFilter, limit: int) -> Newest:
     """Up to ``limit`` (0: all) matching records, newest first; broken lines are counted.
 
-    One record per session folder: an index written by an older version may
-    hold two lines for one folder (its prune appended a "crashed" line for a
-    finished session whose summary.json was gone).  The newest line is the
-    one the folder's summary.json was last written with, so it is kept;
-    older lines of that folder are passed over (lines without a
-    ``dir_name`` are each their own).
+    One record per session folder (see ``store.index.newest_records``).
     """
-    found = Newest([])
-    try:
-        lines: Generator[bytes, None, None] = iter_lines_reversed(index)
-    except FileNotFoundError:
-        return found
-    seen: set[str] = set()
-    with contextlib.closing(lines):
-        for line in lines:
-            record = parse_line(line)
-            if record is None:
-                found.skipped += 1
-                continue
-            folder = record.get("dir_name")
-            if isinstance(folder, str):
-                if folder in seen:
-                    continue
-                seen.add(folder)
-            if keep.matches(record):
-                found.records.append(record)
-                if limit and len(found.records) >= limit:
-                    break
-    return found
+    needle = field_needle("job", keep.job) if keep.job is not None else None
+    records, skipped = newest_records(index, keep.matches, limit, needle)
+    return Newest(records, skipped)
 
 
 def run_ls(args: LsArgs) -> int:

@@ -11,11 +11,18 @@ import os
 
 from autoskillit_trace.ctx import suppress
 from autoskillit_trace.fsutil import Flock, open_private, write_atomic
-from autoskillit_trace.jsonl import dumps_line, parse_line, write_all
+from autoskillit_trace.jsonl import (
+    dumps_line,
+    iter_lines_holding,
+    iter_lines_reversed,
+    parse_line,
+    write_all,
+)
 from autoskillit_trace.store.layout import text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from autoskillit_trace.store.layout import Layout
@@ -107,3 +114,69 @@ def find_index_line(root: Layout, dir_name: str, start_ts: str | None) -> dict[s
             ):
                 return record
     return None
+
+
+def newest_records(
+    index: str,
+    keep: Callable[[dict[str, Any]], bool],
+    limit: int,
+    needle: bytes | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """Up to ``limit`` (0: all) records that ``keep`` accepts, newest first, and the
+    number of broken lines met; none when the index is absent.
+
+    The index is read backwards in blocks from its end and the reading stops
+    at the ``limit``-th record, so the newest few cost the same whatever the
+    length of the history.  With a ``needle``, only lines that hold it are
+    cut out and parsed (one byte search of the file).  One record per
+    session folder: an index written by an older
+    version may hold two lines for one folder (its prune appended a
+    "crashed" line for a finished session whose summary.json was gone); the
+    newest line is the one its summary.json was last written with, so older
+    lines of that folder are passed over (lines without a ``dir_name`` are
+    each their own).
+    """
+    records: list[dict[str, Any]] = []
+    skipped = 0
+    try:
+        lines = iter_lines_reversed(index) if needle is None else iter_lines_holding(index, needle)
+    except FileNotFoundError:
+        return records, skipped
+    seen: set[str] = set()
+    try:
+        for line in lines:
+            record = parse_line(line)
+            if record is None:
+                skipped += 1
+                continue
+            folder = record.get("dir_name")
+            if isinstance(folder, str):
+                if folder in seen:
+                    continue
+                seen.add(folder)
+            if keep(record):
+                records.append(record)
+                if limit and len(records) >= limit:
+                    break
+    finally:
+        lines.close()
+    return records, skipped
+
+
+def field_needle(name: str, value: str) -> bytes:
+    """``"name":"value"`` as an index line holds it (compact JSON, ASCII escapes)."""
+    return dumps_line({name: value})[1:-2]
+
+
+def job_runs(
+    index: str,
+    job: str,
+    limit: int,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
+) -> list[dict[str, Any]]:
+    """The newest ``limit`` records of ``job`` (0: all) that ``keep`` accepts, newest first."""
+
+    def wanted(record: dict[str, Any]) -> bool:
+        return record.get("job") == job and (keep is None or keep(record))
+
+    return newest_records(index, wanted, limit, field_needle("job", job))[0]
