@@ -191,7 +191,7 @@ class Top:
 
     def _keep(self, kept: list[dict[str, Any]], line: Mapping[str, Any], key: str) -> None:
         value = _number(line, key)
-        if value < 0 or (len(kept) >= self.size and value <= _number(kept[-1], key)):
+        if value <= 0 or (len(kept) >= self.size and value <= _number(kept[-1], key)):
             return
         kept.append({name: line.get(name) for name in TOP_FIELDS})
         kept.sort(key=lambda p: -_number(p, key))

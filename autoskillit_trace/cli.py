@@ -292,9 +292,14 @@ def _plot_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
     callback=_plot_path,
     help="Draw RSS, CPU and open files to FILE (.png or .svg); needs the [plot] extra.",
 )
+@click.option(
+    "--processes",
+    is_flag=True,
+    help="Every process of the session as a tree (by parent), with its peaks, oldest first.",
+)
 @_log_dir_option
 def show_command(
-    session: str, as_json: bool, markdown: bool, plot: Any, log_dir: str | None
+    session: str, as_json: bool, markdown: bool, plot: Any, processes: bool, log_dir: str | None
 ) -> int:
     """Show one session: summary, anomalies, and charts over its time.
 
@@ -304,7 +309,7 @@ def show_command(
     """
     from autoskillit_trace.commands.show import ShowArgs, run_show
 
-    return run_show(ShowArgs(session, as_json, plot, log_dir, markdown))
+    return run_show(ShowArgs(session, as_json, plot, log_dir, markdown, processes))
 
 
 def main(args: list[str]) -> int:
