@@ -248,3 +248,15 @@ def test_churn_keeps_the_ledger_flat(log_root: Path, tmp_path: Path) -> None:
 
 def _kb(path: Path) -> int:
     return int(path.read_text().split()[1])
+
+
+def test_a_zombie_anomaly_names_the_parent_that_does_not_reap_it(log_root: Path) -> None:
+    traced = run_traced(log_root, workload("zombie", 2.5), interval=0.2)
+    assert traced.proc.returncode == 0, traced.stderr
+    session = traced.session
+    (anomaly, *_) = [a for a in session.anomalies if a["kind"] == "zombie_detected"]
+    detail, command = anomaly["detail"], session.summary["pid"]
+    assert detail["comm"] == anomaly["snapshot"]["comm"]  # a fork of the command's program
+    assert detail["parent_pid"] == command and detail["parent_comm"] == detail["comm"]
+    assert anomaly["pid"] == detail["zombie_pid"] != command
+    assert session.anomalies == session.replayed()  # the trace holds the names too

@@ -806,3 +806,38 @@ def test_a_snapshot_without_metrics_triggers_nothing(
         detector.feed(snapshot)
     empty = {key: value for key, value in snap(seq).items() if key not in METRIC_KEYS}
     assert detector.feed(empty) == []
+
+
+# --- every anomaly names its process -------------------------------------------
+
+
+def test_an_anomaly_of_the_command_names_it() -> None:
+    snaps = series("oom_score", [100, 900], comm="python3")
+    found = detect(snaps, command_line="python3 train.py --epochs 3")
+    (anomaly,) = [a for a in found if a.kind == "oom_critical"]
+    assert anomaly.detail["comm"] == "python3"
+    assert anomaly.detail["cmdline"] == "python3 train.py --epochs 3"
+
+
+def test_a_zombie_names_itself_and_the_parent_that_fails_to_reap_it() -> None:
+    named = {
+        "zombie_start_ticks": [5],
+        "zombie_comms": ["make"],
+        "zombie_cmdlines": ["make -C sub"],
+        "zombie_ppids": [100],
+        "zombie_parent_comms": ["bash"],
+    }
+    anomaly = only(series("zombie_pids", [[7], [7]], **named), "zombie_detected")
+    assert anomaly.detail == {
+        "zombie_pid": 7,
+        "consecutive": 2,
+        "seconds": 1.0,
+        "comm": "make",
+        "cmdline": "make -C sub",
+        "parent_pid": 100,
+        "parent_comm": "bash",
+    }
+    # Lists that do not match zombie_pids one for one name nothing rather than the wrong one.
+    broken = {**named, "zombie_comms": ["make", "extra"]}
+    anomaly = only(series("zombie_pids", [[7], [7]], **broken), "zombie_detected")
+    assert anomaly.detail["comm"] is None and anomaly.detail["parent_comm"] == "bash"
