@@ -8,8 +8,9 @@ written and five figures in ``Top``, nothing else.  A pid is a process only
 with its start time: a pid reused by a new process starts a new line.
 
 The command line is read once per program (``cmdline_of``, at the first
-sighting and again only when comm changes: an exec after the first sighting
-would otherwise leave the parent's command line on the child).  Pure apart
+sighting and again only when comm changes, or once more when it was its
+parent's: an exec after the first sighting would otherwise leave the
+parent's command line on the child).  Pure apart
 from that callable, so it is tested on data.
 
 Tool calls: the processes first seen while exactly one call is open belong
@@ -42,7 +43,7 @@ class _Alive(Record):
 
     __slots__ = (
         "calls", "cmdline", "comm", "first", "last", "peak_rss", "peak_threads", "pid", "ppid",
-        "start", "ticks",
+        "recheck", "start", "ticks",
     )  # fmt: skip
 
     def __init__(self, stat: ProcStat, elapsed: float, cmdline: str | None, calls: tuple[str, ...]):
@@ -56,6 +57,7 @@ class _Alive(Record):
         self.peak_threads = stat.threads
         self.ticks = stat.ticks
         self.calls = calls
+        self.recheck = False  # read its command line again at the next sighting
 
 
 class Accounting:
@@ -98,13 +100,17 @@ class Accounting:
                 gone.append(self._line(alive.pop(pid)))  # the pid is another process's now
                 known = None
             if known is None:
-                alive[pid] = _Alive(stat, elapsed, self._cmdline(pid), calls)
+                known = alive[pid] = _Alive(stat, elapsed, self._cmdline(pid), calls)
+                parent = alive.get(stat.ppid)
+                # A fork that has not exec'd yet shows its parent's command line.
+                known.recheck = parent is not None and parent.cmdline == known.cmdline
                 started += 1
                 continue
             known.last = elapsed
             known.ppid = stat.ppid
-            if stat.comm != known.comm:  # an exec: another program, another command line
+            if stat.comm != known.comm or known.recheck:  # an exec since: another command line
                 known.comm = stat.comm
+                known.recheck = False
                 known.cmdline = self._cmdline(pid) or known.cmdline
             if stat.rss_kb > known.peak_rss:
                 known.peak_rss = stat.rss_kb

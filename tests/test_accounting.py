@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,24 @@ def test_the_command_line_is_read_once_per_program() -> None:
     book.update(tree(stat(10), stat(11, comm="python3")), 5)  # exec'd: another program
     book.update(tree(stat(10), stat(11, comm="python3")), 6)
     assert reads == [10, 11, 11]
+
+
+def test_a_fork_seen_before_its_exec_is_read_again() -> None:
+    """Its parent's command line at first; the program's once it exec'd, same comm or not."""
+    lines = {10: "python3 main.py", 11: "python3 main.py"}
+    reads: list[int] = []
+
+    def cmdline_of(pid: int) -> str:
+        reads.append(pid)
+        return lines[pid]
+
+    book = Accounting(None, cmdline_of)
+    book.update(tree(stat(10, comm="python3"), stat(11, ppid=10, comm="python3")), 0.1)
+    lines[11] = "python3 worker.py"  # exec'd between the snapshots, comm unchanged
+    for at in (0.2, 0.3, 0.4):
+        book.update(tree(stat(10, comm="python3"), stat(11, ppid=10, comm="python3")), at)
+    assert book.cmdline(11) == "python3 worker.py"
+    assert reads == [10, 11, 11]  # once more, not at every snapshot
 
 
 def test_memory_holds_only_the_live_processes() -> None:
@@ -178,52 +197,27 @@ def test_the_hog_tops_the_processes(log_root: Path) -> None:
             assert snapshot["tree_rss_kb"] >= snapshot["vm_rss_kb"]
 
 
-def test_a_process_between_two_snapshots_is_seen_once(log_root: Path, tmp_path: Path) -> None:
+def test_a_process_between_two_snapshots_is_seen_once(log_root: Path) -> None:
     """Born after one snapshot, gone once the next is written: one line, its one sighting."""
-    short = tmp_path / "short.py"
-    short.write_text(
-        "import os, time\n"
-        "trace = os.path.join(os.environ['AUTOSKILLIT_TRACE_SESSION_DIR'], 'proc_trace.jsonl')\n"
-        "lines = open(trace, 'rb').read().count(b'\\n')\n"
-        "while open(trace, 'rb').read().count(b'\\n') <= lines:\n"
-        "    time.sleep(0.005)\n"
-    )
-    command = f"sleep 0.3; {PY} {short} between; sleep 0.3"
-    traced = run_traced(log_root, ["bash", "-c", command], interval=0.2)
+    short = shlex.join(workload("next-snapshot", "between"))
+    traced = run_traced(log_root, ["bash", "-c", f"sleep 0.3; {short}; sleep 0.3"], interval=0.2)
     assert traced.proc.returncode == 0, traced.stderr
-    (child,) = [x for x in traced.session.processes if str(short) in (x["cmdline"] or "")[:300]
+    (child,) = [x for x in traced.session.processes if (x["cmdline"] or "").endswith("between")
                 and x["exit_status"] is None]  # fmt: skip
-    assert child["cmdline"].endswith("between")
+    assert "next-snapshot" in child["cmdline"]
     assert child["first_seen_s"] <= child["last_seen_s"]
 
 
-def test_a_reused_pid_is_two_lines(log_root: Path, tmp_path: Path) -> None:
+def test_a_reused_pid_is_two_lines(log_root: Path) -> None:
     """The same pid given to a second process (by ns_last_pid, where we may write it)."""
-    script = tmp_path / "reuse.py"
-    script.write_text(
-        "import subprocess, sys\n"
-        "code = 'import time; time.sleep(0.6)'\n"
-        "first = subprocess.Popen([sys.executable, '-c', code, 'first'])\n"
-        "first.wait()\n"
-        "for _ in range(20):\n"
-        "    try:\n"
-        "        with open('/proc/sys/kernel/ns_last_pid', 'w') as f:\n"
-        "            f.write(str(first.pid - 1))\n"
-        "    except OSError:\n"
-        "        sys.exit(0)\n"
-        "    second = subprocess.Popen([sys.executable, '-c', code, 'second'])\n"
-        "    second.wait()\n"
-        "    if second.pid == first.pid:\n"
-        "        print('reused')\n"
-        "        break\n"
-    )
-    traced = run_traced(log_root, [PY, str(script)], interval=0.1)
+    traced = run_traced(log_root, workload("reuse-pid", 0.6), interval=0.1)
     assert traced.proc.returncode == 0, traced.stderr
     if traced.stdout.strip() != "reused":
         pytest.skip("cannot choose the next pid here (/proc/sys/kernel/ns_last_pid)")
     lines = [x for x in traced.session.processes if "time.sleep(0.6)" in (x["cmdline"] or "")]
-    first, second = sorted(lines, key=lambda x: x["first_seen_s"])
-    assert first["pid"] == second["pid"]
+    (pid,) = {x["pid"] for x in lines if x["cmdline"].endswith("first")}
+    # Tries whose pid another process took first are lines of other pids.
+    first, second = sorted((x for x in lines if x["pid"] == pid), key=lambda x: x["first_seen_s"])
     assert first["cmdline"].endswith("first") and second["cmdline"].endswith("second")
     assert first["last_seen_s"] < second["first_seen_s"]
 
