@@ -184,7 +184,8 @@ def _number(line: Mapping[str, Any], key: str) -> float:
 
 class Top:
     """The five processes with the largest peak RSS and the five with the most CPU
-    time, over lines fed one by one: constant memory."""
+    time, over lines fed one by one: constant memory.  A figure of 0 ranks nothing
+    (a process that never ran on a CPU is no top consumer of it)."""
 
     def __init__(self, size: int = TOP) -> None:
         self.size = size
