@@ -497,7 +497,7 @@ class TracedSession:
         """Who used it: the last process lines written, then the summary's fields for them."""
         fields: dict[str, Any] = {"process_count": None, "top_processes": []}
         accounting = self.accounting
-        if accounting is not None and self.writer is not None:
+        if accounting is not None and self.writer is not None and self.seq:  # else none seen
             try:
                 for line in accounting.finish(self.exit_status):
                     self.writer.append_process(line)
