@@ -248,8 +248,8 @@ class Bench:
                 bare_cpu = wait4(tree, self.env, **quiet())[1]
                 logs = self.work / f"accounted-{procs}-{n}"
                 argv = traced(logs, interval, tree)
-                argv[argv.index("--")] = "--agent-events"  # the open-call lookup at every snapshot
-                cpu = wait4([*argv, "--", *tree], self.env, **quiet())[1]
+                argv.insert(argv.index("--"), "--agent-events")  # the open-call lookup too
+                cpu = wait4(argv, self.env, **quiet())[1]
                 snaps = int(_newest_summary(logs)["snapshot_count"])  # type: ignore[call-overload]
                 ours.append((cpu - bare_cpu) / snaps)
                 if PSRECORD is not None and procs == 21:
