@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_traced, workload
+from helpers import (
+    Session,
+    crash_wrapper,
+    run_traced,
+    start_traced,
+    tracer,
+    wait_for,
+    wait_for_snapshots,
+    workload,
+)
 
 from autoskillit_trace.accounting import CMDLINE_LIMIT, Accounting, Top, summarize
 from autoskillit_trace.proctree import ProcStat
@@ -162,6 +172,7 @@ def test_long_command_lines_are_cut() -> None:
 # -- real trees -----------------------------------------------------------------
 
 PY = sys.executable
+SMALL_HOG = f"{PY} -c 'x = bytearray(30 << 20); import time; time.sleep(0.5)'"
 
 
 def _hog_among_siblings() -> list[str]:
@@ -254,3 +265,22 @@ def test_a_zombie_anomaly_names_the_parent_that_does_not_reap_it(log_root: Path)
     assert detail["parent_pid"] == command and detail["parent_comm"] == detail["comm"]
     assert anomaly["pid"] == detail["zombie_pid"] != command
     assert session.anomalies == session.replayed()  # the trace holds the names too
+
+
+def test_a_crashed_session_keeps_the_lines_it_wrote(log_root: Path, env: dict[str, str]) -> None:
+    """Killed mid-session: the processes that had left have their lines, once; recovery
+    counts them and finds the top among them."""
+    command = f"{SMALL_HOG}; sleep 30"
+    proc = start_traced(log_root, ["bash", "-c", command], interval=0.1)
+    folder = wait_for_snapshots(log_root, 1)
+    hog_line = lambda: any("bytearray" in x["cmdline"] for x in Session(folder).processes)  # noqa: E731
+    wait_for(hog_line, what="the hog's line")
+    written = Session(folder).processes
+    crash_wrapper(proc, folder)
+    done = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
+    assert done.returncode == 0, done.stderr
+    session = Session(folder)
+    assert session.processes == written  # nothing added, nothing twice
+    summary = session.summary
+    assert summary["subtype"] == "crashed" and summary["process_count"] == len(written)
+    assert "bytearray(30 << 20)" in summary["top_processes"][0]["cmdline"]
