@@ -292,7 +292,7 @@ class StreamParser:
                     self._tool_use(block, number, parent, out, now)
 
     def _tool_use(
-        self, block: dict[str, Any], turn: int, parent: object, out: list[Event], now: float = 0.0
+        self, block: dict[str, Any], turn: int, parent: object, out: list[Event], now: float
     ) -> None:
         tool_id = block.get("id")
         if isinstance(tool_id, str) and tool_id in self._tools:
