@@ -354,9 +354,20 @@ def _html_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
     callback=_html_path,
     help="Write a self-contained HTML report (charts, anomalies, the agent's timeline) to FILE.",
 )
+@click.option(
+    "--processes",
+    is_flag=True,
+    help="Every process of the session as a tree (by parent), with its peaks, oldest first.",
+)
 @_log_dir_option
 def show_command(
-    session: str, as_json: bool, markdown: bool, plot: Any, html: Any, log_dir: str | None
+    session: str,
+    as_json: bool,
+    markdown: bool,
+    plot: Any,
+    html: Any,
+    processes: bool,
+    log_dir: str | None,
 ) -> int:
     """Show one session: summary, anomalies, and charts over its time.
 
@@ -365,14 +376,16 @@ def show_command(
     --agent-events session (the newest, when several recorded it).
     """
     if html is not None:
-        if as_json or markdown or plot is not None:
-            raise click.UsageError("--html goes alone, without --json, --markdown or --plot")
+        if as_json or markdown or processes or plot is not None:
+            raise click.UsageError(
+                "--html goes alone, without --json, --markdown, --processes or --plot"
+            )
         from autoskillit_trace.commands.report import ShowHtmlArgs, run_show_html
 
         return run_show_html(ShowHtmlArgs(session, html, log_dir))
     from autoskillit_trace.commands.show import ShowArgs, run_show
 
-    return run_show(ShowArgs(session, as_json, plot, log_dir, markdown))
+    return run_show(ShowArgs(session, as_json, plot, log_dir, markdown, processes))
 
 
 def _out_dir(ctx: click.Context, param: click.Parameter, value: str) -> Any:

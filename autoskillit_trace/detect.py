@@ -411,7 +411,12 @@ class _Zombies:
         elapsed = _real(s.get("elapsed_s"))  # needed to count a zombie, not to end one
         if elapsed is None or not zombies:
             return []
-        return self._advance(sorted(zombies, key=lambda z: (z[0], z[1] or 0)), elapsed)
+        found = self._advance(sorted(zombies, key=lambda z: (z[0], z[1] or 0)), elapsed)
+        if found:
+            who = _zombies_named(s)
+            for _kind, pid, detail in found:
+                detail.update(who.get(pid, _UNNAMED_ZOMBIE))
+        return found
 
     def _advance(self, zombies: list[tuple[int, int | None]], elapsed: float) -> list[Finding]:
         detected: list[Finding] = []
@@ -435,6 +440,34 @@ class _Zombies:
             if kept:
                 persistent.append(("zombie_persistent", key[0], dict(detail)))
         return detected + persistent
+
+
+_UNNAMED_ZOMBIE = {"comm": None, "cmdline": None, "parent_pid": None, "parent_comm": None}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _zombies_named(s: Mapping[str, Any]) -> dict[int | None, dict[str, Any]]:
+    """Each zombie's comm and command line, and its parent that fails to reap it, from
+    the lists parallel to zombie_pids (the sampler's and the session's); None where unknown."""
+    pids = _zombie_list(s.get("zombie_pids")) or []
+    columns = [
+        s.get(key)
+        for key in ("zombie_comms", "zombie_cmdlines", "zombie_ppids", "zombie_parent_comms")
+    ]
+    columns = [c if isinstance(c, (list, tuple)) and len(c) == len(pids) else None for c in columns]
+    named: dict[int | None, dict[str, Any]] = {}
+    for at, pid in enumerate(pids):
+        comm, cmdline, ppid, parent = (c[at] if c is not None else None for c in columns)
+        named[pid] = {
+            "comm": _text(comm),
+            "cmdline": _text(cmdline),
+            "parent_pid": _pid(ppid),
+            "parent_comm": _text(parent),
+        }
+    return named
 
 
 def _bit(signum: int) -> int:
@@ -650,9 +683,13 @@ _DETECTORS = (
 class Detector:
     """All kinds over one series; feed it snapshots in order."""
 
-    def __init__(self, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> None:
+    def __init__(
+        self, thresholds: Thresholds = DEFAULT_THRESHOLDS, command_line: str | None = None
+    ) -> None:
         self.thresholds = thresholds
         self._detectors = [cls(thresholds) for cls in _DETECTORS]
+        # The command's recorded command line: an anomaly of the command names it.
+        self.command_line = command_line
 
     def feed(self, snapshot: Mapping[str, Any]) -> list[Anomaly]:
         """The anomalies this snapshot opens, in KINDS order (zombies by pid)."""
@@ -669,6 +706,10 @@ class Detector:
         findings.sort(key=lambda f: (_ORDER[f[0]], f[1] or 0))
         ts, seq = snapshot.get("ts"), snapshot.get("seq")
         own_pid = _pid(snapshot.get("pid"))
+        for _kind, pid, detail in findings:
+            if pid is None:  # the command's own: named by its comm now and its command line
+                detail["comm"] = _text(snapshot.get("comm"))
+                detail["cmdline"] = self.command_line
         return [
             Anomaly(
                 kind=kind,
@@ -684,8 +725,10 @@ class Detector:
 
 
 def detect(
-    snapshots: Iterable[Mapping[str, Any]], thresholds: Thresholds = DEFAULT_THRESHOLDS
+    snapshots: Iterable[Mapping[str, Any]],
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    command_line: str | None = None,
 ) -> list[Anomaly]:
     """Run a fresh Detector over a whole series; equals feeding them one by one."""
-    detector = Detector(thresholds)
+    detector = Detector(thresholds, command_line)
     return [anomaly for snapshot in snapshots for anomaly in detector.feed(snapshot)]

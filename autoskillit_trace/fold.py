@@ -19,9 +19,10 @@ if TYPE_CHECKING:
 class Fold:
     """Feed it snapshots in order; it keeps the peaks and counts the anomalies by kind."""
 
-    __slots__ = ("_detector", "kinds", "peaks")
+    __slots__ = ("_detector", "command_line", "kinds", "peaks")
 
-    def __init__(self) -> None:
+    def __init__(self, command_line: str | None = None) -> None:
+        self.command_line = command_line  # the command's, as recorded: anomalies name it
         self.peaks = Peaks()
         self.kinds: dict[str, int] = {}  # anomaly kind -> count
         self._detector: Detector | None = None  # made at the first snapshot: none, no import
@@ -31,7 +32,7 @@ class Fold:
         if self._detector is None:
             from autoskillit_trace.detect import Detector
 
-            self._detector = Detector()
+            self._detector = Detector(command_line=self.command_line)
         self.peaks.feed(snapshot)
         found = self._detector.feed(snapshot)
         for anomaly in found:

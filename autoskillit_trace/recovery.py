@@ -38,12 +38,20 @@ def why_lost(start: dict[str, Any]) -> str:
 class Replay(Record):
     """What a session's streamed trace holds: its start record, the fold, the anomaly lines."""
 
-    __slots__ = ("anomaly_lines", "fold", "start")
+    __slots__ = ("anomaly_lines", "fold", "start", "usage")
 
     def __init__(self, name: str) -> None:
         self.start: dict[str, Any] = {"dir_name": name, "session_id": name}
         self.fold = Fold()
         self.anomaly_lines: list[bytes] = []
+        # Who used it, from processes.jsonl as far as it was written (accounting.summarize);
+        # the tool calls' figures lived in the wrapper only.
+        self.usage: dict[str, Any] = {
+            "process_count": None,
+            "top_processes": [],
+            "tool_time_seconds": {},
+            "slowest_tool_calls": [],
+        }
 
 
 def replay(name: str, records: Iterable[dict[str, Any] | None]) -> Replay:
@@ -58,6 +66,8 @@ def replay(name: str, records: Iterable[dict[str, Any] | None]) -> Replay:
         event = record.get("event")
         if event == "session_start":
             found.start.update(record)
+            command = record.get("skill_command")
+            found.fold.command_line = command if isinstance(command, str) else None
         elif event == "snapshot":
             for anomaly in found.fold.feed(record):
                 found.anomaly_lines.append(dumps_line(anomaly.to_record()))
@@ -73,7 +83,7 @@ def crashed_summary(found: Replay) -> dict[str, Any]:
         end_ts=found.fold.peaks.last_ts,
         duration_seconds=found.fold.peaks.last_elapsed_s,
     )
-    return found.fold.summary(found.start, outcome)
+    return {**found.fold.summary(found.start, outcome), **found.usage}
 
 
 def rebuilt_summary(found: Replay, line: dict[str, Any]) -> dict[str, Any]:
@@ -85,7 +95,7 @@ def rebuilt_summary(found: Replay, line: dict[str, Any]) -> dict[str, Any]:
     lists stay empty and ``rebuilt`` says why.
     """
     outcome = Outcome(exit_code=None, subtype="", termination_reason="")
-    summary = found.fold.summary(found.start, outcome)
+    summary = {**found.fold.summary(found.start, outcome), **found.usage}
     summary.update(line)
     summary["rebuilt"] = True
     return summary

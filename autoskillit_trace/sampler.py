@@ -113,6 +113,9 @@ class Sampler:
         self._prev_ticks: dict[int, tuple[int, int]] = {}  # pid -> (start_ticks, ticks)
         self._prev_mono: float | None = None
         self.unreadable: str | None = None
+        # The last snapshot's readings of every process of the tree, the command's RSS
+        # as its own field has it (per-process accounting reads them; nothing is kept).
+        self.members: dict[int, ProcStat] = {}
 
     def sample(self, mono: float) -> dict[str, Any]:
         """The snapshot fields (without ts, seq, event, pid, elapsed_s)."""
@@ -151,6 +154,13 @@ class Sampler:
             # Not yet reaped, so its /proc entry exists unless we may not see it.
             self.unreadable = why_unreadable(f"/proc/{self.child}/stat")
         fields = self._child_fields(child_stat)
+        rss = fields["vm_rss_kb"]
+        if child_stat is not None and rss is not None and rss != child_stat.rss_kb:
+            # One source for the command's RSS and its share of the tree's: the tree's
+            # is then never below the command's, though status and stat are read apart.
+            tree_rss += rss - child_stat.rss_kb
+            members[self.child] = child_stat.replace(rss_kb=rss)
+        self.members = members
         fields["fd_count"] = child_fds
         fields["cpu_percent"] = child_cpu
         tree_cpu = round(100.0 * tree_ticks / CLK_TCK / wall, 1) if not first and wall > 0 else None
@@ -165,6 +175,8 @@ class Sampler:
             # Each zombie's start: a pid reused by another zombie is another process.
             zombie_start_ticks=[members[pid].start_ticks for pid in zombies] if zombies else [],
         )
+        if zombies:
+            fields.update(zombie_fields(members, zombies, self._finder.root))
         return fields
 
     def _child_fields(self, stat: ProcStat | None) -> dict[str, Any]:
@@ -209,3 +221,22 @@ class Sampler:
             "cpu_percent": None,
             "sched_wait_s": sched_wait_s,
         }
+
+
+def zombie_fields(members: dict[int, ProcStat], zombies: list[int], root: int) -> dict[str, Any]:
+    """Who each zombie is and which parent fails to reap it (lists parallel to zombie_pids).
+
+    Only in snapshots with zombies: anomalies name the process and its parent,
+    and crash recovery finds the same in the trace.  A parent outside the
+    members is the wrapper (an orphan re-parented to it).
+    """
+    ppids = [members[pid].ppid for pid in zombies]
+    parents = [members.get(ppid) for ppid in ppids]
+    return {
+        "zombie_comms": [members[pid].comm for pid in zombies],
+        "zombie_ppids": ppids,
+        "zombie_parent_comms": [
+            parent.comm if parent is not None else ("autoskillit-trace" if ppid == root else None)
+            for parent, ppid in zip(parents, ppids, strict=True)
+        ],
+    }

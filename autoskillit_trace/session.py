@@ -30,10 +30,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any
 
+    from autoskillit_trace.accounting import Accounting
     from autoskillit_trace.agents import Event, LineSplitter, StreamFormat
     from autoskillit_trace.export_targets import Target
     from autoskillit_trace.proctree import TreeFinder
     from autoskillit_trace.redact import Redactor
+    from autoskillit_trace.toolcalls import ToolCalls
 
 
 def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> ChildExit:
@@ -171,6 +173,9 @@ class TracedSession:
         self.slot: tuple[int, int] | None = None  # (slot number, the fd that holds it)
         self.targets: tuple[Target, ...] = ()  # the export targets wanted, known at open
         self.job_history: list[dict[str, Any]] | None = None  # the job's past runs, newest first
+        self.accounting: Accounting | None = None  # per-process lines, from the first snapshot
+        self.tools: ToolCalls | None = None  # with --agent-events: the calls' processes
+        self.exit_status: int | None = None  # the command's, as a shell shows it ($?)
 
     @property
     def redactor(self) -> Redactor:
@@ -211,6 +216,9 @@ class TracedSession:
             self.faults.report("cannot read the agent's stream", repr(exc))
             return
         self.splitter = LineSplitter(self.parser.needle)
+        from autoskillit_trace.toolcalls import ToolCalls
+
+        self.tools = ToolCalls()
 
     def exported_env(self) -> dict[str, str]:
         """Where supervised processes find the event log and the session folder."""
@@ -267,6 +275,7 @@ class TracedSession:
         if not self.header:
             self.announce()
         self.header["pid"] = pid
+        self.fold.command_line = self.header["skill_command"]
         self.writer.append_trace(self.header)
         self.emit(
             INFO,
@@ -280,6 +289,7 @@ class TracedSession:
             from autoskillit_trace.sampler import Sampler
 
             self.sampler = Sampler(pid, finder)
+            self.accounting = self._accounting(pid)
 
     def tick(self, now: float) -> None:
         """Take one snapshot, stream it, run detection; housekeeping after the first."""
@@ -301,6 +311,7 @@ class TracedSession:
         if self.sampler.unreadable is not None and not self.proc_fault_told:
             self.proc_fault_told = True
             self.faults.report("some values are recorded as null", self.sampler.unreadable)
+        self.account(snapshot)
         self.writer.append_trace(snapshot)
         for anomaly in self.fold.feed(snapshot):
             self.writer.append_anomaly(anomaly.to_record())
@@ -322,6 +333,45 @@ class TracedSession:
         level = ERROR if fields["severity"] == "critical" else WARNING
         self.emit(level, "anomaly", **fields)
         self.log.warning("anomaly detected", **fields)
+
+    def _accounting(self, pid: int) -> Accounting:
+        """The per-process ledger of the tree below the command ``pid``."""
+        from autoskillit_trace.accounting import Accounting
+        from autoskillit_trace.proctree import CLK_TCK
+
+        return Accounting(pid, self._cmdline_of, CLK_TCK, self.header["skill_command"])
+
+    def _cmdline_of(self, pid: int) -> str | None:
+        """The command line of ``pid``, recorded as every command line is (redacted)."""
+        from autoskillit_trace.proctree import read_proc
+        from autoskillit_trace.redact import command_line
+
+        raw = read_proc(f"/proc/{pid}/cmdline")
+        if not raw:
+            return None  # a zombie, a kernel thread, or gone
+        argv = [os.fsdecode(arg) for arg in raw.rstrip(b"\0").split(b"\0")]
+        return command_line(argv, self.redactor)
+
+    def account(self, snapshot: dict[str, Any]) -> None:
+        """Fold the snapshot's processes into the ledger; write the lines of those that left.
+
+        Its own fault is reported and turns accounting off: snapshots go on.
+        """
+        accounting = self.accounting
+        if accounting is None or self.writer is None:
+            return
+        try:
+            calls = tuple(getattr(self.parser, "open_calls", None) or ())
+            for line in accounting.update(self.sampler.members, snapshot["elapsed_s"], calls):
+                self.writer.append_process(line)
+            if calls and self.tools is not None:
+                self.tools.observe(calls, accounting.started, snapshot.get("tree_rss_kb"))
+            zombies = snapshot.get("zombie_pids")
+            if zombies:
+                snapshot["zombie_cmdlines"] = [accounting.cmdline(pid) for pid in zombies]
+        except Exception as exc:  # a bug here must not cost the snapshots
+            self.accounting = None
+            self.faults.report("cannot account for the processes", repr(exc))
 
     def _recorded(self, orphan: dict[str, Any]) -> dict[str, Any]:
         """A leftover process as summary.json keeps it: its command line redacted too."""
@@ -378,7 +428,16 @@ class TracedSession:
 
     def _agent_events(self, events: list[Event]) -> None:
         for event in events:
+            if event.event == "tool_result":
+                self._tool_result(event.fields)
             self.emit(event.level, event.event, **event.fields)
+
+    def _tool_result(self, fields: dict[str, Any]) -> None:
+        """A completed tool call: its input redacted, what ran under it added."""
+        if isinstance(fields.get("input"), str):
+            fields["input"] = self.redactor.text(fields["input"])
+        if self.tools is not None:
+            self.tools.completed(fields)
 
     def agent_report(self, now: float, cut: bool) -> dict[str, Any] | None:
         """Close the agent's stream and return what it reported."""
@@ -463,6 +522,7 @@ class TracedSession:
             agent["stalled_retrying"] = ended.stopped == "idle_stall" and self.retrying
         orphans = tuple(self._recorded(orphan.to_record()) for orphan in ended.orphans)
         signal = signal_name(ended.signal) if ended.signal is not None else None
+        self.exit_status = ended.child_status if ended.child_status is not None else ended.status
         if ended.stopped is not None:
             reason = ended.stopped
             return Outcome(ended.status, reason, reason, signal, None, None, orphans, agent)
@@ -483,6 +543,7 @@ class TracedSession:
         if self.seq == 0:  # over before its first snapshot: retention still applies
             self.housekeeping()
         summary = self.fold.summary(self.header, outcome)
+        summary.update(self.usage())
         self.compare_with_job(summary)
         self.emit(
             INFO if summary["success"] else WARNING,
@@ -514,6 +575,23 @@ class TracedSession:
             folder=self.writer.folder,
         )
         self.export(summary)
+
+    def usage(self) -> dict[str, Any]:
+        """Who used it: the last process lines written, then the summary's fields for them."""
+        fields: dict[str, Any] = {"process_count": None, "top_processes": []}
+        accounting = self.accounting
+        if accounting is not None and self.writer is not None and self.seq:  # else none seen
+            try:
+                for line in accounting.finish(self.exit_status):
+                    self.writer.append_process(line)
+                fields = accounting.summary_fields()
+            except Exception as exc:
+                self.faults.report("cannot account for the processes", repr(exc))
+        if self.tools is not None:
+            fields.update(self.tools.summary_fields())
+        else:
+            fields.update(tool_time_seconds={}, slowest_tool_calls=[])
+        return fields
 
     def _export_targets(self) -> tuple[Target, ...]:
         from autoskillit_trace.export_targets import wanted_targets

@@ -218,6 +218,158 @@ def regression_sentences(anomalies: Sequence[dict[str, Any]]) -> list[str]:
     return [s for s in map(regression_sentence, anomalies) if s is not None]
 
 
+# -- who used it: processes and tool calls, one set of rows for both outputs ------------
+
+PROCESS_HEADERS = ("PID", "COMM", "PEAK RSS", "CPU", "SEEN", "COMMAND")
+PROCESS_RIGHT = (True, False, True, True, False, False)
+CALL_HEADERS = ("TOOL", "TIME", "OK", "PEAK TREE RSS", "INPUT")
+CALL_RIGHT = (False, True, False, True, False)
+
+
+def lifetime_text(process: dict[str, Any]) -> str:
+    """``+0.5s .. +3.2s``: when the snapshots saw the process, in the session's time."""
+    first, last = _float(process.get("first_seen_s")), _float(process.get("last_seen_s"))
+    return f"+{human_duration(first)} .. +{human_duration(last)}"
+
+
+def process_cells(process: dict[str, Any]) -> list[str]:
+    """A process (a top_processes entry or a processes.jsonl line) as PROCESS_HEADERS cells."""
+    cpu = _float(process.get("cpu_seconds"))
+    return [
+        _text(process.get("pid")),
+        _text(process.get("comm")),
+        human_kb(_float(process.get("peak_rss_kb"))),
+        "-" if cpu is None else f"{cpu:.2f}s",
+        lifetime_text(process),
+        _text(process.get("cmdline")),
+    ]
+
+
+def process_rows(summary: dict[str, Any], limit: int | None = None) -> list[list[str]]:
+    """The summary's top processes (by memory, then by CPU), at most ``limit``."""
+    top = summary.get("top_processes")
+    found = [p for p in top if isinstance(p, dict)] if isinstance(top, list) else []
+    return [process_cells(p) for p in found[:limit]]
+
+
+def call_rows(summary: dict[str, Any], limit: int | None = None) -> list[list[str]]:
+    """The slowest tool calls, at most ``limit``, as CALL_HEADERS cells."""
+    calls = summary.get("slowest_tool_calls")
+    found = [c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
+    return [
+        [
+            _text(call.get("name")),
+            human_duration(_float(call.get("duration_sec"))),
+            "yes" if call.get("success") is True else "no" if call.get("success") is False else "-",
+            human_kb(_float(call.get("peak_tree_rss_kb"))),
+            _text(call.get("input")),
+        ]
+        for call in found[:limit]
+    ]
+
+
+def tool_time_text(summary: dict[str, Any]) -> str | None:
+    """``Bash 41.0s, Read 0.3s``: time per tool, most first; None when no call completed."""
+    times = summary.get("tool_time_seconds")
+    if not isinstance(times, dict) or not times:
+        return None
+    ranked = sorted(times.items(), key=_by_count)
+    return ", ".join(f"{name} {human_duration(_float(seconds))}" for name, seconds in ranked)
+
+
+class Section:
+    """A titled table of a summary, rendered as text by ``show`` and as Markdown."""
+
+    def __init__(
+        self, title: str, headers: Sequence[str], right: Sequence[bool], rows: list[list[str]],
+        note: str | None = None,
+    ) -> None:  # fmt: skip
+        self.title = title
+        self.headers = headers
+        self.right = right
+        self.rows = rows
+        self.note = note  # a line under the title
+
+    def text(self, width: int) -> list[str]:
+        lines = ["", f"{self.title}:"]
+        if self.note:
+            lines.append(f"  {self.note}")
+        table = render_table(self.headers, self.rows, self.right, width - 2)
+        return lines + [f"  {line}" for line in table]
+
+    def markdown(self) -> list[str]:
+        lines = ["", f"**{self.title}**", ""]
+        if self.note:
+            lines += [_md(self.note), ""]
+        lines.append("| " + " | ".join(h.lower() for h in self.headers) + " |")
+        lines.append("|" + "---|" * len(self.headers))
+        for row in self.rows:
+            lines.append("| " + " | ".join(_md(shorten(cell, 120)) for cell in row) + " |")
+        return lines
+
+
+def usage_sections(summary: dict[str, Any], limit: int | None = None) -> list[Section]:
+    """Processes (when any was seen) and, for agent sessions, tool calls; ``limit`` rows each."""
+    sections = []
+    processes = process_rows(summary, limit)
+    if processes:
+        count = summary.get("process_count")
+        title = "Top processes" if limit else f"Processes ({_text(count)} seen)"
+        note = None if limit else "the largest by peak RSS, then by CPU time"
+        sections.append(Section(title, PROCESS_HEADERS, PROCESS_RIGHT, processes, note))
+    calls = call_rows(summary, limit)
+    if calls:
+        title = "Slowest tool calls" if limit else "Tool calls"
+        times = tool_time_text(summary)
+        sections.append(
+            Section(title, CALL_HEADERS, CALL_RIGHT, calls, times and f"time per tool: {times}")
+        )
+    return sections
+
+
+def process_tree_lines(processes: Sequence[dict[str, Any]], width: int) -> list[str]:
+    """``show --processes``: every process under its parent (by ppid), oldest first.
+
+    A pid reused within the session names the process that held it when the
+    child was first seen.
+    """
+    ordered = sorted(processes, key=lambda p: _float(p.get("first_seen_s")) or 0.0)
+    holders: dict[Any, list[int]] = {}  # pid -> indexes in ``ordered``, oldest first
+    for at, process in enumerate(ordered):
+        holders.setdefault(process.get("pid"), []).append(at)
+    children: dict[int | None, list[int]] = {}
+    for at, process in enumerate(ordered):
+        parent = _parent_of(ordered, holders, process)
+        children.setdefault(parent, []).append(at)
+    rows: list[list[str]] = []
+    shown: set[int] = set()
+    roots = children.get(None, [])
+    roots += [at for at in range(len(ordered)) if at not in roots]  # any a cycle would hide
+    stack = [(at, 0) for at in reversed(roots)]
+    while stack:
+        at, depth = stack.pop()
+        if at in shown:
+            continue
+        shown.add(at)
+        cells = process_cells(ordered[at])
+        cells[1] = "  " * depth + cells[1]
+        rows.append(cells)
+        stack.extend((child, depth + 1) for child in reversed(children.get(at, [])))
+    return render_table(PROCESS_HEADERS, rows, PROCESS_RIGHT, width)
+
+
+def _parent_of(
+    ordered: Sequence[dict[str, Any]], holders: dict[Any, list[int]], process: dict[str, Any]
+) -> int | None:
+    """The index of the process's parent: the last holder of its ppid seen before it."""
+    first = _float(process.get("first_seen_s")) or 0.0
+    parent = None
+    for at in holders.get(process.get("ppid"), ()):
+        if (_float(ordered[at].get("first_seen_s")) or 0.0) <= first and ordered[at] is not process:
+            parent = at
+    return parent
+
+
 # -- show ---------------------------------------------------------------------------
 
 
@@ -298,6 +450,8 @@ def show_text(
         lines.append(f"Anomalies ({len(anomalies)}):")
         lines.extend(anomaly_lines(anomalies, width))
         lines.extend(f"  {sentence}" for sentence in regression_sentences(anomalies))
+    for section in usage_sections(summary):
+        lines.extend(section.text(width))
     lines.append("")
     lines.append(f"Over time ({len(series)} snapshots, whole process tree):")
     lines.extend(chart_lines(series, [a.get("seq") for a in anomalies], width))
@@ -307,6 +461,7 @@ def show_text(
 # -- Markdown (show --markdown, $GITHUB_STEP_SUMMARY) ---------------------------------
 
 MARKDOWN_MAX_ANOMALIES = 20
+MARKDOWN_TOP = 3  # processes and tool calls in the report
 
 
 def _md(text: str) -> str:
@@ -330,6 +485,8 @@ def markdown_lines(summary: dict[str, Any], anomalies: Sequence[dict[str, Any]])
     regressions = regression_sentences(anomalies)
     if regressions:
         lines += ["", *(f"⚠️ {_md(sentence)}  " for sentence in regressions)]
+    for section in usage_sections(s, MARKDOWN_TOP):
+        lines.extend(section.markdown())
     if anomalies:
         lines += ["", f"**Anomalies ({len(anomalies)})**", ""]
         lines += ["| time | severity | kind | pid | detail |", "|---|---|---|---|---|"]

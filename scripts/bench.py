@@ -234,6 +234,64 @@ class Bench:
         snaps = sum(1 for line in lines if line.strip() and not line.startswith("#"))
         return (cpu - bare_cpu) / max(1, snaps)
 
+    def process_cost(self) -> None:
+        """Per-process accounting (and the tool-call ledger of --agent-events) on: CPU per
+        process and snapshot over trees of 20, 200 and 2,000, and per snapshot on 21
+        processes against psrecord."""
+        seconds = 3.0 if self.quick else 8.0
+        rounds = 1 if self.quick else 5
+        for procs, interval in ((21, 0.05), (200, 0.05), (2_000, 0.25)):
+            ours: list[float] = []
+            theirs: list[float] = []
+            tree = [*TREE, str(procs), str(seconds)]
+            for n in range(rounds):
+                bare_cpu = wait4(tree, self.env, **quiet())[1]
+                logs = self.work / f"accounted-{procs}-{n}"
+                argv = traced(logs, interval, tree)
+                argv.insert(argv.index("--"), "--agent-events")  # the open-call lookup too
+                cpu = wait4(argv, self.env, **quiet())[1]
+                snaps = int(_newest_summary(logs)["snapshot_count"])  # type: ignore[call-overload]
+                ours.append((cpu - bare_cpu) / snaps)
+                if PSRECORD is not None and procs == 21:
+                    theirs.append(self._psrecord_per_snapshot(tree, interval, bare_cpu, procs, n))
+            per_snap = statistics.median(ours)
+            per_proc = per_snap / procs
+            text = f"{per_snap * 1e6:.0f} us/snapshot, {per_proc * 1e6:.1f} us/proc"
+            met: bool | None = per_proc <= 20e-6 if procs >= 200 else None
+            target = "<= 20 us per process and snapshot" if procs >= 200 else "-"
+            data: dict[str, object] = {"procs": procs, "ours_us": per_snap * 1e6}
+            if theirs:
+                ratio = per_snap / statistics.median(theirs)
+                text += f"; psrecord {statistics.median(theirs) * 1e6:.0f} us = {ratio:.3f}"
+                met, target = ratio <= 0.15, "<= 0.15 of psrecord per snapshot"
+                data.update(psrecord_us=statistics.median(theirs) * 1e6, ratio=ratio)
+            self.row(f"accounting, tree of {procs}", text, target, met, **data)
+
+    def churn(self) -> None:
+        """A loop starting short processes, 20,000 snapshots at 0.01 s: the wrapper's peak RSS
+        against a quiet session's of the same length (each process seen is a line, then gone)."""
+        interval = 0.01
+        seconds = (2_000 if self.quick else 20_000) * interval
+        busy = [*WORKLOAD, "churn", f"{seconds:.0f}", "4", "0.02"]
+        still = [*TREE, "1", f"{seconds:.0f}"]
+        peaks = []
+        for name, command in (("churn", busy), ("quiet", still)):
+            logs = self.work / f"churn-{name}"
+            maxrss = wait4(traced(logs, interval, command), self.env, **quiet())[2]
+            summary = _newest_summary(logs)
+            peaks.append((maxrss, summary["snapshot_count"], summary.get("process_count")))
+        (churn_kb, snaps, count), (quiet_kb, _, _) = peaks
+        self.row(
+            "churn (short processes, 0.01 s)",
+            f"{snaps} snaps, {count} processes: {churn_kb / 1024:.1f} MB vs quiet "
+            f"{quiet_kb / 1024:.1f} MB",
+            "peak RSS within 2 MB of quiet",
+            churn_kb - quiet_kb <= 2048,
+            maxrss_kb=[churn_kb, quiet_kb],
+            snapshots=snaps,
+            processes=count,
+        )
+
     def long_session(self) -> None:
         """6,000 snapshots against 200, at the finest interval run accepts: memory flat,
         exit prompt."""
@@ -672,6 +730,8 @@ def main() -> int:
         "exit_latency",
         "sample_cost",
         "long_session",
+        "process_cost",
+        "churn",
         "memory",
         "prune",
         "ls",

@@ -89,6 +89,17 @@ class Session:
     def kinds(self) -> list[str]:
         return [a["kind"] for a in self.anomalies]
 
+    @property
+    def processes(self) -> list[dict[str, Any]]:
+        return self.records("processes.jsonl")
+
+    def replayed(self) -> list[dict[str, Any]]:
+        """The anomalies that detection over the trace finds afterwards, as records."""
+        from autoskillit_trace.detect import detect
+
+        command = self.records()[0].get("skill_command")
+        return [a.to_record() for a in detect(self.snapshots, command_line=command)]
+
 
 @dataclass
 class Traced:

@@ -76,6 +76,17 @@ def test_tool_error_and_second_turn() -> None:
         ("INFO", "turn_start", {"turn": 1, "phase": "executing", "max_turns": None}),
         ("INFO", "agent_invoked", {"agent": "Bash", "turn": 1}),
         (
+            "WARNING",
+            "tool_result",
+            {
+                "agent": "Bash",
+                "tool_use_id": "toolu_fake002_1",
+                "turn": 1,
+                "success": False,
+                "input": "echo hello-tool && false",
+            },
+        ),
+        (
             "ERROR",
             "error",
             {"turn": 1, "error_type": "tool_error", "message": "Bash: Exit code 1 hello-tool"},
@@ -91,6 +102,52 @@ def test_tool_error_and_second_turn() -> None:
     assert fields["tool_error_count"] == 1
     assert fields["is_error"] is False
     assert fields["input_tokens"] == 205 and fields["output_tokens"] == 25
+
+
+def test_a_tool_call_runs_from_its_tool_use_to_its_tool_result() -> None:
+    """Open while it runs (the session ties processes to it), then one tool_result."""
+    parser = StreamParser()
+    lines = (FIXTURES / "claude_tool_error.jsonl").read_bytes().splitlines()
+    seen: list[dict[str, str]] = []
+    results: list[Event] = []
+    for now, line in enumerate(lines, start=1):
+        results += [e for e in parser.feed(line, float(now)) if e.event == "tool_result"]
+        seen.append(parser.open_calls)
+    assert seen[:4] == [{}, {}, {"toolu_fake002_1": "Bash"}, {}]  # tool_use on line 3
+    (result,) = results
+    assert result.fields["duration_sec"] == 1.0  # its tool_result came on line 4
+    assert parser.open_calls == {}
+
+
+def test_calls_still_open_at_the_end_fail_there() -> None:
+    parser = StreamParser()
+    lines = (FIXTURES / "claude_tool_error.jsonl").read_bytes().splitlines()
+    for now, line in enumerate(lines[:3], start=1):
+        parser.feed(line, float(now))
+    (result,) = [e for e in parser.finish(10.5, cut=True) if e.event == "tool_result"]
+    assert result.level == "WARNING"
+    assert result.fields["success"] is False and result.fields["duration_sec"] == 7.5
+    assert parser.open_calls == {}
+
+
+def test_subagent_tool_calls_complete_too() -> None:
+    _, events = replay("claude_subagent.jsonl")
+    done = [e.fields for e in events if e.event == "tool_result"]
+    assert sorted(f["agent"] for f in done) == ["Agent", "Bash", "Bash"]
+    agent = next(f for f in done if f["agent"] == "Agent")
+    bash = [f for f in done if f["agent"] == "Bash"]
+    assert all(f["duration_sec"] <= agent["duration_sec"] for f in bash)  # inside the subagent's
+
+
+def test_tool_input_is_what_the_call_did_in_short() -> None:
+    from autoskillit_trace.agents.claude import tool_input_text
+
+    assert tool_input_text({"command": "ls  -l\n/tmp", "description": "list"}) == "ls -l /tmp"
+    assert tool_input_text({"file_path": "/a/b.py", "content": "x"}) == "/a/b.py"
+    assert tool_input_text({"unknown": 3, "other": "text"}) == "text"
+    assert tool_input_text(None) is None
+    long = tool_input_text({"command": "x" * 300})
+    assert long is not None and len(long) == 200 and long.endswith("…")
 
 
 SUBAGENT_CALL = {"agent": "Bash", "turn": 1, "subagent_type": "general-purpose"}

@@ -48,6 +48,15 @@ def fired(snapshots: list[dict[str, Any]], kind: str, **thresholds: Any) -> list
     return [a.seq for a in detect(snapshots, Thresholds(**thresholds)) if a.kind == kind]
 
 
+# What every anomaly adds to its rule's own figures: the process it is about.
+NAMES = frozenset({"comm", "cmdline", "parent_pid", "parent_comm"})
+
+
+def rule_fields(detail: dict[str, Any]) -> dict[str, Any]:
+    """An anomaly's detail without the naming of its process."""
+    return {key: value for key, value in detail.items() if key not in NAMES}
+
+
 def only(snapshots: list[dict[str, Any]], kind: str) -> Anomaly:
     matches = [a for a in detect(snapshots) if a.kind == kind]
     assert len(matches) == 1, matches
@@ -60,7 +69,7 @@ def only(snapshots: list[dict[str, Any]], kind: str) -> Anomaly:
 def test_oom_spike_boundary() -> None:
     assert fired(series("oom_score", [100, 300]), "oom_spike") == []
     assert fired(series("oom_score", [100, 301]), "oom_spike") == [1]
-    assert only(series("oom_score", [100, 400]), "oom_spike").detail == {
+    assert rule_fields(only(series("oom_score", [100, 400]), "oom_spike").detail) == {
         "previous": 100,
         "current": 400,
         "delta": 300,
@@ -96,7 +105,7 @@ def test_oom_critical_boundary() -> None:
     assert fired(series("oom_score", [800]), "oom_critical") == [0]
     anomaly = only(series("oom_score", [850]), "oom_critical")
     assert anomaly.severity == "critical"
-    assert anomaly.detail == {"oom_score": 850, "threshold": 800}
+    assert rule_fields(anomaly.detail) == {"oom_score": 850, "threshold": 800}
 
 
 def test_oom_critical_accepts_scores_above_1000() -> None:
@@ -133,8 +142,8 @@ def test_zombie_detected_and_persistent_boundary() -> None:
     persistent = only(snaps, "zombie_persistent")
     assert persistent.pid == 7
     assert persistent.severity == "critical"
-    assert persistent.detail == {"zombie_pid": 7, "consecutive": 3, "seconds": 2.0}
-    detected = only(snaps, "zombie_detected").detail
+    assert rule_fields(persistent.detail) == {"zombie_pid": 7, "consecutive": 3, "seconds": 2.0}
+    detected = rule_fields(only(snaps, "zombie_detected").detail)
     assert detected == {"zombie_pid": 7, "consecutive": 2, "seconds": 1.0}
 
 
@@ -263,7 +272,7 @@ def test_signals_pending_when_the_same_signal_stays() -> None:
     assert fired(pending([ZERO, PENDING]), "signals_pending") == []  # not yet known to stay
     assert fired(pending([ZERO, PENDING, PENDING]), "signals_pending") == [2]
     anomaly = only(pending([ZERO, PENDING, PENDING]), "signals_pending")
-    assert anomaly.detail == {
+    assert rule_fields(anomaly.detail) == {
         "sig_pnd": PENDING,
         "signals": [SIGUSR1],
         "consecutive": 2,
@@ -355,7 +364,7 @@ def test_rss_growth_boundary() -> None:
     assert fired(rss_series([1000, 2001, 2001, 2001, 2001]), "rss_growth") == [5]
     assert fired(rss_series([1000] + [2000] * 10), "rss_growth") == []
     anomaly = only(rss_series([1000, 1000, 1000, 1000, 2001]), "rss_growth")
-    assert anomaly.detail == {
+    assert rule_fields(anomaly.detail) == {
         "baseline_rss_kb": 1000,
         "vm_rss_kb": 2001,
         "ratio": 2.0,
@@ -447,7 +456,7 @@ def test_fd_high_boundary() -> None:
     assert fired(series("fd_count", [80], fd_soft_limit=100), "fd_high") == []
     assert fired(series("fd_count", [800], fd_soft_limit=1000), "fd_high") == []
     assert fired(series("fd_count", [81], fd_soft_limit=100), "fd_high") == [0]
-    assert only(series("fd_count", [819], fd_soft_limit=1000), "fd_high").detail == {
+    assert rule_fields(only(series("fd_count", [819], fd_soft_limit=1000), "fd_high").detail) == {
         "fd_count": 819,
         "fd_soft_limit": 1000,
         "ratio": 0.819,
@@ -477,7 +486,7 @@ def d_series(states: list[Any], wchan: Any = "io_schedule", **common: Any) -> li
 def test_d_state_boundary() -> None:
     assert fired(d_series(["disk-sleep"]), "d_state_sustained") == []
     assert fired(d_series(["disk-sleep", "disk-sleep"]), "d_state_sustained") == [1]
-    assert only(d_series(["disk-sleep"] * 2), "d_state_sustained").detail == {
+    assert rule_fields(only(d_series(["disk-sleep"] * 2), "d_state_sustained").detail) == {
         "wchan": "io_schedule",
         "consecutive": 2,
         "seconds": 1.0,
@@ -556,7 +565,7 @@ def test_high_cpu_boundary() -> None:
     assert fired(cpu_every(5.0, [95.0, 89.99, 95.0]), "high_cpu_sustained") == []
     assert fired(cpu_every(5.0, [90.0]), "high_cpu_sustained") == []
     assert fired(cpu_every(5.0, [90.0, 90]), "high_cpu_sustained") == [2]
-    assert only(cpu_every(5.0, [150.0, 180.5]), "high_cpu_sustained").detail == {
+    assert rule_fields(only(cpu_every(5.0, [150.0, 180.5]), "high_cpu_sustained").detail) == {
         "cpu_percent": 165.2,
         "seconds": 10.0,
         "threshold": 90.0,
@@ -629,7 +638,7 @@ def test_record_shape() -> None:
         "kind": "oom_critical",
         "severity": "critical",
         "pid": 100,
-        "detail": {"oom_score": 900, "threshold": 800},
+        "detail": {"oom_score": 900, "threshold": 800, "comm": "x", "cmdline": None},
         "snapshot": snapshots[1],
     }
     json.dumps(record, allow_nan=False)
@@ -798,3 +807,38 @@ def test_a_snapshot_without_metrics_triggers_nothing(
         detector.feed(snapshot)
     empty = {key: value for key, value in snap(seq).items() if key not in METRIC_KEYS}
     assert detector.feed(empty) == []
+
+
+# --- every anomaly names its process -------------------------------------------
+
+
+def test_an_anomaly_of_the_command_names_it() -> None:
+    snaps = series("oom_score", [100, 900], comm="python3")
+    found = detect(snaps, command_line="python3 train.py --epochs 3")
+    (anomaly,) = [a for a in found if a.kind == "oom_critical"]
+    assert anomaly.detail["comm"] == "python3"
+    assert anomaly.detail["cmdline"] == "python3 train.py --epochs 3"
+
+
+def test_a_zombie_names_itself_and_the_parent_that_fails_to_reap_it() -> None:
+    named = {
+        "zombie_start_ticks": [5],
+        "zombie_comms": ["make"],
+        "zombie_cmdlines": ["make -C sub"],
+        "zombie_ppids": [100],
+        "zombie_parent_comms": ["bash"],
+    }
+    anomaly = only(series("zombie_pids", [[7], [7]], **named), "zombie_detected")
+    assert anomaly.detail == {
+        "zombie_pid": 7,
+        "consecutive": 2,
+        "seconds": 1.0,
+        "comm": "make",
+        "cmdline": "make -C sub",
+        "parent_pid": 100,
+        "parent_comm": "bash",
+    }
+    # Lists that do not match zombie_pids one for one name nothing rather than the wrong one.
+    broken = {**named, "zombie_comms": ["make", "extra"]}
+    anomaly = only(series("zombie_pids", [[7], [7]], **broken), "zombie_detected")
+    assert anomaly.detail["comm"] is None and anomaly.detail["parent_comm"] == "bash"

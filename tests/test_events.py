@@ -102,6 +102,7 @@ def test_agent_session_log_line_by_line(agent_session: Path) -> None:
     assert shapes[1:-1] == [
         ("INFO", "turn_start", {"turn": 1, "phase": "executing", "max_turns": 5}),
         ("INFO", "agent_invoked", {"agent": "Bash", "turn": 1}),
+        ("WARNING", "tool_result", {}),  # the failed call completes (not a seed event)
         (
             "ERROR",
             "error",
@@ -110,17 +111,17 @@ def test_agent_session_log_line_by_line(agent_session: Path) -> None:
         (
             "INFO",
             "turn_complete",
-            {"turn": 1, "success": True, "duration_sec": shapes[4][2]["duration_sec"]},
+            {"turn": 1, "success": True, "duration_sec": shapes[5][2]["duration_sec"]},
         ),
         ("INFO", "turn_start", {"turn": 2, "phase": "executing", "max_turns": 5}),
         (
             "INFO",
             "turn_complete",
-            {"turn": 2, "success": True, "duration_sec": shapes[6][2]["duration_sec"]},
+            {"turn": 2, "success": True, "duration_sec": shapes[7][2]["duration_sec"]},
         ),
     ]
     # 3 lines of 20 ms between init and the tool result; 2 more to the result.
-    turn1, turn2 = shapes[4][2]["duration_sec"], shapes[6][2]["duration_sec"]
+    turn1, turn2 = shapes[5][2]["duration_sec"], shapes[7][2]["duration_sec"]
     assert 0.04 <= turn1 < 1.0 and 0.02 <= turn2 < 1.0
     stamps = [parse_iso(r["timestamp"]) for r in records]
     assert stamps == sorted(stamps)

@@ -22,8 +22,6 @@ from helpers import (
     workload,
 )
 
-from autoskillit_trace.detect import detect
-
 SEED_FIELDS = (
     "state",
     "vm_rss_kb",
@@ -260,8 +258,7 @@ def test_summary_has_seed_and_extra_fields(log_root: Path) -> None:
 
 def _assert_live_equals_replay(traced_session: object) -> None:
     session = traced_session
-    replay = [a.to_record() for a in detect(session.snapshots)]  # type: ignore[attr-defined]
-    assert replay == session.anomalies  # type: ignore[attr-defined]
+    assert session.replayed() == session.anomalies  # type: ignore[attr-defined]
 
 
 def test_growing_memory_triggers_rss_growth(log_root: Path) -> None:

@@ -59,11 +59,18 @@ def test_zombies_are_listed_with_their_start_ticks() -> None:
             lambda: [c for c in parent.children() if c.status() == psutil.STATUS_ZOMBIE],
             what="an unreaped child",
         )
-        fields = Sampler(proc.pid).sample(time.monotonic())
+        sampler = Sampler(proc.pid)
+        fields = sampler.sample(time.monotonic())
         stat = read_stat(zombie.pid)
         assert stat is not None and stat.state == "zombie"
         assert fields["zombie_pids"] == [zombie.pid]
         assert fields["zombie_start_ticks"] == [stat.start_ticks]
+        # Named, with the parent that does not reap it: a fork of the same program.
+        assert fields["zombie_comms"] == fields["zombie_parent_comms"] == [parent.name()]
+        assert fields["zombie_ppids"] == [proc.pid]
+        # The readings of every process, for per-process accounting; one RSS for both figures.
+        assert set(sampler.members) == {proc.pid, zombie.pid}
+        assert sampler.members[proc.pid].rss_kb == fields["vm_rss_kb"]
     finally:
         kill_tree(proc)
 

@@ -570,6 +570,34 @@ def _write_json(path: str, value: object) -> None:
     os.replace(tmp, path)
 
 
+def next_snapshot(*_marker: str) -> None:
+    """Live until the wrapper writes its next snapshot line, then exit: one sighting."""
+    trace = os.path.join(os.environ["AUTOSKILLIT_TRACE_SESSION_DIR"], "proc_trace.jsonl")
+    lines = Path(trace).read_bytes().count(b"\n")
+    while Path(trace).read_bytes().count(b"\n") <= lines:
+        time.sleep(0.005)
+
+
+def reuse_pid(seconds: str = "0.6") -> None:
+    """Two children with one pid, the second made by choosing the next pid (ns_last_pid);
+    prints "reused" when that worked, nothing where the next pid cannot be chosen."""
+    import subprocess
+
+    code = f"import time; time.sleep({float(seconds)})"
+    first = subprocess.Popen([sys.executable, "-c", code, "first"])
+    first.wait()
+    for _ in range(20):  # another process may take the pid first
+        try:
+            Path("/proc/sys/kernel/ns_last_pid").write_text(str(first.pid - 1))
+        except OSError:
+            return
+        second = subprocess.Popen([sys.executable, "-c", code, "second"])
+        second.wait()
+        if second.pid == first.pid:
+            print("reused")
+            return
+
+
 WORKLOADS = {
     "grow": grow,
     "fds": fds,
@@ -599,6 +627,8 @@ WORKLOADS = {
     "pool": pool,
     "account": account,
     "orphan-then-wait": orphan_then_wait,
+    "next-snapshot": next_snapshot,
+    "reuse-pid": reuse_pid,
 }
 
 if __name__ == "__main__":

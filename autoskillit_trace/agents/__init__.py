@@ -39,6 +39,15 @@ if TYPE_CHECKING:
         def finish(self, now: float, cut: bool = False) -> list[Event]:
             """Events at the end of the stream; ``cut``: a limit stopped the session."""
 
+        @property
+        def open_calls(self) -> dict[str, str]:
+            """tool_use_id -> tool name of the calls started and not completed yet.
+
+            A format emits a ``tool_result`` event when a call completes
+            (``agent``, ``tool_use_id``, ``turn``, ``duration_sec``, ``success``,
+            ``input``); calls still open at ``finish`` complete there, failed.
+            """
+
         def summary_fields(self) -> dict[str, Any]:
             """What the agent reported, for summary.json: None where it said nothing.
 

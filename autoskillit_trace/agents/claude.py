@@ -62,12 +62,28 @@ AGENT_PHASE = "executing"  # the phase of turns read from the stream
 SUBAGENT_TOOLS = frozenset({"Task", "Agent"})
 CLI = "claude"
 MESSAGE_LIMIT = 500  # characters of error text kept in an event
+INPUT_LIMIT = 200  # characters of a tool call's input kept in its tool_result
+# The input field that says what a call did, per tool; others: their first text field.
+INPUT_KEYS = (
+    "command", "file_path", "notebook_path", "path", "pattern", "url", "query", "description",
+    "prompt",
+)  # fmt: skip
 USAGE_KEYS = (
     "input_tokens",
     "output_tokens",
     "cache_creation_input_tokens",
     "cache_read_input_tokens",
 )
+
+
+@dataclass
+class _Call:
+    """A tool call from its tool_use to its tool_result."""
+
+    name: str
+    turn: int | None
+    started: float
+    input: str | None
 
 
 @dataclass
@@ -147,6 +163,36 @@ def _number(value: object) -> float | None:
     return value
 
 
+def tool_input_text(tool_input: object) -> str | None:
+    """What a call did, in short: the shell command, the file path, the query, the URL."""
+    if isinstance(tool_input, str):
+        text = tool_input
+    elif isinstance(tool_input, dict):
+        found = [tool_input.get(key) for key in INPUT_KEYS]
+        found += list(tool_input.values())
+        text = next((value for value in found if isinstance(value, str) and value), "")
+    else:
+        return None
+    text = " ".join(text.split())
+    return text if len(text) <= INPUT_LIMIT else text[: INPUT_LIMIT - 1] + "…"
+
+
+def _completed(tool_id: str, call: _Call, now: float, success: bool) -> Event:
+    """The tool_result event of a call: warning when it failed."""
+    return Event(
+        "INFO" if success else "WARNING",
+        "tool_result",
+        {
+            "agent": call.name,
+            "tool_use_id": tool_id,
+            "turn": call.turn,
+            "duration_sec": round(max(0.0, now - call.started), 3),
+            "success": success,
+            "input": call.input,
+        },
+    )
+
+
 @dataclass
 class StreamParser:
     """Turns, tool calls and errors of one agent session, from its stream-json lines."""
@@ -168,6 +214,12 @@ class StreamParser:
     _subagent_types: dict[str, object] = field(default_factory=dict)  # launching tool id -> type
     _turn: _Turn | None = None
     _tools: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (name, turn)
+    _calls: dict[str, _Call] = field(default_factory=dict)  # started, not completed yet
+
+    @property
+    def open_calls(self) -> dict[str, str]:
+        """tool_use_id -> tool name of the calls under way (the session ties processes to them)."""
+        return {tool_id: call.name for tool_id, call in self._calls.items()}
 
     @property
     def current_turn(self) -> int | None:
@@ -211,6 +263,9 @@ class StreamParser:
                     },
                 )
             )
+        for tool_id, call in self._calls.items():  # never completed: failed, as far as known
+            out.append(_completed(tool_id, call, now, False))
+        self._calls.clear()
         if self._turn is not None:
             self._close(now, out, failed=True)
         return out
@@ -348,9 +403,11 @@ class StreamParser:
         if isinstance(content, list):
             for block in content:
                 if isinstance(block, dict) and block.get("type") == "tool_use":
-                    self._tool_use(block, number, parent, out)
+                    self._tool_use(block, number, parent, out, now)
 
-    def _tool_use(self, block: dict[str, Any], turn: int, parent: object, out: list[Event]) -> None:
+    def _tool_use(
+        self, block: dict[str, Any], turn: int, parent: object, out: list[Event], now: float
+    ) -> None:
         tool_id = block.get("id")
         if isinstance(tool_id, str) and tool_id in self._tools:
             return  # the same block seen again
@@ -358,6 +415,7 @@ class StreamParser:
         name = name if isinstance(name, str) else "unknown"
         if isinstance(tool_id, str):
             self._tools[tool_id] = (name, turn)
+            self._calls[tool_id] = _Call(name, turn, now, tool_input_text(block.get("input")))
         self.tool_calls[name] += 1
         fields: dict[str, Any] = {"agent": name, "turn": turn}
         tool_input = block.get("input")
@@ -383,6 +441,7 @@ class StreamParser:
             return
         self.stream_seen = True
         for block in results:
+            self._tool_result(block, now, out)
             if block.get("is_error") is not True:
                 continue
             tool_id = block.get("tool_use_id")
@@ -406,6 +465,15 @@ class StreamParser:
         if top_level and self._turn is not None and self._turn.has_reply:
             self._close(now, out)
             self._open(now, out)
+
+    def _tool_result(self, block: dict[str, Any], now: float, out: list[Event]) -> None:
+        """A call completed: its tool_result event (a result for no open call gives none)."""
+        tool_id = block.get("tool_use_id")
+        if not isinstance(tool_id, str):
+            return
+        call = self._calls.pop(tool_id, None)
+        if call is not None:
+            out.append(_completed(tool_id, call, now, block.get("is_error") is not True))
 
     def _result(self, record: dict[str, Any], now: float, out: list[Event]) -> None:
         self.stream_seen = True

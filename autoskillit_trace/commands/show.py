@@ -23,6 +23,7 @@ from autoskillit_trace.selection import Candidate, Resolution, resolve
 from autoskillit_trace.series import read_series
 from autoskillit_trace.store.layout import (
     ANOMALIES,
+    PROCESSES,
     SUMMARY,
     TRACE,
     read_json_object,
@@ -42,6 +43,7 @@ class ShowArgs:
     plot: Path | None = None
     log_dir: str | None = None
     markdown: bool = False
+    processes: bool = False
 
 
 def session_id_of(folder: Path) -> str:
@@ -126,6 +128,21 @@ def unfinished_state(folder: Path) -> str:
     return "unfinished: the wrapper was lost; 'autoskillit-trace prune' finalizes it"
 
 
+def show_processes(folder: Path) -> int:
+    """``show --processes``: the tree of every process the session's snapshots saw."""
+    try:
+        processes = [r for r in iter_file(folder / PROCESSES) if r is not None]
+    except FileNotFoundError:
+        processes = []
+    if not processes:
+        write_lines([f"no process recorded in {folder} (no {PROCESSES}: none was seen yet)"])
+        return 0
+    from autoskillit_trace.views import process_tree_lines
+
+    write_lines(process_tree_lines(processes, terminal_width()))
+    return 0
+
+
 def run_show(args: ShowArgs) -> int:
     if args.plot is not None:
         from autoskillit_trace.plot import require_matplotlib
@@ -137,6 +154,8 @@ def run_show(args: ShowArgs) -> int:
         error(not_found_message(args.session, resolution.candidates, root.sessions))
         return 1
     folder = Path(root.sessions, resolution.match.dir_name)
+    if args.processes:
+        return show_processes(folder)
     summary = read_json_object(folder / SUMMARY)
     series = None
     state = None

@@ -3,7 +3,8 @@
 Layout (the seed's, exactly)::
 
     <root>/sessions.jsonl            one JSON line per finished session
-    <root>/sessions/<dir_name>/      proc_trace.jsonl, summary.json, anomalies.jsonl
+    <root>/sessions/<dir_name>/      proc_trace.jsonl, summary.json, anomalies.jsonl,
+                                     processes.jsonl
     <root>/.running/<dir_name>       an empty marker while the session is unfinished
 
 Folders are 0700 and files 0600 whatever the umask: they hold command lines.
@@ -30,6 +31,7 @@ LOCK = ".sessions.lock"
 TRACE = "proc_trace.jsonl"
 SUMMARY = "summary.json"
 ANOMALIES = "anomalies.jsonl"
+PROCESSES = "processes.jsonl"  # one line per process of the tree (accounting.py)
 PENDING = ".summary.json.pending"
 RUNNING = ".running"
 TRASH_PREFIX = ".trash-"

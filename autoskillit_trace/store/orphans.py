@@ -30,6 +30,7 @@ from autoskillit_trace.store.index import append_index, find_index_line
 from autoskillit_trace.store.layout import (
     ANOMALIES,
     PENDING,
+    PROCESSES,
     SUMMARY,
     TRACE,
     has_summary,
@@ -176,4 +177,10 @@ def _replay(folder: str) -> Replay:
 
     trace = os.path.join(folder, TRACE)
     records = iter_file(trace) if os.path.exists(trace) else iter(())
-    return replay(os.path.basename(folder), records)
+    found = replay(os.path.basename(folder), records)
+    processes = os.path.join(folder, PROCESSES)
+    if os.path.exists(processes):  # its lines as written: a crash loses only the live ones
+        from autoskillit_trace.accounting import summarize
+
+        found.usage.update(summarize(iter_file(processes)))
+    return found

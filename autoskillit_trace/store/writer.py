@@ -11,7 +11,7 @@ import os
 from autoskillit_trace.ctx import suppress
 from autoskillit_trace.fsutil import lock_new, open_private, try_lock
 from autoskillit_trace.jsonl import dumps_line, write_all
-from autoskillit_trace.store.layout import ANOMALIES, TRACE
+from autoskillit_trace.store.layout import ANOMALIES, PROCESSES, TRACE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,12 +29,11 @@ class SessionWriter:
         self.folder = os.fspath(folder)
         self.faults = faults
         self._trace = os.path.join(self.folder, TRACE)
-        self._anomalies = os.path.join(self.folder, ANOMALIES)
         self._trace_fd: int | None = None  # also holds the session lock
         self._folder_fd: int | None = None  # the lock for a session without a trace
         self._trace_failed = False
-        self._anomaly_fd: int | None = None
-        self._anomalies_failed = False
+        self._anomalies = LineFile(os.path.join(self.folder, ANOMALIES), faults)
+        self._processes = LineFile(os.path.join(self.folder, PROCESSES), faults)
 
     def open_trace(self) -> bool:
         """Create proc_trace.jsonl and lock it for the session's life.
@@ -75,22 +74,48 @@ class SessionWriter:
             self.faults.report(f"cannot write {self._trace}", exc)
 
     def append_anomaly(self, record: dict[str, Any]) -> None:
-        if self._anomalies_failed:
-            return
-        try:
-            if self._anomaly_fd is None:
-                self._anomaly_fd = open_private(
-                    self._anomalies, os.O_WRONLY | os.O_CREAT | os.O_APPEND
-                )
-            write_all(self._anomaly_fd, dumps_line(record))
-        except OSError as exc:
-            self._anomalies_failed = True
-            self.faults.report(f"cannot write {self._anomalies}", exc)
+        self._anomalies.append(record)
+
+    def append_process(self, record: dict[str, Any]) -> None:
+        """A process that left the tree (or was still in it at the end): processes.jsonl."""
+        self._processes.append(record)
 
     def close(self) -> None:
         """Release the session lock: after this, the session counts as finished."""
-        for fd in (self._anomaly_fd, self._trace_fd, self._folder_fd):
+        self._anomalies.close()
+        self._processes.close()
+        for fd in (self._trace_fd, self._folder_fd):
             if fd is not None:
                 with suppress(OSError):
                     os.close(fd)
-        self._anomaly_fd = self._trace_fd = self._folder_fd = None
+        self._trace_fd = self._folder_fd = None
+
+
+class LineFile:
+    """A JSON-lines file of the session, created at its first line; one ``write`` per line.
+
+    After a failed write it is mute, the fault reported once.
+    """
+
+    def __init__(self, path: str, faults: Faults) -> None:
+        self.path = path
+        self.faults = faults
+        self._fd: int | None = None
+        self._failed = False
+
+    def append(self, record: dict[str, Any]) -> None:
+        if self._failed:
+            return
+        try:
+            if self._fd is None:
+                self._fd = open_private(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+            write_all(self._fd, dumps_line(record))
+        except OSError as exc:
+            self._failed = True
+            self.faults.report(f"cannot write {self.path}", exc)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            with suppress(OSError):
+                os.close(self._fd)
+            self._fd = None

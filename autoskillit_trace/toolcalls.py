@@ -1,0 +1,77 @@
+"""The agent's tool calls and the processes behind them (``--agent-events``).
+
+A stream format says which calls are open (``open_calls``) and emits a
+``tool_result`` event when one completes.  At each snapshot the session
+tells this ledger which calls are open, how many processes were first seen
+and the tree's RSS; each ``tool_result`` then gets ``processes_started``
+and ``peak_tree_rss_kb`` (None when no snapshot fell inside the call).
+Pure, and flat in memory: figures are kept for open calls only, and the
+summary keeps a total per tool name and the five slowest calls.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
+SLOWEST = 5  # calls kept in summary.json's slowest_tool_calls
+
+
+class ToolCalls:
+    """Per open call: processes started and the peak tree RSS; per tool: the time spent."""
+
+    def __init__(self, slowest: int = SLOWEST) -> None:
+        self.size = slowest
+        self.open: dict[str, list[Any]] = {}  # tool_use_id -> [processes started, peak tree RSS]
+        self.time: dict[str, float] = {}  # tool name -> seconds
+        self.slowest: list[dict[str, Any]] = []
+
+    def observe(self, calls: Iterable[str], started: int, tree_rss_kb: int | None) -> None:
+        """One snapshot while ``calls`` were open: ``started`` processes first seen in it."""
+        for call in calls:
+            figures = self.open.get(call)
+            if figures is None:
+                figures = self.open[call] = [0, None]
+            figures[0] += started
+            if tree_rss_kb is not None and (figures[1] is None or tree_rss_kb > figures[1]):
+                figures[1] = tree_rss_kb
+
+    def completed(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """A ``tool_result`` event's fields, with what ran under the call added."""
+        call = fields.get("tool_use_id")
+        started, peak = self.open.pop(call, (0, None)) if isinstance(call, str) else (0, None)
+        fields["processes_started"] = started
+        fields["peak_tree_rss_kb"] = peak
+        name = fields.get("agent")
+        name = name if isinstance(name, str) else "unknown"
+        duration = fields.get("duration_sec")
+        if isinstance(duration, (int, float)) and not isinstance(duration, bool):
+            self.time[name] = self.time.get(name, 0.0) + duration
+            self._keep(name, duration, fields)
+        return fields
+
+    def _keep(self, name: str, duration: float, fields: dict[str, Any]) -> None:
+        kept = self.slowest
+        if len(kept) >= self.size and duration <= kept[-1]["duration_sec"]:
+            return
+        kept.append(
+            {
+                "name": name,
+                "input": fields.get("input"),
+                "duration_sec": duration,
+                "success": fields.get("success"),
+                "peak_tree_rss_kb": fields.get("peak_tree_rss_kb"),
+            }
+        )
+        kept.sort(key=lambda call: -call["duration_sec"])
+        del kept[self.size :]
+
+    def summary_fields(self) -> dict[str, Any]:
+        """``tool_time_seconds`` by tool name (most first) and ``slowest_tool_calls``."""
+        ranked = sorted(self.time.items(), key=lambda item: (-item[1], item[0]))
+        return {
+            "tool_time_seconds": {name: round(seconds, 3) for name, seconds in ranked},
+            "slowest_tool_calls": list(self.slowest),
+        }

@@ -1,0 +1,92 @@
+"""Tool calls and the processes behind them: the ledger on data, then a real Claude Code
+session whose Bash tool runs a real command (the Messages API is a loopback stand-in)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from claude_api import messages_api
+from helpers import clean_env, run_traced
+
+from autoskillit_trace.toolcalls import ToolCalls
+
+
+def test_a_call_gets_the_processes_and_the_peak_of_its_snapshots() -> None:
+    calls = ToolCalls()
+    calls.observe(["a"], 2, 1000)
+    calls.observe(["a", "b"], 1, 3000)
+    calls.observe(["b"], 0, 500)
+    a = calls.completed({"agent": "Bash", "tool_use_id": "a", "duration_sec": 2.0})
+    assert a["processes_started"] == 3 and a["peak_tree_rss_kb"] == 3000
+    b = calls.completed({"agent": "Read", "tool_use_id": "b", "duration_sec": 0.5})
+    assert b["processes_started"] == 1 and b["peak_tree_rss_kb"] == 3000
+    quick = calls.completed({"agent": "Bash", "tool_use_id": "c", "duration_sec": 0.01})
+    assert quick["processes_started"] == 0 and quick["peak_tree_rss_kb"] is None  # no snapshot
+    assert calls.open == {}
+    fields = calls.summary_fields()
+    assert fields["tool_time_seconds"] == {"Bash": 2.01, "Read": 0.5}
+    assert [c["duration_sec"] for c in fields["slowest_tool_calls"]] == [2.0, 0.5, 0.01]
+
+
+def test_five_slowest_are_kept() -> None:
+    calls = ToolCalls()
+    for n in range(50):
+        calls.completed({"agent": "Bash", "tool_use_id": str(n), "duration_sec": float(n % 17)})
+    slowest = calls.summary_fields()["slowest_tool_calls"]
+    assert [c["duration_sec"] for c in slowest] == [16.0, 16.0, 15.0, 15.0, 15.0]
+    assert list(slowest[0]) == ["name", "input", "duration_sec", "success", "peak_tree_rss_kb"]
+
+
+CLAUDE = shutil.which("claude")
+# The Bash tool's command: a second's sleep, then 60 MB held for a second, a secret on its line.
+COMMAND = (
+    f"sleep 1; {sys.executable} -c 'x = bytearray(60 << 20); import time; time.sleep(1)'"
+    " --token=hunter2-secret-value"
+)
+
+
+@pytest.mark.skipif(CLAUDE is None, reason="the claude CLI is not installed")
+def test_a_real_claude_bash_call_owns_its_processes(log_root: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    with messages_api(COMMAND) as url:
+        env = clean_env(
+            tmp_path,
+            HOME=str(home),
+            ANTHROPIC_API_KEY="sk-ant-standin",
+            ANTHROPIC_BASE_URL=url,
+            CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
+        )
+        argv = [CLAUDE, "-p", "run it", "--output-format", "stream-json", "--verbose"]
+        argv += ["--allowedTools", "Bash", "--max-turns", "3"]
+        traced = run_traced(
+            log_root, argv, interval=0.1, extra=("--agent-events",), env=env, timeout=120
+        )
+    assert traced.proc.returncode == 0, traced.stderr
+    session = traced.session
+    events = session.records("events.jsonl")
+    (result,) = [e for e in events if e["event"] == "tool_result"]
+    assert result["agent"] == "Bash" and result["success"] is True
+    assert result["processes_started"] >= 1
+    assert result["peak_tree_rss_kb"] > 60 * 1024
+    assert "hunter2" not in result["input"] and "bytearray(60 << 20)" in result["input"]
+    call = result["tool_use_id"]
+    (hog,) = [
+        line
+        for line in session.processes
+        if line["comm"].startswith("python") and "bytearray(60" in (line["cmdline"] or "")
+    ]
+    assert hog["tool_use_id"] == call and hog["tool_use_ids"] == [call] and not hog["shared"]
+    assert hog["peak_rss_kb"] > 60 * 1024
+    assert "hunter2" not in json.dumps(session.processes)
+    (claude,) = [line for line in session.processes if line["exit_status"] is not None]
+    assert claude["tool_use_id"] is None  # it came before the call
+    summary = session.summary
+    assert summary["tool_time_seconds"]["Bash"] == result["duration_sec"] >= 2.0
+    (slowest,) = summary["slowest_tool_calls"]
+    assert slowest["name"] == "Bash" and slowest["input"] == result["input"]
+    assert slowest["peak_tree_rss_kb"] == result["peak_tree_rss_kb"]
