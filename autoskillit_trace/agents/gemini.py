@@ -29,7 +29,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autoskillit_trace.agents import Event
-from autoskillit_trace.agents.claude import _int, _short, json_object
+from autoskillit_trace.agents.stream import (
+    INPUT_LIMIT,
+    STREAM_NEEDLE,
+    Call,
+    clip,
+    clip_dots,
+    int_or_none,
+    json_object,
+    tool_result,
+    turn_complete,
+    turn_start,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,9 +48,6 @@ if TYPE_CHECKING:
 
 CLI = "gemini"
 PACKAGE = "@google/gemini-cli"
-STREAM_NEEDLE = b'"type"'  # every stream-json line holds it
-AGENT_PHASE = "executing"
-INPUT_LIMIT = 200  # characters of a tool call's input kept in its tool_result
 # The parameter that says what a call did, by the CLI's tool parameter names.
 INPUT_KEYS = (
     "command",
@@ -99,22 +107,13 @@ def call_input(parameters: object) -> str:
         text = words[0] if words else json.dumps(parameters, separators=(",", ":"))
     else:
         text = "" if parameters is None else str(parameters)
-    text = " ".join(text.split())
-    return text if len(text) <= INPUT_LIMIT else text[: INPUT_LIMIT - 1] + "…"
+    return clip(text, INPUT_LIMIT)
 
 
 @dataclass
 class _Turn:
     number: int
     started: float
-
-
-@dataclass
-class _Call:
-    name: str
-    turn: int
-    started: float
-    input: str
 
 
 @dataclass
@@ -132,7 +131,7 @@ class StreamParser:
     tool_errors: int = 0
     _turn: _Turn | None = None
     _round_done: bool = False  # every call of the turn has its result: the next line opens one
-    _calls: dict[str, _Call] = field(default_factory=dict)  # open tool calls by id
+    _calls: dict[str, Call] = field(default_factory=dict)  # open tool calls by id
 
     @property
     def current_turn(self) -> int | None:
@@ -196,7 +195,7 @@ class StreamParser:
         name = name if isinstance(name, str) else "unknown"
         tool_id = record.get("tool_id")
         if isinstance(tool_id, str):
-            self._calls[tool_id] = _Call(name, turn, now, call_input(record.get("parameters")))
+            self._calls[tool_id] = Call(name, turn, now, call_input(record.get("parameters")))
         self.tool_calls[name] += 1
         out.append(Event("INFO", "agent_invoked", {"agent": name, "turn": turn}))
 
@@ -251,34 +250,20 @@ class StreamParser:
         self.turns += 1
         self._turn = _Turn(self.turns, now)
         self._round_done = False
-        fields = {"turn": self.turns, "phase": AGENT_PHASE, "max_turns": None}
-        out.append(Event("INFO", "turn_start", fields))
+        out.append(turn_start(self.turns, None))
 
     def _close(self, now: float, out: list[Event], failed: bool = False) -> None:
         turn = self._turn
         assert turn is not None
         self._turn = None
-        fields = {
-            "turn": turn.number,
-            "duration_sec": round(max(0.0, now - turn.started), 2),
-            "success": not failed,
-        }
-        out.append(Event("WARNING" if failed else "INFO", "turn_complete", fields))
+        out.append(turn_complete(turn.number, turn.started, now, not failed))
 
     def _complete(
         self, tool_id: str, now: float, success: bool, message: str | None, out: list[Event]
     ) -> None:
         """A tool call's ``tool_result`` event; a failed call is an ``error`` event too."""
         call = self._calls.pop(tool_id)
-        fields = {
-            "agent": call.name,
-            "tool_use_id": tool_id,
-            "turn": call.turn,
-            "duration_sec": round(max(0.0, now - call.started), 3),
-            "success": success,
-            "input": call.input,
-        }
-        out.append(Event("INFO" if success else "WARNING", "tool_result", fields))
+        out.append(tool_result(tool_id, call, now, success))
         if not success:
             self.tool_errors += 1
             text = f"{call.name}: {message}" if message else f"{call.name} failed"
@@ -287,8 +272,12 @@ class StreamParser:
             out.append(event)
 
     def _error(self, error_type: str, message: str) -> Event:
-        fields = {"turn": self.current_turn, "error_type": error_type, "message": _short(message)}
-        return Event("ERROR", "error", fields)
+        message = clip_dots(message)
+        return Event(
+            "ERROR",
+            "error",
+            {"turn": self.current_turn, "error_type": error_type, "message": message},
+        )
 
     # -- summary ---------------------------------------------------------------
 
@@ -306,16 +295,16 @@ class StreamParser:
             "num_turns": None,  # the CLI does not count them
             "agent_turns": self.turns if seen else None,
             "total_cost_usd": None,
-            "input_tokens": _int(stats.get("input_tokens")),
-            "output_tokens": _int(stats.get("output_tokens")),
+            "input_tokens": int_or_none(stats.get("input_tokens")),
+            "output_tokens": int_or_none(stats.get("output_tokens")),
             "cache_creation_input_tokens": None,
-            "cache_read_input_tokens": _int(stats.get("cached")),
+            "cache_read_input_tokens": int_or_none(stats.get("cached")),
             "tool_call_count": sum(self.tool_calls.values()) if seen else None,
             "tool_error_count": self.tool_errors if seen else None,
             "tool_calls": dict(sorted(self.tool_calls.items())),
             "cli": CLI,
             "cli_version": self.cli_version,
             "model": self.model,
-            "cli_tool_calls": _int(stats.get("tool_calls")),
-            "cli_duration_ms": _int(stats.get("duration_ms")),
+            "cli_tool_calls": int_or_none(stats.get("tool_calls")),
+            "cli_duration_ms": int_or_none(stats.get("duration_ms")),
         }
