@@ -44,7 +44,6 @@ Claude Code 2.1.332 adds, and this reads:
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,14 +52,14 @@ from autoskillit_trace.agents.stream import (
     INPUT_LIMIT,
     STREAM_NEEDLE,
     Call,
+    Turn,
+    TurnLog,
     clip,
     clip_dots,
     int_or_none,
     json_object,
     number_or_none,
     tool_result,
-    turn_complete,
-    turn_start,
 )
 
 TYPE_CHECKING = False
@@ -85,12 +84,9 @@ USAGE_KEYS = (
 
 
 @dataclass
-class _Turn:
-    number: int
-    started: float
+class _Turn(Turn):
     message_id: object = None
     has_reply: bool = False
-    failed: bool = False
 
 
 def for_command(argv: list[str]) -> StreamFormat:
@@ -148,17 +144,12 @@ def tool_input_text(tool_input: object) -> str | None:
 
 
 @dataclass
-class StreamParser:
+class StreamParser(TurnLog[_Turn]):
     """Turns, tool calls and errors of one agent session, from its stream-json lines."""
 
     needle = STREAM_NEEDLE
-    max_turns: int | None = None
     session_id: str | None = None
     result: dict[str, Any] | None = None
-    turns: int = 0
-    stream_seen: bool = False
-    tool_calls: Counter[str] = field(default_factory=Counter)
-    tool_errors: int = 0
     errors: int = 0
     cli_version: str | None = None
     api_retries: int = 0
@@ -166,18 +157,7 @@ class StreamParser:
     results: list[dict[str, Any]] = field(default_factory=list)  # every result line, in order
     _denied: set[str] = field(default_factory=set)  # tool_use_ids refused by a permission_denied
     _subagent_types: dict[str, object] = field(default_factory=dict)  # launching tool id -> type
-    _turn: _Turn | None = None
     _tools: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (name, turn)
-    _calls: dict[str, Call] = field(default_factory=dict)  # started, not completed yet
-
-    @property
-    def open_calls(self) -> dict[str, str]:
-        """tool_use_id -> tool name of the calls under way (the session ties processes to them)."""
-        return {tool_id: call.name for tool_id, call in self._calls.items()}
-
-    @property
-    def current_turn(self) -> int | None:
-        return self.turns or None
 
     def feed(self, line: bytes, now: float) -> list[Event]:
         """Events for one complete line of the child's stdout (without its newline)."""
@@ -467,18 +447,8 @@ class StreamParser:
 
     # -- turns -----------------------------------------------------------------
 
-    def _open(self, now: float, out: list[Event]) -> _Turn:
-        self.turns += 1
-        self._turn = _Turn(self.turns, now)
-        out.append(turn_start(self.turns, self.max_turns))
-        return self._turn
-
-    def _close(self, now: float, out: list[Event], failed: bool = False) -> None:
-        turn = self._turn
-        assert turn is not None
-        self._turn = None
-        success = not (failed or turn.failed)
-        out.append(turn_complete(turn.number, turn.started, now, success))
+    def _new_turn(self, number: int, now: float) -> _Turn:
+        return _Turn(number, now)
 
     # -- summary ---------------------------------------------------------------
 

@@ -24,8 +24,7 @@ but does not fail the turn: the model sees it and goes on.
 from __future__ import annotations
 
 import json
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from autoskillit_trace.agents import Event
@@ -33,13 +32,13 @@ from autoskillit_trace.agents.stream import (
     INPUT_LIMIT,
     STREAM_NEEDLE,
     Call,
+    Turn,
+    TurnLog,
     clip,
     clip_dots,
     int_or_none,
     json_object,
     tool_result,
-    turn_complete,
-    turn_start,
 )
 
 TYPE_CHECKING = False
@@ -111,13 +110,7 @@ def call_input(parameters: object) -> str:
 
 
 @dataclass
-class _Turn:
-    number: int
-    started: float
-
-
-@dataclass
-class StreamParser:
+class StreamParser(TurnLog[Turn]):
     """Turns, tool calls and errors of one Gemini CLI session, from its stream-json lines."""
 
     needle = STREAM_NEEDLE
@@ -125,22 +118,7 @@ class StreamParser:
     session_id: str | None = None
     model: str | None = None
     result: dict[str, Any] | None = None
-    turns: int = 0
-    stream_seen: bool = False
-    tool_calls: Counter[str] = field(default_factory=Counter)
-    tool_errors: int = 0
-    _turn: _Turn | None = None
     _round_done: bool = False  # every call of the turn has its result: the next line opens one
-    _calls: dict[str, Call] = field(default_factory=dict)  # open tool calls by id
-
-    @property
-    def current_turn(self) -> int | None:
-        return self.turns or None
-
-    @property
-    def open_calls(self) -> dict[str, str]:
-        """Tool calls started and not completed yet: id -> tool name."""
-        return {tool_id: call.name for tool_id, call in self._calls.items()}
 
     def feed(self, line: bytes, now: float) -> list[Event]:
         """Events for one complete line of the child's stdout (without its newline)."""
@@ -246,17 +224,12 @@ class StreamParser:
         assert self._turn is not None
         return self._turn.number
 
-    def _open(self, now: float, out: list[Event]) -> None:
-        self.turns += 1
-        self._turn = _Turn(self.turns, now)
-        self._round_done = False
-        out.append(turn_start(self.turns, None))
+    def _new_turn(self, number: int, now: float) -> Turn:
+        return Turn(number, now)
 
-    def _close(self, now: float, out: list[Event], failed: bool = False) -> None:
-        turn = self._turn
-        assert turn is not None
-        self._turn = None
-        out.append(turn_complete(turn.number, turn.started, now, not failed))
+    def _open(self, now: float, out: list[Event]) -> Turn:
+        self._round_done = False
+        return super()._open(now, out)
 
     def _complete(
         self, tool_id: str, now: float, success: bool, message: str | None, out: list[Event]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from autoskillit_trace.agents import Event
 
@@ -102,6 +102,60 @@ def tool_result(call_id: str, call: Call, now: float, success: bool) -> Event:
             "input": call.input,
         },
     )
+
+
+@dataclass
+class Turn:
+    """The open turn of a ``TurnLog``: its number, when it began, whether it failed on the way."""
+
+    number: int
+    started: float
+    failed: bool = False
+
+
+TurnT = TypeVar("TurnT", bound=Turn)
+
+
+@dataclass
+class TurnLog(Generic[TurnT]):
+    """The turns and open tool calls of a parser that keeps them itself (Claude Code, Gemini).
+
+    A subclass makes its turns (``_new_turn``), says when one opens and
+    closes (``_open``, ``_close``) and which calls are under way
+    (``_calls``); this numbers the turns and writes their events.
+    """
+
+    max_turns: int | None = None
+    turns: int = 0
+    stream_seen: bool = False
+    tool_calls: Counter[str] = field(default_factory=Counter)
+    tool_errors: int = 0
+    _turn: TurnT | None = None
+    _calls: dict[str, Call] = field(default_factory=dict)  # started, not completed yet
+
+    @property
+    def current_turn(self) -> int | None:
+        return self.turns or None
+
+    @property
+    def open_calls(self) -> dict[str, str]:
+        """tool_use_id -> tool name of the calls under way (the session ties processes to them)."""
+        return {tool_id: call.name for tool_id, call in self._calls.items()}
+
+    def _new_turn(self, number: int, now: float) -> TurnT:
+        raise NotImplementedError
+
+    def _open(self, now: float, out: list[Event]) -> TurnT:
+        self.turns += 1
+        self._turn = turn = self._new_turn(self.turns, now)
+        out.append(turn_start(self.turns, self.max_turns))
+        return turn
+
+    def _close(self, now: float, out: list[Event], failed: bool = False) -> None:
+        turn = self._turn
+        assert turn is not None
+        self._turn = None
+        out.append(turn_complete(turn.number, turn.started, now, not (failed or turn.failed)))
 
 
 @dataclass
