@@ -270,8 +270,9 @@ def test_the_tool_calls_of_a_real_claude_session_on_the_lane(page: Page, tmp_pat
         "[...document.querySelectorAll('#lane g.call')].map(g => {"
         " const svg = g.ownerSVGElement.getBoundingClientRect();"
         " const r = g.querySelector('rect').getBoundingClientRect();"
-        " const middle = (r.left + r.width / 2 - svg.left) / svg.width;"
-        " return [g.dataset.name, Number(g.dataset.start), middle];"
+        # A bar (a tool_result's span, with data-end) begins at the call; a mark is centred on it.
+        " const x = 'end' in g.dataset ? r.left : r.left + r.width / 2;"
+        " return [g.dataset.name, Number(g.dataset.start), (x - svg.left) / svg.width];"
         "})"
     )
     assert [name for name, _, _ in calls] == ["Bash", "Bash"]
