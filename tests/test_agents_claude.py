@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Traced, clean_env, replay_stream, run_traced
+from helpers import Traced, replay_stream, run_traced
 from helpers import event_shape as shape
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from standins import MessagesHandler, serving
+from standins import (
+    CLAUDE,
+    MODES,
+    MessagesModel,
+    Script,
+    agent_env,
+    claude_argv,
+    claude_env,
+    serving,
+    stream_of,
+)
 
 from autoskillit_trace.agents import Event, open_stream
 from autoskillit_trace.agents.claude import StreamParser, max_turns_from_argv
@@ -398,47 +407,34 @@ def test_a_cut_stream_of_retries() -> None:
 
 # -- the real CLI against a stand-in Messages API --------------------------------------
 
-CLAUDE = shutil.which("claude")
 needs_claude = pytest.mark.skipif(CLAUDE is None, reason="the Claude Code CLI is not installed")
 
 
 def run_claude(
     tmp_path: Path,
-    mode: str,
+    script: Script,
     *options: str,
     prompt: str = "Run two commands",
     extra: tuple[str, ...] = (),
     **env: str,
 ) -> tuple[Traced, list[dict[str, Any]]]:
     """``autoskillit-trace run --agent-events -- claude -p ...`` against a stand-in."""
-    assert CLAUDE is not None
-    for folder in ("home", "tmp", "work"):
-        (tmp_path / folder).mkdir()
-    argv = [CLAUDE, "-p", prompt, "--output-format", "stream-json", "--verbose"]
-    with serving(MessagesHandler, mode) as api:
-        environ = clean_env(
-            tmp_path,
-            HOME=str(tmp_path / "home"),
-            TMPDIR=str(tmp_path / "tmp"),
-            ANTHROPIC_API_KEY="sk-ant-fake",
-            ANTHROPIC_BASE_URL=api.url,
-            **env,
-        )
+    with serving(MessagesModel(script)) as api:
+        environ, work = agent_env(tmp_path, **claude_env(api.url), **env)
         traced = run_traced(
             tmp_path / "logs",
-            [*argv, *options],
+            claude_argv(prompt, *options),
             extra=("--agent-events", *extra),
             env=environ,
-            cwd=tmp_path / "work",
+            cwd=work,
             timeout=180,
         )
-    stream = [json.loads(x) for x in traced.stdout.splitlines() if x.startswith("{")]
-    return traced, stream
+    return traced, stream_of(traced)
 
 
 @needs_claude
 def test_live_two_bash_commands(tmp_path: Path) -> None:
-    traced, stream = run_claude(tmp_path, "tools", "--allowedTools", "Bash")
+    traced, stream = run_claude(tmp_path, MODES["tools"], "--allowedTools", "Bash")
     assert traced.proc.returncode == 0, traced.stderr
     outputs = [
         block["content"]
@@ -463,7 +459,7 @@ def test_live_two_bash_commands(tmp_path: Path) -> None:
 
 @needs_claude
 def test_live_unauthorized(tmp_path: Path) -> None:
-    traced, stream = run_claude(tmp_path, "unauthorized", CLAUDE_CODE_MAX_RETRIES="1")
+    traced, stream = run_claude(tmp_path, MODES["unauthorized"], CLAUDE_CODE_MAX_RETRIES="1")
     assert traced.proc.returncode != 0, traced.stderr
     (cli_result,) = [line for line in stream if line["type"] == "result"]
     assert cli_result["is_error"] is True
@@ -482,7 +478,7 @@ def test_live_unauthorized(tmp_path: Path) -> None:
 @needs_claude
 def test_live_an_overloaded_api_is_a_stall_while_retrying(tmp_path: Path) -> None:
     """The API answers 529 forever: the CLI retries for minutes; a 1 s idle timeout stops it."""
-    traced, stream = run_claude(tmp_path, "overloaded", extra=("--idle-timeout", "1"))
+    traced, stream = run_claude(tmp_path, MODES["overloaded"], extra=("--idle-timeout", "1"))
     assert traced.proc.returncode == 124, traced.stderr
     assert {line.get("subtype") for line in stream} == {"init", "api_retry"}
     summary = traced.session.summary
@@ -494,7 +490,7 @@ def test_live_an_overloaded_api_is_a_stall_while_retrying(tmp_path: Path) -> Non
 @needs_claude
 def test_live_a_refused_command(tmp_path: Path) -> None:
     """Writing a file needs a permission that ``-p`` without --allowedTools does not give."""
-    traced, stream = run_claude(tmp_path, "tools", prompt="WRITE two commands")
+    traced, stream = run_claude(tmp_path, MODES["write"], prompt="WRITE two commands")
     assert traced.proc.returncode == 0, traced.stderr
     assert not (tmp_path / "work" / "made-by-agent.txt").exists()
     (cli_result,) = [line for line in stream if line["type"] == "result"]
@@ -507,7 +503,13 @@ def test_live_a_refused_command(tmp_path: Path) -> None:
 @needs_claude
 def test_live_a_subagent(tmp_path: Path) -> None:
     traced, stream = run_claude(
-        tmp_path, "tools", "--allowedTools", "Bash", "Agent", "Task", prompt="SUBAGENT please"
+        tmp_path,
+        MODES["tools"],
+        "--allowedTools",
+        "Bash",
+        "Agent",
+        "Task",
+        prompt="SUBAGENT please",
     )
     assert traced.proc.returncode == 0, traced.stderr
     results = [line for line in stream if line["type"] == "result"]

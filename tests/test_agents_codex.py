@@ -8,13 +8,21 @@ the loopback Responses-API stand-in, and skip only when it is not installed.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers import event_shape, replay_stream, run_traced
-from standins_responses import PROMPT, agent_env, codex_argv, responses_api, stand_in, stream_of
+from standins import (
+    CODEX,
+    PROMPT,
+    ResponsesModel,
+    Script,
+    agent_env,
+    codex_argv,
+    serving,
+    stream_of,
+)
 
 from autoskillit_trace.agents import claims_of, open_stream
 from autoskillit_trace.agents.codex import StreamParser
@@ -152,7 +160,7 @@ def test_claims_its_first_line_only() -> None:
 
 # -- the real CLI, live ----------------------------------------------------------------
 
-needs_codex = pytest.mark.skipif(shutil.which("codex") is None, reason="codex is not installed")
+needs_codex = pytest.mark.skipif(CODEX is None, reason="codex is not installed")
 
 
 @needs_codex
@@ -161,7 +169,7 @@ def test_live_two_commands(tmp_path: Path, via: str) -> None:
     """The real CLI runs two real commands; the event log agrees with Codex's own account."""
     env, work = agent_env(tmp_path)
     prefix = ["env"] if via == "env" else []
-    with stand_in(responses_api(["echo one", "ls"])) as api:
+    with serving(ResponsesModel(Script(["echo one", "ls"]))) as api:
         traced = run_traced(
             tmp_path / "logs",
             [*prefix, *codex_argv(api.url, PROMPT)],
@@ -200,7 +208,7 @@ def test_live_two_commands(tmp_path: Path, via: str) -> None:
 def test_live_401(tmp_path: Path) -> None:
     """A refused key: Codex retries, fails the turn and exits 1, and the log says so."""
     env, work = agent_env(tmp_path)
-    with stand_in(responses_api([], status=401)) as api:
+    with serving(ResponsesModel(Script([], fail=401))) as api:
         traced = run_traced(
             tmp_path / "logs",
             codex_argv(api.url, PROMPT),

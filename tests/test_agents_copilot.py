@@ -9,19 +9,20 @@ installed.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers import event_shape, replay_stream, run_traced
-from standins_responses import (
+from standins import (
+    COPILOT,
     PROMPT,
+    ResponsesModel,
+    Script,
     agent_env,
     copilot_argv,
     copilot_env,
-    responses_api,
-    stand_in,
+    serving,
     stream_of,
 )
 
@@ -152,14 +153,12 @@ def test_claims_its_first_line() -> None:
 
 # -- the real CLI, live ----------------------------------------------------------------
 
-needs_copilot = pytest.mark.skipif(
-    shutil.which("copilot") is None, reason="copilot (Copilot CLI) is not installed"
-)
+needs_copilot = pytest.mark.skipif(COPILOT is None, reason="copilot (Copilot CLI) is not installed")
 
 
-def traced_copilot(tmp_path: Path, commands: list[str], status: int = 200) -> Any:
+def traced_copilot(tmp_path: Path, script: Script) -> Any:
     """Copilot CLI run through the wrapper against a stand-in: (traced run, stand-in)."""
-    with stand_in(responses_api(commands, status)) as api:
+    with serving(ResponsesModel(script)) as api:
         env, work = agent_env(tmp_path, **copilot_env(api.url))
         traced = run_traced(
             tmp_path / "logs",
@@ -175,7 +174,7 @@ def traced_copilot(tmp_path: Path, commands: list[str], status: int = 200) -> An
 @needs_copilot
 def test_live_two_commands(tmp_path: Path) -> None:
     """The real CLI runs two real commands; the event log agrees with Copilot's own account."""
-    traced, api = traced_copilot(tmp_path, ["echo one", "ls"])
+    traced, api = traced_copilot(tmp_path, Script(["echo one", "ls"]))
     assert traced.proc.returncode == 0, traced.stderr
     stream = stream_of(traced)
     done = of_type(stream, "tool.execution_complete")
@@ -200,7 +199,7 @@ def test_live_two_commands(tmp_path: Path) -> None:
 @needs_copilot
 def test_live_401(tmp_path: Path) -> None:
     """A refused key: Copilot retries, reports a session error and exits 1; the log says so."""
-    traced, api = traced_copilot(tmp_path, [], status=401)
+    traced, api = traced_copilot(tmp_path, Script([], fail=401))
     assert traced.proc.returncode == 1, traced.stderr
     stream = stream_of(traced)
     events = traced.session.records("events.jsonl")

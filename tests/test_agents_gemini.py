@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import clean_env, replay_stream, run_traced
-from standins import COMMANDS, FINAL_TEXT, GeminiHandler, serving
+from helpers import Traced, replay_stream, run_traced
+from standins import (
+    COMMANDS,
+    FINAL_TEXT,
+    GEMINI,
+    MODES,
+    GeminiModel,
+    Script,
+    StandIn,
+    agent_env,
+    gemini_argv,
+    gemini_env,
+    serving,
+    stream_of,
+)
 
 from autoskillit_trace.agents import Event, open_stream
 from autoskillit_trace.agents.gemini import StreamParser, call_input, claims
 
 FIXTURES = Path(__file__).with_name("fixtures")
-GEMINI = shutil.which("gemini")
 SHELL = "run_shell_command"
 READ = "read_file"
 
@@ -180,45 +191,24 @@ def test_the_registry_opens_it_by_the_commands_name() -> None:
 needs_gemini = pytest.mark.skipif(GEMINI is None, reason="the Gemini CLI is not installed")
 
 
-def gemini_env(tmp_path: Path, url: str) -> dict[str, str]:
-    """A home with an API-key login only, and the stand-in as the API."""
-    home = tmp_path / "home"
-    (home / ".gemini").mkdir(parents=True)
-    settings = {"security": {"auth": {"selectedType": "gemini-api-key"}}}
-    (home / ".gemini" / "settings.json").write_text(json.dumps(settings))
-    (tmp_path / "tmp").mkdir()
-    return clean_env(
-        tmp_path,
-        HOME=str(home),
-        TMPDIR=str(tmp_path / "tmp"),  # where the CLI writes its error reports
-        GEMINI_API_KEY="fake",
-        GOOGLE_GEMINI_BASE_URL=url,
-    )
-
-
-def run_gemini(tmp_path: Path, mode: str) -> tuple[Any, Any, list[dict[str, Any]]]:
+def run_gemini(tmp_path: Path, script: Script) -> tuple[Traced, StandIn, list[dict[str, Any]]]:
     """``autoskillit-trace run --agent-events -- gemini ...`` against a stand-in."""
-    assert GEMINI is not None
-    work = tmp_path / "work"
-    work.mkdir()
-    argv = [GEMINI, "-p", "Run two shell commands", "--output-format", "stream-json"]
-    argv += ["--skip-trust", "--yolo"]
-    with serving(GeminiHandler, mode) as api:
+    with serving(GeminiModel(script)) as api:
+        env, work = agent_env(tmp_path)
         traced = run_traced(
             tmp_path / "logs",
-            argv,
+            gemini_argv("Run two shell commands"),
             extra=("--agent-events",),
-            env=gemini_env(tmp_path, api.url),
+            env=gemini_env(env, api.url),
             cwd=work,
             timeout=180,
         )
-    stream = [json.loads(x) for x in traced.stdout.splitlines() if x.startswith("{")]
-    return traced, api, stream
+    return traced, api, stream_of(traced)
 
 
 @needs_gemini
 def test_live_two_shell_commands(tmp_path: Path) -> None:
-    traced, api, stream = run_gemini(tmp_path, "tools")
+    traced, api, stream = run_gemini(tmp_path, MODES["tools"])
     assert traced.proc.returncode == 0, traced.stderr
     results = [line for line in stream if line["type"] == "tool_result"]
     assert [r["output"].splitlines()[0] for r in results] == ["first-marker", "second-marker"]
@@ -242,13 +232,13 @@ def test_live_two_shell_commands(tmp_path: Path) -> None:
     version = subprocess.run([GEMINI, "--version"], capture_output=True, text=True, check=True)
     assert summary["cli"] == "gemini" and summary["cli_version"] == version.stdout.strip()
     assert any(line.get("content") == FINAL_TEXT for line in stream)
-    answers = json.dumps([body for _, _, body in api.requests])
+    answers = json.dumps([r.body for r in api.requests])
     assert "first-marker\\nLinux" in answers  # the model got the commands' output back
 
 
 @needs_gemini
 def test_live_unauthorized(tmp_path: Path) -> None:
-    traced, _, stream = run_gemini(tmp_path, "unauthorized")
+    traced, _, stream = run_gemini(tmp_path, MODES["unauthorized"])
     assert traced.proc.returncode != 0, traced.stderr
     assert stream[-1]["type"] == "result" and stream[-1]["status"] == "error"
     events = traced.session.records("events.jsonl")

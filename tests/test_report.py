@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -21,14 +20,13 @@ from browser import Page, chromium, png_colours
 from helpers import Session, clean_env, run_traced, tracer, workload
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from messages_api import messages_api
+from standins import CLAUDE, MessagesModel, Script, agent_env, claude_argv, claude_env, serving
 
 from autoskillit_trace.report.downsample import min_max
 from autoskillit_trace.report.lane import build_lane
 from autoskillit_trace.textfmt import human_kb
 from autoskillit_trace.timeutil import parse_iso
 
-CLAUDE = os.environ.get("AUTOSKILLIT_TEST_CLAUDE") or shutil.which("claude")
 needs_chromium = pytest.mark.skipif(
     chromium() is None, reason="no Chromium (apt-get install chromium; .ci/run installs it)"
 )
@@ -245,22 +243,17 @@ def test_the_tool_calls_of_a_real_claude_session_on_the_lane(page: Page, tmp_pat
         "sleep 0.5; echo one",
         "python3 -c 'b = bytearray(150 << 20); import time; time.sleep(1)'",
     ]
-    root = tmp_path / "logs"
-    home = tmp_path / "home"
-    home.mkdir()
-    with messages_api(steps) as url:
-        env = clean_env(
-            tmp_path,
-            ANTHROPIC_BASE_URL=url,
-            ANTHROPIC_API_KEY="sk-ant-fake",
-            HOME=str(home),
-            DISABLE_TELEMETRY="1",
-            CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
-        )
-        command = [str(CLAUDE), "-p", "run the steps", "--output-format", "stream-json",
-                   "--verbose", "--max-turns", "5", "--allowedTools", "Bash"]  # fmt: skip
+    with serving(MessagesModel(Script(steps))) as api:
+        env, work = agent_env(tmp_path, **claude_env(api.url), DISABLE_TELEMETRY="1")
+        command = claude_argv("run the steps", "--max-turns", "5", "--allowedTools", "Bash")
         traced = run_traced(
-            root, command, interval=0.1, env=env, extra=("--agent-events", "--html"), timeout=180
+            tmp_path / "logs",
+            command,
+            interval=0.1,
+            env=env,
+            cwd=work,
+            extra=("--agent-events", "--html"),
+            timeout=180,
         )
     assert traced.proc.returncode == 0, traced.stderr
     session = traced.session
@@ -277,8 +270,9 @@ def test_the_tool_calls_of_a_real_claude_session_on_the_lane(page: Page, tmp_pat
         "[...document.querySelectorAll('#lane g.call')].map(g => {"
         " const svg = g.ownerSVGElement.getBoundingClientRect();"
         " const r = g.querySelector('rect').getBoundingClientRect();"
-        " const middle = (r.left + r.width / 2 - svg.left) / svg.width;"
-        " return [g.dataset.name, Number(g.dataset.start), middle];"
+        # A bar (a tool_result's span, with data-end) begins at the call; a mark is centred on it.
+        " const x = 'end' in g.dataset ? r.left : r.left + r.width / 2;"
+        " return [g.dataset.name, Number(g.dataset.start), (x - svg.left) / svg.width];"
         "})"
     )
     assert [name for name, _, _ in calls] == ["Bash", "Bash"]

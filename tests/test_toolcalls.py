@@ -4,13 +4,12 @@ session whose Bash tool runs a real command (the Messages API is a loopback stan
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
-from claude_api import messages_api
-from helpers import clean_env, run_traced
+from helpers import run_traced
+from standins import CLAUDE, MessagesModel, Script, agent_env, claude_argv, claude_env, serving
 
 from autoskillit_trace.toolcalls import ToolCalls
 
@@ -41,7 +40,6 @@ def test_five_slowest_are_kept() -> None:
     assert list(slowest[0]) == ["name", "input", "duration_sec", "success", "peak_tree_rss_kb"]
 
 
-CLAUDE = shutil.which("claude")
 # The Bash tool's command: a second's sleep, then 60 MB held for a second, a secret on its line.
 COMMAND = (
     f"sleep 1; {sys.executable} -c 'x = bytearray(60 << 20); import time; time.sleep(1)'"
@@ -51,20 +49,17 @@ COMMAND = (
 
 @pytest.mark.skipif(CLAUDE is None, reason="the claude CLI is not installed")
 def test_a_real_claude_bash_call_owns_its_processes(log_root: Path, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    with messages_api(COMMAND) as url:
-        env = clean_env(
-            tmp_path,
-            HOME=str(home),
-            ANTHROPIC_API_KEY="sk-ant-standin",
-            ANTHROPIC_BASE_URL=url,
-            CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
-        )
-        argv = [CLAUDE, "-p", "run it", "--output-format", "stream-json", "--verbose"]
-        argv += ["--allowedTools", "Bash", "--max-turns", "3"]
+    with serving(MessagesModel(Script([COMMAND]))) as api:
+        env, work = agent_env(tmp_path, **claude_env(api.url))
+        argv = claude_argv("run it", "--allowedTools", "Bash", "--max-turns", "3")
         traced = run_traced(
-            log_root, argv, interval=0.1, extra=("--agent-events",), env=env, timeout=120
+            log_root,
+            argv,
+            interval=0.1,
+            extra=("--agent-events",),
+            env=env,
+            cwd=work,
+            timeout=120,
         )
     assert traced.proc.returncode == 0, traced.stderr
     session = traced.session

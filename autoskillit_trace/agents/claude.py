@@ -44,12 +44,23 @@ Claude Code 2.1.332 adds, and this reads:
 
 from __future__ import annotations
 
-import json
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from autoskillit_trace.agents import Event
+from autoskillit_trace.agents.stream import (
+    INPUT_LIMIT,
+    STREAM_NEEDLE,
+    Call,
+    Turn,
+    TurnLog,
+    clip,
+    clip_dots,
+    int_or_none,
+    json_object,
+    number_or_none,
+    tool_result,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -57,12 +68,8 @@ if TYPE_CHECKING:
 
     from autoskillit_trace.agents import StreamFormat
 
-STREAM_NEEDLE = b'"type"'  # every stream-json line holds it
-AGENT_PHASE = "executing"  # the phase of turns read from the stream
 SUBAGENT_TOOLS = frozenset({"Task", "Agent"})
 CLI = "claude"
-MESSAGE_LIMIT = 500  # characters of error text kept in an event
-INPUT_LIMIT = 200  # characters of a tool call's input kept in its tool_result
 # The input field that says what a call did, per tool; others: their first text field.
 INPUT_KEYS = (
     "command", "file_path", "notebook_path", "path", "pattern", "url", "query", "description",
@@ -77,22 +84,9 @@ USAGE_KEYS = (
 
 
 @dataclass
-class _Call:
-    """A tool call from its tool_use to its tool_result."""
-
-    name: str
-    turn: int | None
-    started: float
-    input: str | None
-
-
-@dataclass
-class _Turn:
-    number: int
-    started: float
+class _Turn(Turn):
     message_id: object = None
     has_reply: bool = False
-    failed: bool = False
 
 
 def for_command(argv: list[str]) -> StreamFormat:
@@ -116,11 +110,6 @@ def max_turns_from_argv(argv: list[str]) -> int | None:
     return None
 
 
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3] + "..."
-
-
 def _text_of(content: object) -> str:
     """The text of a message or tool-result content (a string or a list of blocks)."""
     if isinstance(content, str):
@@ -135,32 +124,10 @@ def _text_of(content: object) -> str:
     return ""
 
 
-def json_object(line: bytes) -> dict[str, Any] | None:
-    """The JSON object a stream line holds; None for anything else (never raises)."""
-    stripped = line.strip()
-    if not stripped.startswith(b"{"):
-        return None
-    try:
-        record = json.loads(stripped)
-    except (ValueError, RecursionError):
-        return None
-    return record if isinstance(record, dict) else None
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _total(values: Iterable[object]) -> int | None:
     """The sum of the integers among ``values``; None when there is none."""
-    numbers = [n for n in map(_int, values) if n is not None]
+    numbers = [n for n in map(int_or_none, values) if n is not None]
     return sum(numbers) if numbers else None
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return value
 
 
 def tool_input_text(tool_input: object) -> str | None:
@@ -173,38 +140,16 @@ def tool_input_text(tool_input: object) -> str | None:
         text = next((value for value in found if isinstance(value, str) and value), "")
     else:
         return None
-    text = " ".join(text.split())
-    return text if len(text) <= INPUT_LIMIT else text[: INPUT_LIMIT - 1] + "…"
-
-
-def _completed(tool_id: str, call: _Call, now: float, success: bool) -> Event:
-    """The tool_result event of a call: warning when it failed."""
-    return Event(
-        "INFO" if success else "WARNING",
-        "tool_result",
-        {
-            "agent": call.name,
-            "tool_use_id": tool_id,
-            "turn": call.turn,
-            "duration_sec": round(max(0.0, now - call.started), 3),
-            "success": success,
-            "input": call.input,
-        },
-    )
+    return clip(text, INPUT_LIMIT)
 
 
 @dataclass
-class StreamParser:
+class StreamParser(TurnLog[_Turn]):
     """Turns, tool calls and errors of one agent session, from its stream-json lines."""
 
     needle = STREAM_NEEDLE
-    max_turns: int | None = None
     session_id: str | None = None
     result: dict[str, Any] | None = None
-    turns: int = 0
-    stream_seen: bool = False
-    tool_calls: Counter[str] = field(default_factory=Counter)
-    tool_errors: int = 0
     errors: int = 0
     cli_version: str | None = None
     api_retries: int = 0
@@ -212,18 +157,7 @@ class StreamParser:
     results: list[dict[str, Any]] = field(default_factory=list)  # every result line, in order
     _denied: set[str] = field(default_factory=set)  # tool_use_ids refused by a permission_denied
     _subagent_types: dict[str, object] = field(default_factory=dict)  # launching tool id -> type
-    _turn: _Turn | None = None
     _tools: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (name, turn)
-    _calls: dict[str, _Call] = field(default_factory=dict)  # started, not completed yet
-
-    @property
-    def open_calls(self) -> dict[str, str]:
-        """tool_use_id -> tool name of the calls under way (the session ties processes to them)."""
-        return {tool_id: call.name for tool_id, call in self._calls.items()}
-
-    @property
-    def current_turn(self) -> int | None:
-        return self.turns or None
 
     def feed(self, line: bytes, now: float) -> list[Event]:
         """Events for one complete line of the child's stdout (without its newline)."""
@@ -264,7 +198,7 @@ class StreamParser:
                 )
             )
         for tool_id, call in self._calls.items():  # never completed: failed, as far as known
-            out.append(_completed(tool_id, call, now, False))
+            out.append(tool_result(tool_id, call, now, False))
         self._calls.clear()
         if self._turn is not None:
             self._close(now, out, failed=True)
@@ -305,11 +239,11 @@ class StreamParser:
         self.api_retries += 1
         fields = {
             "turn": self.current_turn,
-            "attempt": _int(record.get("attempt")),
-            "max_retries": _int(record.get("max_retries")),
+            "attempt": int_or_none(record.get("attempt")),
+            "max_retries": int_or_none(record.get("max_retries")),
             "error": record.get("error") if isinstance(record.get("error"), str) else None,
-            "error_status": _int(record.get("error_status")),
-            "delay_ms": _number(record.get("retry_delay_ms")),
+            "error_status": int_or_none(record.get("error_status")),
+            "delay_ms": number_or_none(record.get("retry_delay_ms")),
         }
         out.append(Event("WARNING", "retry", fields))
 
@@ -330,7 +264,7 @@ class StreamParser:
         fields = {
             "turn": launched[1] if launched else self.current_turn,
             "error_type": "permission_denied",
-            "message": _short(message),
+            "message": clip_dots(message),
         }
         out.append(Event("ERROR", "error", fields))
 
@@ -358,7 +292,7 @@ class StreamParser:
         fields = {
             "turn": launched[1] if launched else self.current_turn,
             "error_type": f"subagent_{status}",
-            "message": _short(text),
+            "message": clip_dots(text),
         }
         out.append(Event("ERROR", "error", fields))
 
@@ -391,7 +325,7 @@ class StreamParser:
                         {
                             "turn": turn.number,
                             "error_type": str(error),
-                            "message": _short(_text_of(message.get("content")) or str(error)),
+                            "message": clip_dots(_text_of(message.get("content")) or str(error)),
                         },
                     )
                 )
@@ -415,7 +349,7 @@ class StreamParser:
         name = name if isinstance(name, str) else "unknown"
         if isinstance(tool_id, str):
             self._tools[tool_id] = (name, turn)
-            self._calls[tool_id] = _Call(name, turn, now, tool_input_text(block.get("input")))
+            self._calls[tool_id] = Call(name, turn, now, tool_input_text(block.get("input")))
         self.tool_calls[name] += 1
         fields: dict[str, Any] = {"agent": name, "turn": turn}
         tool_input = block.get("input")
@@ -457,7 +391,7 @@ class StreamParser:
                     {
                         "turn": turn,
                         "error_type": "tool_error",
-                        "message": _short(f"{name}: {text}" if text else f"{name} failed"),
+                        "message": clip_dots(f"{name}: {text}" if text else f"{name} failed"),
                     },
                 )
             )
@@ -473,7 +407,7 @@ class StreamParser:
             return
         call = self._calls.pop(tool_id, None)
         if call is not None:
-            out.append(_completed(tool_id, call, now, block.get("is_error") is not True))
+            out.append(tool_result(tool_id, call, now, block.get("is_error") is not True))
 
     def _result(self, record: dict[str, Any], now: float, out: list[Event]) -> None:
         self.stream_seen = True
@@ -502,7 +436,7 @@ class StreamParser:
                     {
                         "turn": self.current_turn,
                         "error_type": error_type,
-                        "message": _short(message),
+                        "message": clip_dots(message),
                     },
                 )
             )
@@ -513,34 +447,8 @@ class StreamParser:
 
     # -- turns -----------------------------------------------------------------
 
-    def _open(self, now: float, out: list[Event]) -> _Turn:
-        self.turns += 1
-        self._turn = _Turn(self.turns, now)
-        out.append(
-            Event(
-                "INFO",
-                "turn_start",
-                {"turn": self.turns, "phase": AGENT_PHASE, "max_turns": self.max_turns},
-            )
-        )
-        return self._turn
-
-    def _close(self, now: float, out: list[Event], failed: bool = False) -> None:
-        turn = self._turn
-        assert turn is not None
-        self._turn = None
-        success = not (failed or turn.failed)
-        out.append(
-            Event(
-                "INFO" if success else "WARNING",
-                "turn_complete",
-                {
-                    "turn": turn.number,
-                    "duration_sec": round(max(0.0, now - turn.started), 2),
-                    "success": success,
-                },
-            )
-        )
+    def _new_turn(self, number: int, now: float) -> _Turn:
+        return _Turn(number, now)
 
     # -- summary ---------------------------------------------------------------
 
@@ -558,7 +466,7 @@ class StreamParser:
             "is_error": is_error if isinstance(is_error, bool) else None,
             "num_turns": _total(r.get("num_turns") for r in self.results),
             "agent_turns": self.turns if seen else None,
-            "total_cost_usd": _number(result.get("total_cost_usd")),  # a running total
+            "total_cost_usd": number_or_none(result.get("total_cost_usd")),  # a running total
             **{key: _total(usage.get(key) for usage in usages) for key in USAGE_KEYS},
             "tool_call_count": sum(self.tool_calls.values()) if seen else None,
             "tool_error_count": self.tool_errors if seen else None,

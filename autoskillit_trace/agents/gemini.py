@@ -24,12 +24,22 @@ but does not fail the turn: the model sees it and goes on.
 from __future__ import annotations
 
 import json
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from autoskillit_trace.agents import Event
-from autoskillit_trace.agents.claude import _int, _short, json_object
+from autoskillit_trace.agents.stream import (
+    INPUT_LIMIT,
+    STREAM_NEEDLE,
+    Call,
+    Turn,
+    TurnLog,
+    clip,
+    clip_dots,
+    int_or_none,
+    json_object,
+    tool_result,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,9 +47,6 @@ if TYPE_CHECKING:
 
 CLI = "gemini"
 PACKAGE = "@google/gemini-cli"
-STREAM_NEEDLE = b'"type"'  # every stream-json line holds it
-AGENT_PHASE = "executing"
-INPUT_LIMIT = 200  # characters of a tool call's input kept in its tool_result
 # The parameter that says what a call did, by the CLI's tool parameter names.
 INPUT_KEYS = (
     "command",
@@ -99,26 +106,11 @@ def call_input(parameters: object) -> str:
         text = words[0] if words else json.dumps(parameters, separators=(",", ":"))
     else:
         text = "" if parameters is None else str(parameters)
-    text = " ".join(text.split())
-    return text if len(text) <= INPUT_LIMIT else text[: INPUT_LIMIT - 1] + "…"
+    return clip(text, INPUT_LIMIT)
 
 
 @dataclass
-class _Turn:
-    number: int
-    started: float
-
-
-@dataclass
-class _Call:
-    name: str
-    turn: int
-    started: float
-    input: str
-
-
-@dataclass
-class StreamParser:
+class StreamParser(TurnLog[Turn]):
     """Turns, tool calls and errors of one Gemini CLI session, from its stream-json lines."""
 
     needle = STREAM_NEEDLE
@@ -126,22 +118,7 @@ class StreamParser:
     session_id: str | None = None
     model: str | None = None
     result: dict[str, Any] | None = None
-    turns: int = 0
-    stream_seen: bool = False
-    tool_calls: Counter[str] = field(default_factory=Counter)
-    tool_errors: int = 0
-    _turn: _Turn | None = None
     _round_done: bool = False  # every call of the turn has its result: the next line opens one
-    _calls: dict[str, _Call] = field(default_factory=dict)  # open tool calls by id
-
-    @property
-    def current_turn(self) -> int | None:
-        return self.turns or None
-
-    @property
-    def open_calls(self) -> dict[str, str]:
-        """Tool calls started and not completed yet: id -> tool name."""
-        return {tool_id: call.name for tool_id, call in self._calls.items()}
 
     def feed(self, line: bytes, now: float) -> list[Event]:
         """Events for one complete line of the child's stdout (without its newline)."""
@@ -196,7 +173,7 @@ class StreamParser:
         name = name if isinstance(name, str) else "unknown"
         tool_id = record.get("tool_id")
         if isinstance(tool_id, str):
-            self._calls[tool_id] = _Call(name, turn, now, call_input(record.get("parameters")))
+            self._calls[tool_id] = Call(name, turn, now, call_input(record.get("parameters")))
         self.tool_calls[name] += 1
         out.append(Event("INFO", "agent_invoked", {"agent": name, "turn": turn}))
 
@@ -247,38 +224,19 @@ class StreamParser:
         assert self._turn is not None
         return self._turn.number
 
-    def _open(self, now: float, out: list[Event]) -> None:
-        self.turns += 1
-        self._turn = _Turn(self.turns, now)
-        self._round_done = False
-        fields = {"turn": self.turns, "phase": AGENT_PHASE, "max_turns": None}
-        out.append(Event("INFO", "turn_start", fields))
+    def _new_turn(self, number: int, now: float) -> Turn:
+        return Turn(number, now)
 
-    def _close(self, now: float, out: list[Event], failed: bool = False) -> None:
-        turn = self._turn
-        assert turn is not None
-        self._turn = None
-        fields = {
-            "turn": turn.number,
-            "duration_sec": round(max(0.0, now - turn.started), 2),
-            "success": not failed,
-        }
-        out.append(Event("WARNING" if failed else "INFO", "turn_complete", fields))
+    def _open(self, now: float, out: list[Event]) -> Turn:
+        self._round_done = False
+        return super()._open(now, out)
 
     def _complete(
         self, tool_id: str, now: float, success: bool, message: str | None, out: list[Event]
     ) -> None:
         """A tool call's ``tool_result`` event; a failed call is an ``error`` event too."""
         call = self._calls.pop(tool_id)
-        fields = {
-            "agent": call.name,
-            "tool_use_id": tool_id,
-            "turn": call.turn,
-            "duration_sec": round(max(0.0, now - call.started), 3),
-            "success": success,
-            "input": call.input,
-        }
-        out.append(Event("INFO" if success else "WARNING", "tool_result", fields))
+        out.append(tool_result(tool_id, call, now, success))
         if not success:
             self.tool_errors += 1
             text = f"{call.name}: {message}" if message else f"{call.name} failed"
@@ -287,8 +245,12 @@ class StreamParser:
             out.append(event)
 
     def _error(self, error_type: str, message: str) -> Event:
-        fields = {"turn": self.current_turn, "error_type": error_type, "message": _short(message)}
-        return Event("ERROR", "error", fields)
+        message = clip_dots(message)
+        return Event(
+            "ERROR",
+            "error",
+            {"turn": self.current_turn, "error_type": error_type, "message": message},
+        )
 
     # -- summary ---------------------------------------------------------------
 
@@ -306,16 +268,16 @@ class StreamParser:
             "num_turns": None,  # the CLI does not count them
             "agent_turns": self.turns if seen else None,
             "total_cost_usd": None,
-            "input_tokens": _int(stats.get("input_tokens")),
-            "output_tokens": _int(stats.get("output_tokens")),
+            "input_tokens": int_or_none(stats.get("input_tokens")),
+            "output_tokens": int_or_none(stats.get("output_tokens")),
             "cache_creation_input_tokens": None,
-            "cache_read_input_tokens": _int(stats.get("cached")),
+            "cache_read_input_tokens": int_or_none(stats.get("cached")),
             "tool_call_count": sum(self.tool_calls.values()) if seen else None,
             "tool_error_count": self.tool_errors if seen else None,
             "tool_calls": dict(sorted(self.tool_calls.items())),
             "cli": CLI,
             "cli_version": self.cli_version,
             "model": self.model,
-            "cli_tool_calls": _int(stats.get("tool_calls")),
-            "cli_duration_ms": _int(stats.get("duration_ms")),
+            "cli_tool_calls": int_or_none(stats.get("tool_calls")),
+            "cli_duration_ms": int_or_none(stats.get("duration_ms")),
         }

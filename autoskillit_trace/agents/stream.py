@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from autoskillit_trace.agents import Event
 
@@ -35,10 +35,15 @@ def json_object(line: bytes) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
+def clip(text: str, limit: int = MESSAGE_LIMIT, ellipsis: str = "…") -> str:
+    """``text`` on one line, cut to ``limit`` characters ending in ``ellipsis``."""
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - len(ellipsis)] + ellipsis
+
+
+def clip_dots(text: str) -> str:
+    """``clip`` ending in ``...``: how the Claude Code and Gemini CLI formats cut error text."""
+    return clip(text, MESSAGE_LIMIT, "...")
 
 
 def int_or_none(value: object) -> int | None:
@@ -64,11 +69,93 @@ def input_text(arguments: object) -> str:
 
 
 @dataclass
-class _Call:
+class Call:
+    """A tool call from its start to its end: what its ``tool_result`` tells."""
+
     name: str
     turn: int | None
     started: float
-    input: str
+    input: str | None
+
+
+def turn_start(turn: int, max_turns: int | None) -> Event:
+    return Event("INFO", "turn_start", {"turn": turn, "phase": AGENT_PHASE, "max_turns": max_turns})
+
+
+def turn_complete(turn: int, started: float, now: float, success: bool) -> Event:
+    """The ``turn_complete`` event of a turn that began at ``started``: a warning when failed."""
+    fields = {"turn": turn, "duration_sec": round(max(0.0, now - started), 2), "success": success}
+    return Event("INFO" if success else "WARNING", "turn_complete", fields)
+
+
+def tool_result(call_id: str, call: Call, now: float, success: bool) -> Event:
+    """The ``tool_result`` event of ``call``, ended at ``now``: a warning when it failed."""
+    return Event(
+        "INFO" if success else "WARNING",
+        "tool_result",
+        {
+            "agent": call.name,
+            "tool_use_id": call_id,
+            "turn": call.turn,
+            "duration_sec": round(max(0.0, now - call.started), 3),
+            "success": success,
+            "input": call.input,
+        },
+    )
+
+
+@dataclass
+class Turn:
+    """The open turn of a ``TurnLog``: its number, when it began, whether it failed on the way."""
+
+    number: int
+    started: float
+    failed: bool = False
+
+
+TurnT = TypeVar("TurnT", bound=Turn)
+
+
+@dataclass
+class TurnLog(Generic[TurnT]):
+    """The turns and open tool calls of a parser that keeps them itself (Claude Code, Gemini).
+
+    A subclass makes its turns (``_new_turn``), says when one opens and
+    closes (``_open``, ``_close``) and which calls are under way
+    (``_calls``); this numbers the turns and writes their events.
+    """
+
+    max_turns: int | None = None
+    turns: int = 0
+    stream_seen: bool = False
+    tool_calls: Counter[str] = field(default_factory=Counter)
+    tool_errors: int = 0
+    _turn: TurnT | None = None
+    _calls: dict[str, Call] = field(default_factory=dict)  # started, not completed yet
+
+    @property
+    def current_turn(self) -> int | None:
+        return self.turns or None
+
+    @property
+    def open_calls(self) -> dict[str, str]:
+        """tool_use_id -> tool name of the calls under way (the session ties processes to them)."""
+        return {tool_id: call.name for tool_id, call in self._calls.items()}
+
+    def _new_turn(self, number: int, now: float) -> TurnT:
+        raise NotImplementedError
+
+    def _open(self, now: float, out: list[Event]) -> TurnT:
+        self.turns += 1
+        self._turn = turn = self._new_turn(self.turns, now)
+        out.append(turn_start(self.turns, self.max_turns))
+        return turn
+
+    def _close(self, now: float, out: list[Event], failed: bool = False) -> None:
+        turn = self._turn
+        assert turn is not None
+        self._turn = None
+        out.append(turn_complete(turn.number, turn.started, now, not (failed or turn.failed)))
 
 
 @dataclass
@@ -84,7 +171,7 @@ class Progress:
     retries: int = 0
     tool_errors: int = 0
     tool_calls: Counter[str] = field(default_factory=Counter)
-    calls: dict[str, _Call] = field(default_factory=dict)
+    calls: dict[str, Call] = field(default_factory=dict)
 
     @property
     def current_turn(self) -> int | None:
@@ -103,8 +190,7 @@ class Progress:
         self.turn_open = True
         self.turn_failed = False
         self.turn_started = now
-        fields = {"turn": self.turns, "phase": AGENT_PHASE, "max_turns": self.max_turns}
-        out.append(Event("INFO", "turn_start", fields))
+        out.append(turn_start(self.turns, self.max_turns))
 
     def end_turn(self, now: float, out: list[Event], failed: bool = False) -> None:
         """The open turn ends; it failed when ``failed`` or something failed it on the way."""
@@ -112,12 +198,7 @@ class Progress:
             return
         self.turn_open = False
         success = not (failed or self.turn_failed)
-        fields = {
-            "turn": self.turns,
-            "duration_sec": round(max(0.0, now - self.turn_started), 2),
-            "success": success,
-        }
-        out.append(Event("INFO" if success else "WARNING", "turn_complete", fields))
+        out.append(turn_complete(self.turns, self.turn_started, now, success))
 
     def error(self, error_type: str, message: str, out: list[Event], level: str = "ERROR") -> None:
         """An ``error`` event in the current turn; an ERROR fails the turn."""
@@ -139,7 +220,7 @@ class Progress:
         if call_id in self.calls:
             return  # the same call told twice
         turn = self.current_turn
-        self.calls[call_id] = _Call(name, turn, now, input_text(arguments))
+        self.calls[call_id] = Call(name, turn, now, input_text(arguments))
         self.tool_calls[name] += 1
         out.append(Event("INFO", "agent_invoked", {"agent": name, "turn": turn}))
 
@@ -156,20 +237,7 @@ class Progress:
             message = clip(f"{call.name}: {why}" if why else f"{call.name} failed")
             fields = {"turn": call.turn, "error_type": "tool_error", "message": message}
             out.append(Event("ERROR", "error", fields))
-        out.append(
-            Event(
-                "INFO" if success else "WARNING",
-                "tool_result",
-                {
-                    "agent": call.name,
-                    "tool_use_id": call_id,
-                    "turn": call.turn,
-                    "duration_sec": round(max(0.0, now - call.started), 3),
-                    "success": success,
-                    "input": call.input,
-                },
-            )
-        )
+        out.append(tool_result(call_id, call, now, success))
 
     def close(self, now: float, out: list[Event]) -> None:
         """At the end of the stream: open calls end as failed, the open turn too."""
