@@ -43,6 +43,21 @@ class Terminal:
     def send(self, data: bytes) -> None:
         os.write(self.fd, data)
 
+    def send_until(self, data: bytes, needle: bytes, start: int = 0, tries: int = 30) -> int:
+        """Send ``data`` until ``needle`` shows after ``start``; its end offset.
+
+        A REPL prints its prompt before its line editor has the terminal: a
+        key typed in between can be lost, bare as under the wrapper (seen
+        with Ctrl-C and Python's REPL on a loaded machine).  So it is typed
+        again, every second, until the program answers.
+        """
+        for _ in range(tries - 1):
+            self.send(data)
+            with contextlib.suppress(AssertionError):
+                return self.read_until(needle, timeout=1.0, start=start)
+        self.send(data)
+        return self.read_until(needle, start=start)
+
     def read_until(self, needle: bytes, timeout: float = 30.0, start: int = 0) -> int:
         """Read until ``needle`` is in the transcript after ``start``; its end offset."""
         deadline = time.monotonic() + timeout

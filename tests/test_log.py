@@ -39,8 +39,7 @@ def test_ctrl_c_in_an_interactive_program_prints_nothing(log_root: Path, tmp_pat
                      sys.executable, "-q", "-i")  # fmt: skip
     with Terminal(command, clean_env(tmp_path, TERM="dumb")) as term:
         at = term.read_until(b">>> ")
-        term.send(CTRL_C)
-        at = term.read_until(b"KeyboardInterrupt", start=at)
+        at = term.send_until(CTRL_C, b"KeyboardInterrupt", start=at)
         term.send(b"print('still', 6 * 7)\n")
         at = term.read_until(b"still 42", start=at)
         term.send(b"raise SystemExit(3)\n")
