@@ -321,7 +321,10 @@ def test_unreadable_proc_files(open_dir: Path, nobody_env: dict[str, str], hidde
 
 
 def test_one_fault_one_warning_even_when_everything_fails(tmp_path: Path) -> None:
-    """A file where the index goes and a trace that cannot grow: still one warning."""
+    """A file where the index goes and a trace that cannot grow: still one warning.
+
+    The limit leaves room for summary.json (~2-4 KB) and not for the trace.
+    """
     root = tmp_path / "logs"
     (root / "sessions.jsonl").mkdir(parents=True)  # the index cannot be written
     proc = wrap(
@@ -329,7 +332,7 @@ def test_one_fault_one_warning_even_when_everything_fails(tmp_path: Path) -> Non
         ["sh", "-c", SCRIPT.format(sleep=0.5)],
         tmp_path,
         interval=0.01,
-        preexec=_fsize_limit(2_000),
+        preexec=_fsize_limit(8_000),
     )
     assert_command_unharmed(proc)
     assert "proc_trace.jsonl" in one_warning(proc)
