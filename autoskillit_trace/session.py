@@ -494,8 +494,6 @@ class TracedSession:
         """
         assert self.root is not None
         try:
-            from autoskillit_trace.regress import comparable
-            from autoskillit_trace.store.index import job_runs
             from autoskillit_trace.summary import job_of
 
             job = job_of(self.header)
@@ -503,7 +501,10 @@ class TracedSession:
                 return
             self.header["job"] = job
             runs = self.settings.regression_runs
-            if runs > 0:
+            if runs > 0:  # else no comparison, nothing of it imported
+                from autoskillit_trace.regress import comparable
+                from autoskillit_trace.store.index import job_runs
+
                 self.job_history = job_runs(self.root.index, job, runs, comparable)
         except OSError:  # an index that cannot be read: no comparison; its writing will tell
             return
