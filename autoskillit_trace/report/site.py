@@ -25,14 +25,14 @@ from autoskillit_trace.report.html import STYLE, cells
 from autoskillit_trace.report.page import write_report
 from autoskillit_trace.schema import number
 from autoskillit_trace.selection import peak_rss_kb
-from autoskillit_trace.store.layout import ANOMALIES, SUMMARY, TRACE, read_json_object
+from autoskillit_trace.store.layout import ANOMALIES, PROCESSES, SUMMARY, TRACE, read_json_object
 from autoskillit_trace.textfmt import human_duration, human_kb
 from autoskillit_trace.views import short_time
 
 PAGES = "sessions"
 INDEX = "index.html"
 GENERATOR = ".generator"  # the version that drew the pages: another one draws them all again
-SOURCES = (SUMMARY, TRACE, EVENTS, ANOMALIES)
+SOURCES = (SUMMARY, TRACE, EVENTS, ANOMALIES, PROCESSES)  # what a page is drawn from
 
 INDEX_STYLE = """
 #sessions td:not(:last-child) { white-space: nowrap; }
