@@ -344,7 +344,8 @@ def process_tree_lines(processes: Sequence[dict[str, Any]], width: int) -> list[
     rows: list[list[str]] = []
     shown: set[int] = set()
     roots = children.get(None, [])
-    roots += [at for at in range(len(ordered)) if at not in roots]  # any a cycle would hide
+    rooted = set(roots)  # a set: thousands of roots (parents no snapshot saw) stay linear
+    roots += [at for at in range(len(ordered)) if at not in rooted]  # any a cycle would hide
     stack = [(at, 0) for at in reversed(roots)]
     while stack:
         at, depth = stack.pop()
