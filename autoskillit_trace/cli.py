@@ -139,7 +139,7 @@ def _not_empty(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 def _a_session(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A session's name, never empty (often an unset shell variable)."""
     if value == "":
-        raise click.BadParameter("the session is empty; expected its id or folder name (see 'ls')")
+        raise click.BadParameter("the session is empty; expected its id or folder name")
     return value
 
 
