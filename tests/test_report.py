@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -478,6 +479,20 @@ def test_bad_input_is_one_line(grown: Session, tmp_path: Path) -> None:
         assert proc.stderr.count("\n") == 1 and words in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert not (tmp_path / "r.html").exists() and not Path("r.html").exists()
+
+
+def test_a_site_inside_the_log_store_is_refused(grown: Session, tmp_path: Path) -> None:
+    """Its pages would sit among the session folders, which prune and recovery walk."""
+    root = tmp_path / "logs"
+    shutil.copytree(grown.folder.parents[1], root)
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    env = clean_env(tmp_path)
+    for out in (root, root / "sessions", root / "sessions" / "site", root / "site"):
+        proc = cli(env, "report", "--log-dir", root, "--out", out)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.count("\n") == 1 and "is inside the log store" in proc.stderr
+        assert proc.stdout == ""
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
 
 
 # -- what other parts of the summary bring, drawn from records --------------------------

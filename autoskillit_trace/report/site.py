@@ -133,7 +133,7 @@ def _remove_stale(pages: Path, wanted: set[str]) -> int:
     """Delete the pages of sessions that are gone from the store."""
     removed = 0
     for entry in os.scandir(pages):
-        if entry.name.endswith(".html") and entry.name not in wanted:
+        if entry.name.endswith(".html") and entry.name not in wanted and entry.is_file():
             os.unlink(entry.path)
             removed += 1
     return removed
