@@ -365,7 +365,8 @@ def _parent_of(
     """The index of the process's parent: the last holder of its ppid seen before it."""
     first = _float(process.get("first_seen_s")) or 0.0
     parent = None
-    for at in holders.get(process.get("ppid"), ()):
+    ppid = process.get("ppid")
+    for at in holders.get(ppid, ()) if isinstance(ppid, int) else ():
         if (_float(ordered[at].get("first_seen_s")) or 0.0) <= first and ordered[at] is not process:
             parent = at
     return parent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -155,3 +156,20 @@ def test_many_processes_whose_parents_no_snapshot_saw_are_each_one_root() -> Non
     listed = [line for line in lines[1:] if "cc1 unit" in line]
     assert len(listed) == count
     assert "unit0.c" in listed[0] and f"unit{count - 1}.c" in listed[-1]
+
+
+def test_process_lines_of_other_shapes_are_skipped_or_shown_as_they_are(tmp_path: Path) -> None:
+    """processes.jsonl edited or written by something else: no traceback, the lines that
+    name a process by its pid are listed."""
+    root = tmp_path / "logs"
+    traced = run_traced(root, ["true"], interval=0.1)
+    folder = traced.session.folder
+    lines = [
+        {"pid": "x", "ppid": [1]},
+        {"pid": True},
+        {"pid": 5, "ppid": [5], "comm": None, "cmdline": 7, "first_seen_s": "a"},
+        {"pid": 6, "ppid": {"a": 1}, "comm": "ok"},
+    ]
+    (folder / "processes.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    out = show((root, folder.name), "--processes")
+    assert [line.split()[0] for line in out.splitlines()[1:]] == ["5", "6"]
