@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
 
-from helpers import tracer
+from helpers import clean_env, run_traced, tracer
 
 import autoskillit_trace
 from autoskillit_trace.runopts import RUN_OPTIONS
@@ -44,8 +45,6 @@ def test_every_module_is_named_in_the_design() -> None:
 
 
 def test_the_unknown_key_example_is_what_run_prints(tmp_path: Path) -> None:
-    from helpers import clean_env
-
     (tmp_path / ".autoskillit").mkdir()
     (tmp_path / ".autoskillit" / "config.yaml").write_text("linux_tracing:\n  proc_intervl: 1\n")
     proc = subprocess.run(
@@ -62,3 +61,15 @@ def test_the_unknown_key_example_is_what_run_prints(tmp_path: Path) -> None:
         line for line in README.read_text().splitlines() if "'linux_tracing.proc_intervl'" in line
     )
     assert printed == example
+
+
+def test_the_last_log_line_example_has_the_fields_run_prints(tmp_path: Path) -> None:
+    traced = run_traced(tmp_path / "logs", ["sleep", "0.3"], interval=0.05)
+    assert traced.proc.returncode == 0, traced.stderr
+    printed = [json.loads(x) for x in traced.stderr.splitlines() if '"session finished"' in x]
+    example = next(
+        json.loads(line)
+        for line in README.read_text().splitlines()
+        if line.startswith('{"event": "session finished"')
+    )
+    assert list(example) == list(printed[-1])
