@@ -136,6 +136,13 @@ def _not_empty(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     return value
 
 
+def _a_session(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A session's name, never empty (often an unset shell variable)."""
+    if value == "":
+        raise click.BadParameter("the session is empty; expected its id or folder name")
+    return value
+
+
 def _complete_sessions(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Session ids and folder names from the index, for the shell's completion."""
     from autoskillit_trace.completion import index_of, session_names
@@ -335,7 +342,7 @@ def _html_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
 
 
 @cli.command("show")
-@click.argument("session", shell_complete=_complete_sessions)
+@click.argument("session", callback=_a_session, shell_complete=_complete_sessions)
 @click.option("--json", "as_json", is_flag=True, help="The summary and anomalies as JSON.")
 @click.option(
     "--markdown",
@@ -421,8 +428,14 @@ def report_command(out: Any, log_dir: str | None) -> int:
 
 
 @cli.command("compare")
-@click.argument("a", metavar="SESSION_A", shell_complete=_complete_sessions)
-@click.argument("b", metavar="[SESSION_B]", required=False, shell_complete=_complete_sessions)
+@click.argument("a", metavar="SESSION_A", callback=_a_session, shell_complete=_complete_sessions)
+@click.argument(
+    "b",
+    metavar="[SESSION_B]",
+    required=False,
+    callback=_a_session,
+    shell_complete=_complete_sessions,
+)
 @click.option("--json", "as_json", is_flag=True, help="The comparison as JSON.")
 @_log_dir_option
 def compare_command(a: str, b: str | None, as_json: bool, log_dir: str | None) -> int:

@@ -56,15 +56,21 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return round(b / a, 2)
 
 
-def _processes(record: dict[str, Any]) -> dict[tuple[str, str], dict[str, float]]:
-    """``top_processes`` by (comm, cmdline): the largest peak, the CPU added up."""
-    found: dict[tuple[str, str], dict[str, float]] = {}
+def _processes(record: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """``top_processes`` by (comm, the job key of the cmdline): the largest peak, the CPU
+    added up, a command line as recorded.  The key leaves out what differs between runs
+    of the same job (temporary paths, ids), so a compiler of ``/tmp/ccX1.s`` is the one
+    of ``/tmp/ccY2.s``."""
+    from autoskillit_trace.jobkey import job_key
+
+    found: dict[tuple[str, str], dict[str, Any]] = {}
     listed = record.get("top_processes")
     for process in listed if isinstance(listed, list) else ():
         if not isinstance(process, dict):
             continue
-        key = (str(process.get("comm") or ""), str(process.get("cmdline") or ""))
-        entry = found.setdefault(key, {"peak_rss_kb": 0.0, "cpu_seconds": 0.0})
+        cmdline = str(process.get("cmdline") or "")
+        key = (str(process.get("comm") or ""), job_key(cmdline))
+        entry = found.setdefault(key, {"peak_rss_kb": 0.0, "cpu_seconds": 0.0, "cmdline": cmdline})
         rss = number(process.get("peak_rss_kb"))
         cpu = number(process.get("cpu_seconds"))
         entry["peak_rss_kb"] = max(entry["peak_rss_kb"], float(rss or 0))
@@ -74,7 +80,8 @@ def _processes(record: dict[str, Any]) -> dict[tuple[str, str], dict[str, float]
 
 def process_changes(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
     """The processes whose peak memory or CPU changed most (relatively), matched by
-    command name and command line; empty when either run lacks ``top_processes``."""
+    command name and command line (B's shown, as recorded); empty when either run lacks
+    ``top_processes``."""
     if not isinstance(a.get("top_processes"), list) or not isinstance(b.get("top_processes"), list):
         return []
     before, after = _processes(a), _processes(b)
@@ -89,7 +96,7 @@ def process_changes(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]
         rows.append(
             {
                 "comm": key[0],
-                "cmdline": key[1],
+                "cmdline": (after.get(key) or before[key])["cmdline"],
                 "a_peak_rss_kb": old["peak_rss_kb"] if key in before else None,
                 "b_peak_rss_kb": new["peak_rss_kb"] if key in after else None,
                 "a_cpu_seconds": round(old["cpu_seconds"], 3) if key in before else None,

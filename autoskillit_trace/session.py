@@ -66,6 +66,7 @@ def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> 
         traced.finish(Outcome(exc.status, "spawn_failed", reason))
         return ChildExit(exc.status, None)
     traced.start(pid, supervisor.finder)
+    supervisor.exits = traced.exits
     held = log.hold() if _stderr_is_a_terminal() else False
     try:
         ended = supervisor.wait(
@@ -89,6 +90,21 @@ def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> 
 def only_retries(events: list[Event]) -> bool:
     """A line whose events all say the agent retries its API: it is waiting, not working."""
     return bool(events) and all(event.event == "retry" for event in events)
+
+
+def with_exit_statuses(lines: list[dict[str, Any]], exits: dict[int, int]) -> list[dict[str, Any]]:
+    """Process lines with the status of each orphan the wrapper reaped; ``exits`` emptied.
+
+    A line leaves the ledger at the snapshot after the process did, so every
+    status reaped since the last snapshot belongs to a line written now, or
+    to a process no snapshot saw.
+    """
+    if exits:
+        for line in lines:
+            if line.get("exit_status") is None:
+                line["exit_status"] = exits.get(line["pid"])
+        exits.clear()
+    return lines
 
 
 def guarded(hook: Callable[..., None], faults: Faults, what: str) -> Callable[..., None]:
@@ -176,6 +192,7 @@ class TracedSession:
         self.accounting: Accounting | None = None  # per-process lines, from the first snapshot
         self.tools: ToolCalls | None = None  # with --agent-events: the calls' processes
         self.exit_status: int | None = None  # the command's, as a shell shows it ($?)
+        self.exits: dict[int, int] = {}  # orphans the supervisor reaped since the last snapshot
 
     @property
     def redactor(self) -> Redactor:
@@ -359,10 +376,12 @@ class TracedSession:
         """
         accounting = self.accounting
         if accounting is None or self.writer is None:
+            self.exits.clear()
             return
         try:
             calls = tuple(getattr(self.parser, "open_calls", None) or ())
-            for line in accounting.update(self.sampler.members, snapshot["elapsed_s"], calls):
+            gone = accounting.update(self.sampler.members, snapshot["elapsed_s"], calls)
+            for line in with_exit_statuses(gone, self.exits):
                 self.writer.append_process(line)
             if calls and self.tools is not None:
                 self.tools.observe(calls, accounting.started, snapshot.get("tree_rss_kb"))
@@ -475,8 +494,6 @@ class TracedSession:
         """
         assert self.root is not None
         try:
-            from autoskillit_trace.regress import comparable
-            from autoskillit_trace.store.index import job_runs
             from autoskillit_trace.summary import job_of
 
             job = job_of(self.header)
@@ -484,7 +501,10 @@ class TracedSession:
                 return
             self.header["job"] = job
             runs = self.settings.regression_runs
-            if runs > 0:
+            if runs > 0:  # else no comparison, nothing of it imported
+                from autoskillit_trace.regress import comparable
+                from autoskillit_trace.store.index import job_runs
+
                 self.job_history = job_runs(self.root.index, job, runs, comparable)
         except OSError:  # an index that cannot be read: no comparison; its writing will tell
             return
@@ -582,7 +602,7 @@ class TracedSession:
         accounting = self.accounting
         if accounting is not None and self.writer is not None and self.seq:  # else none seen
             try:
-                for line in accounting.finish(self.exit_status):
+                for line in with_exit_statuses(accounting.finish(self.exit_status), self.exits):
                     self.writer.append_process(line)
                 fields = accounting.summary_fields()
             except Exception as exc:

@@ -82,6 +82,7 @@ SI_KERNEL = 0x80  # si_code of a signal the kernel (a terminal) sent to a proces
 SI_USER = 0  # si_code of kill()
 CLD_STOPPED = 5  # si_code of a SIGCHLD for a stopped child
 TIMEOUT_STATUS = 124  # as coreutils ``timeout``
+EXITS_KEPT = 4096  # orphans' statuses held between two snapshots (Supervisor.exits)
 REPEAT_WINDOW_S = 0.1  # a signal repeated by its sender within this is one (see _repeated)
 _SIGRTMIN = getattr(signal, "SIGRTMIN", 34)
 _FALLBACK_POLL_S = 0.05
@@ -308,6 +309,9 @@ class Supervisor:
         self._last_forward: tuple[tuple[int, int], float] | None = None
         self.finder: TreeFinder | None = None  # one per run, shared with the sampler
         self.usage = Totals()  # the kernel's rusage of every child reaped (totals.py)
+        # pid -> status (as a shell shows it) of the other children reaped, the orphans,
+        # for whoever set it to a dict and empties it; at most EXITS_KEPT are kept.
+        self.exits: dict[int, int] | None = None
 
     def spawn(self) -> int:
         """Start the command straight from argv, no shell; stdio inherited untouched.
@@ -501,6 +505,8 @@ class Supervisor:
             self.usage.add(usage)
             if pid == self.pid:
                 ended = decode_wait_status(wait_status)
+            elif self.exits is not None and len(self.exits) < EXITS_KEPT:
+                self.exits[pid] = decode_wait_status(wait_status).status
 
     def _forward(self, delivery: Delivery) -> bool:
         """Pass a signal on to the command, unless it has it already (see the module doc)."""

@@ -344,7 +344,8 @@ def process_tree_lines(processes: Sequence[dict[str, Any]], width: int) -> list[
     rows: list[list[str]] = []
     shown: set[int] = set()
     roots = children.get(None, [])
-    roots += [at for at in range(len(ordered)) if at not in roots]  # any a cycle would hide
+    rooted = set(roots)  # a set: thousands of roots (parents no snapshot saw) stay linear
+    roots += [at for at in range(len(ordered)) if at not in rooted]  # any a cycle would hide
     stack = [(at, 0) for at in reversed(roots)]
     while stack:
         at, depth = stack.pop()
@@ -364,7 +365,8 @@ def _parent_of(
     """The index of the process's parent: the last holder of its ppid seen before it."""
     first = _float(process.get("first_seen_s")) or 0.0
     parent = None
-    for at in holders.get(process.get("ppid"), ()):
+    ppid = process.get("ppid")
+    for at in holders.get(ppid, ()) if isinstance(ppid, int) else ():
         if (_float(ordered[at].get("first_seen_s")) or 0.0) <= first and ordered[at] is not process:
             parent = at
     return parent

@@ -329,6 +329,7 @@ def test_command_that_cannot_start(case: Case, recorded: Path, tmp_path: Path) -
 
 STORE_COMMANDS = [
     ["ls"], ["show", "x"], ["compare", "x"], ["trend", "x"], ["prune"], ["config", "show"],
+    ["report", "--out", "site"],
 ]  # fmt: skip
 
 
@@ -345,6 +346,20 @@ def test_empty_log_dir_is_refused_by_every_command(command: list[str], tmp_path:
         "autoskillit-trace: error: option --log-dir: the value is empty; expected PATH "
         "(leave --log-dir out for the default)"
     )
+    assert not Path(env["XDG_DATA_HOME"]).exists()
+
+
+EMPTY_SESSIONS = [["show", ""], ["show", "", "--processes"], ["compare", ""], ["compare", "x", ""]]
+
+
+@pytest.mark.parametrize("command", EMPTY_SESSIONS, ids=lambda c: " ".join(map(repr, c)))
+def test_an_empty_session_name_is_refused(command: list[str], tmp_path: Path) -> None:
+    """An unset variable (``show "$ID"``) is bad input, not a session that is missing."""
+    env = clean_env(tmp_path)
+    proc = subprocess.run(tracer(*command), env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert "the session is empty; expected its id or folder name" in proc.stderr
     assert not Path(env["XDG_DATA_HOME"]).exists()
 
 

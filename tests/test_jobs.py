@@ -207,3 +207,19 @@ def test_a_fault_in_the_comparison_changes_nothing_for_the_command(
     assert "RuntimeError('boom')" in second.stderr
     index = [json.loads(line) for line in (log_root / "sessions.jsonl").read_text().splitlines()]
     assert [r["job"] for r in index] == ["j", "j"] and index[1]["exit_code"] == 3
+
+
+def test_a_completion_from_an_index_it_cannot_read_is_silent(tmp_path: Path) -> None:
+    """Whatever goes wrong, completing prints nothing into the command line being typed."""
+    root = tmp_path / "logs"
+    (root / "sessions.jsonl").mkdir(parents=True)  # a folder where the index should be
+    for words in (["show", ""], ["trend", ""], ["ls", "--job", ""]):
+        line = ["autoskillit-trace", words[0], "--log-dir", str(root), *words[1:]]
+        env = {
+            **clean_env(tmp_path),
+            "_AUTOSKILLIT_TRACE_COMPLETE": "bash_complete",
+            "COMP_WORDS": " ".join(line),
+            "COMP_CWORD": str(len(line) - 1),
+        }
+        proc = subprocess.run(tracer(), capture_output=True, text=True, env=env, timeout=60)
+        assert (proc.returncode, proc.stdout.strip(), proc.stderr) == (0, "", ""), words

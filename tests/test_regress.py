@@ -157,6 +157,19 @@ def test_processes_are_matched_by_name_and_command_line() -> None:
     assert process_changes(a, {}) == []
 
 
+def test_processes_of_two_runs_match_across_temporary_paths_and_ids() -> None:
+    """Runs of one job name their temporary files differently: the same process all the same."""
+
+    def proc(cmdline: str, rss: float) -> dict[str, Any]:
+        return {"pid": 1, "comm": "cc1", "cmdline": cmdline, "peak_rss_kb": rss, "cpu_seconds": 1}
+
+    a = {"top_processes": [proc("cc1 main.c -o /tmp/tmpab12cd/main.s", 100)]}
+    b = {"top_processes": [proc("cc1 main.c -o /tmp/tmpzz99yy/main.s", 300)]}
+    (change,) = process_changes(a, b)
+    assert (change["a_peak_rss_kb"], change["b_peak_rss_kb"]) == (100.0, 300.0)
+    assert change["cmdline"] == "cc1 main.c -o /tmp/tmpzz99yy/main.s"  # B's, as recorded
+
+
 def test_trend_marks_the_flagged_runs() -> None:
     runs = [{**r, "dir_name": f"s{i}"} for i, r in enumerate(HISTORY[:6])]
     runs.append({**run(150), "dir_name": "s6", "regression_metrics": "peak_tree_rss_kb"})

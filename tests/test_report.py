@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -480,6 +481,20 @@ def test_bad_input_is_one_line(grown: Session, tmp_path: Path) -> None:
     assert not (tmp_path / "r.html").exists() and not Path("r.html").exists()
 
 
+def test_a_site_inside_the_log_store_is_refused(grown: Session, tmp_path: Path) -> None:
+    """Its pages would sit among the session folders, which prune and recovery walk."""
+    root = tmp_path / "logs"
+    shutil.copytree(grown.folder.parents[1], root)
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    env = clean_env(tmp_path)
+    for out in (root, root / "sessions", root / "sessions" / "site", root / "site"):
+        proc = cli(env, "report", "--log-dir", root, "--out", out)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.count("\n") == 1 and "is inside the log store" in proc.stderr
+        assert proc.stdout == ""
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+
+
 # -- what other parts of the summary bring, drawn from records --------------------------
 
 
@@ -579,3 +594,35 @@ def test_any_event_log_draws_a_lane(events: list[dict[str, Any] | None]) -> None
     lane = build_lane(events, start)
     svg = lane_chart(lane, 5.0)
     assert svg.startswith("<svg") and svg.endswith("</svg>")
+
+
+def test_each_tool_call_lists_the_processes_behind_it(tmp_path: Path) -> None:
+    """processes.jsonl names the call each process was first seen under: the table says
+    how many, the tree's peak and the first command lines, escaped."""
+    from autoskillit_trace.report.html import render
+    from autoskillit_trace.report.load import load_session
+
+    folder = tmp_path / "s"
+    folder.mkdir()
+    start = "2026-11-30T10:00:00+00:00"
+    header = {"event": "session_start", "ts": start, "start_ts": start}
+    (folder / "proc_trace.jsonl").write_text(json.dumps(header) + "\n")
+    (folder / "summary.json").write_text(json.dumps({"session_id": "s", "start_ts": start}))
+    tool = {"timestamp": "2026-11-30T10:00:06+00:00", "level": "INFO", "event": "tool_result",
+            "agent": "Bash", "tool_use_id": "t1", "turn": 1, "duration_sec": 2.0,
+            "success": True, "input": {"command": "make"}, "processes_started": 5,
+            "peak_tree_rss_kb": 204800}  # fmt: skip
+    (folder / "events.jsonl").write_text(json.dumps(tool) + "\n")
+    lines = [
+        {"pid": 10 + i, "comm": "cc1", "cmdline": f"cc1 <{i}>.c", "tool_use_id": "t1",
+         "tool_use_ids": ["t1"], "shared": False}
+        for i in range(5)
+    ] + [{"pid": 99, "comm": "ld", "cmdline": "ld other", "tool_use_id": None,
+          "tool_use_ids": ["t0", "t2"], "shared": True}]  # fmt: skip
+    (folder / "processes.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    page = render(load_session(folder))
+    row = page[page.index("<h3>Tool calls</h3>") :]
+    assert "<td>5</td>" in row
+    assert "200.0 MiB" in row
+    assert "<code>cc1 &lt;0&gt;.c</code><br><code>cc1 &lt;1&gt;.c</code><br>" in row
+    assert "cc1 &lt;3&gt;.c" not in row and "and 2 more" in row and "ld other" not in row

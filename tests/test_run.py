@@ -356,6 +356,18 @@ def test_run_imports_nothing_it_does_not_use(log_root: Path, env: dict[str, str]
     assert modules_run_imports(log_root, env, heavy) == []
 
 
+def test_run_imports_no_feature_that_is_off(log_root: Path, env: dict[str, str]) -> None:
+    """The tool calls, the HTML report and the exports need their options; the job's
+    comparison, ``regression_runs`` above 0.  Accounting, the totals and the job's key
+    are every run's."""
+    off = {**env, "AUTOSKILLIT_LINUX_TRACING__REGRESSION_RUNS": "0"}
+    features = {
+        "autoskillit_trace.toolcalls", "autoskillit_trace.report", "autoskillit_trace.export",
+        "autoskillit_trace.regress", "autoskillit_trace.comparison", "autoskillit_trace.trend",
+    }  # fmt: skip
+    assert modules_run_imports(log_root, off, features) == []
+
+
 def test_what_run_itself_prints_is_out_before_it_exits(log_root: Path, env: dict[str, str]) -> None:
     """``run`` ends with ``os._exit``: its help and its log lines, into pipes, are whole."""
     shown = subprocess.run(tracer("run", "--help"), capture_output=True, text=True, env=env)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -139,3 +140,36 @@ def test_a_reused_pid_hangs_under_the_parent_of_its_time() -> None:
     comms = [line.split(None, 2)[1] for line in lines[1:]]
     assert comms == ["sh", "old", "oldkid", "new", "newkid"]
     assert [depth(lines[0], line) for line in lines[1:]] == [0, 2, 4, 2, 4]
+
+
+def test_many_processes_whose_parents_no_snapshot_saw_are_each_one_root() -> None:
+    """A build whose compilers' shells lived between snapshots: every compiler is a root,
+    listed once, oldest first (in linear time: the roots were a list searched per process)."""
+    count = 40_000
+    processes = [
+        {"pid": i, "ppid": 10_000_000 + i, "comm": "cc1", "cmdline": f"cc1 unit{i}.c",
+         "first_seen_s": i / 1000, "last_seen_s": i / 1000, "peak_rss_kb": 100,
+         "cpu_seconds": 0.1}
+        for i in reversed(range(count))
+    ]  # fmt: skip
+    lines = process_tree_lines(processes, 200)
+    listed = [line for line in lines[1:] if "cc1 unit" in line]
+    assert len(listed) == count
+    assert "unit0.c" in listed[0] and f"unit{count - 1}.c" in listed[-1]
+
+
+def test_process_lines_of_other_shapes_are_skipped_or_shown_as_they_are(tmp_path: Path) -> None:
+    """processes.jsonl edited or written by something else: no traceback, the lines that
+    name a process by its pid are listed."""
+    root = tmp_path / "logs"
+    traced = run_traced(root, ["true"], interval=0.1)
+    folder = traced.session.folder
+    lines = [
+        {"pid": "x", "ppid": [1]},
+        {"pid": True},
+        {"pid": 5, "ppid": [5], "comm": None, "cmdline": 7, "first_seen_s": "a"},
+        {"pid": 6, "ppid": {"a": 1}, "comm": "ok"},
+    ]
+    (folder / "processes.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    out = show((root, folder.name), "--processes")
+    assert [line.split()[0] for line in out.splitlines()[1:]] == ["5", "6"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from autoskillit_trace.commands.common import error, settings_and_root
 from autoskillit_trace.commands.show import find_session, not_found_message
+from autoskillit_trace.ctx import suppress
 
 
 def html_file_problem(path: Path) -> str | None:
@@ -67,11 +68,26 @@ class ReportArgs:
     log_dir: str | None = None
 
 
+def in_store_problem(out: Path, root: str) -> str | None:
+    """Why the site cannot go to ``out``: inside the log store, its pages would sit among
+    the session folders (and its clean-up remove what is not its own); None when outside."""
+    where, store = os.path.realpath(out), os.path.realpath(root)
+    if where == store or where.startswith(store.rstrip(os.sep) + os.sep):
+        return f"{str(out)!r} is inside the log store {root!r}; give a folder outside it"
+    return None
+
+
 def run_report(args: ReportArgs) -> int:
     """Build or refresh the site of the store in ``args.out`` (checked by ``out_dir_problem``)."""
     from autoskillit_trace.report.site import INDEX, build_site
 
     _, root = settings_and_root(args.log_dir)
+    problem = in_store_problem(args.out, root.path)
+    if problem is not None:
+        with suppress(OSError):
+            args.out.rmdir()  # when the check of --out created it, empty
+        error(problem)
+        return 2
     built = build_site(root.session_dirs(), args.out)
     total = built.written + built.kept
     sys.stderr.write(

@@ -128,10 +128,15 @@ def unfinished_state(folder: Path) -> str:
     return "unfinished: the wrapper was lost; 'autoskillit-trace prune' finalizes it"
 
 
+def _a_pid(value: object) -> bool:
+    """A process line names its process by an integer pid (others are not lines of ours)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def show_processes(folder: Path) -> int:
     """``show --processes``: the tree of every process the session's snapshots saw."""
     try:
-        processes = [r for r in iter_file(folder / PROCESSES) if r is not None]
+        processes = [r for r in iter_file(folder / PROCESSES) if r and _a_pid(r.get("pid"))]
     except FileNotFoundError:
         processes = []
     if not processes:

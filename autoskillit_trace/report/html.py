@@ -16,6 +16,7 @@ from typing import Any
 
 from autoskillit_trace import __version__
 from autoskillit_trace.plot import anomaly_time
+from autoskillit_trace.report.calls import CallProcesses
 from autoskillit_trace.report.charts import CURSOR_SCRIPT, Event, Line, chart, lane_chart
 from autoskillit_trace.report.lane import Span
 from autoskillit_trace.report.load import (
@@ -323,10 +324,33 @@ def calls_html(view: SessionView) -> str:
                 _e("-" if ok is None else "yes" if ok else "no"),
                 _e(details.get("turn")),
                 f"<code>{_e(shorten(details.get('input', ''), 300))}</code>",
+                _e(details.get("processes_started", "-")),
+                _e(human_kb(_parsed(details.get("peak_tree_rss_kb")))),
+                call_processes_html(view.calls.get(details.get("tool_use_id", ""))),
             )
         )
-    headers = ("start", "tool", "duration", "ok", "turn", "input")
+    headers = (
+        "start", "tool", "duration", "ok", "turn", "input", "processes", "peak tree RSS",
+        "what ran",
+    )  # fmt: skip
     return f"<h3>Tool calls</h3>{_table(headers, rows, (True, False, True))}"
+
+
+def _parsed(text: str | None) -> float | None:
+    """A number a call's details hold as text (the lane keeps them for its hover)."""
+    try:
+        return _float(json.loads(text)) if text is not None else None
+    except ValueError:
+        return None
+
+
+def call_processes_html(found: CallProcesses | None) -> str:
+    """The command lines of the processes first seen under a call, the first few."""
+    if found is None:
+        return ""
+    shown = "<br>".join(f"<code>{_e(shorten(text, 120))}</code>" for text in found.commands)
+    more = found.count - len(found.commands)
+    return shown + (f"<br>and {more} more" if more > 0 else "")
 
 
 def agent_html(view: SessionView) -> str:

@@ -7,14 +7,16 @@ apart: the command's own RSS beside the tree's, and the number of processes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from autoskillit_trace.events import EVENTS
 from autoskillit_trace.jsonl import iter_file
+from autoskillit_trace.report.calls import CallProcesses, processes_by_call
 from autoskillit_trace.report.lane import Lane, build_lane
 from autoskillit_trace.series import Metric, Series, read_series
+from autoskillit_trace.store.layout import PROCESSES as PROCESS_LINES
 from autoskillit_trace.store.layout import SUMMARY, TRACE, read_json_object
 from autoskillit_trace.timeutil import parse_iso
 
@@ -43,6 +45,7 @@ class SessionView:
     series: Series
     anomalies: list[dict[str, Any]]
     lane: Lane
+    calls: dict[str, CallProcesses] = field(default_factory=dict)  # by tool_use_id
 
     @property
     def duration(self) -> float:
@@ -86,4 +89,13 @@ def load_session(folder: Path) -> SessionView:
         summary["snapshot_count"] = len(series)
         state = unfinished_state(folder)
     lane = read_lane(folder, start_epoch(summary, series))
-    return SessionView(folder.name, summary, state, series, read_anomalies(folder), lane)
+    calls = read_call_processes(folder) if lane.tools else {}
+    return SessionView(folder.name, summary, state, series, read_anomalies(folder), lane, calls)
+
+
+def read_call_processes(folder: Path) -> dict[str, CallProcesses]:
+    """The processes behind each tool call; none without processes.jsonl."""
+    try:
+        return processes_by_call(iter_file(folder / PROCESS_LINES))
+    except FileNotFoundError:
+        return {}

@@ -25,14 +25,14 @@ from autoskillit_trace.report.html import STYLE, cells
 from autoskillit_trace.report.page import write_report
 from autoskillit_trace.schema import number
 from autoskillit_trace.selection import peak_rss_kb
-from autoskillit_trace.store.layout import ANOMALIES, SUMMARY, TRACE, read_json_object
+from autoskillit_trace.store.layout import ANOMALIES, PROCESSES, SUMMARY, TRACE, read_json_object
 from autoskillit_trace.textfmt import human_duration, human_kb
 from autoskillit_trace.views import short_time
 
 PAGES = "sessions"
 INDEX = "index.html"
 GENERATOR = ".generator"  # the version that drew the pages: another one draws them all again
-SOURCES = (SUMMARY, TRACE, EVENTS, ANOMALIES)
+SOURCES = (SUMMARY, TRACE, EVENTS, ANOMALIES, PROCESSES)  # what a page is drawn from
 
 INDEX_STYLE = """
 #sessions td:not(:last-child) { white-space: nowrap; }
@@ -133,7 +133,7 @@ def _remove_stale(pages: Path, wanted: set[str]) -> int:
     """Delete the pages of sessions that are gone from the store."""
     removed = 0
     for entry in os.scandir(pages):
-        if entry.name.endswith(".html") and entry.name not in wanted:
+        if entry.name.endswith(".html") and entry.name not in wanted and entry.is_file():
             os.unlink(entry.path)
             removed += 1
     return removed
