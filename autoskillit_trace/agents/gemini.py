@@ -1,7 +1,7 @@
 """The Gemini CLI's ``stream-json`` (``gemini -p ... --output-format stream-json``).
 
 A stream format (see ``agents``): pure logic, no I/O but the CLI's version,
-read once from its installed ``package.json`` when the parser is made.  The
+read once from its installed ``package.json`` when the summary is made.  The
 stream has six line types: ``init{session_id, model}``, ``message{role,
 content}``, ``tool_use{tool_name, tool_id, parameters}``,
 ``tool_result{tool_id, status, output, error}``, ``error{severity, message}``
@@ -71,8 +71,12 @@ def claims(record: dict[str, Any]) -> bool:
 
 
 def for_command(argv: list[str]) -> StreamFormat:
-    """The parser of a ``gemini`` command's stream; the CLI's version from its install."""
-    return StreamParser(cli_version=installed_version(argv[0]) if argv else None)
+    """The parser of a ``gemini`` command's stream; the CLI's version from its install.
+
+    The install is looked at when the summary is made, not here: this runs
+    before the command starts, and a lookup along $PATH would delay it.
+    """
+    return StreamParser(command=argv[0] if argv else None)
 
 
 def installed_version(command: str) -> str | None:
@@ -114,7 +118,8 @@ class StreamParser(TurnLog[Turn]):
     """Turns, tool calls and errors of one Gemini CLI session, from its stream-json lines."""
 
     needle = STREAM_NEEDLE
-    cli_version: str | None = None
+    cli_version: str | None = None  # found from ``command`` at the summary, if not given
+    command: str | None = None
     session_id: str | None = None
     model: str | None = None
     result: dict[str, Any] | None = None
@@ -254,6 +259,11 @@ class StreamParser(TurnLog[Turn]):
 
     # -- summary ---------------------------------------------------------------
 
+    def _cli_version(self) -> str | None:
+        if self.cli_version is None and self.command is not None:
+            self.cli_version = installed_version(self.command)
+        return self.cli_version
+
     def summary_fields(self) -> dict[str, Any]:
         """What the CLI reported, for summary.json (None where it said nothing)."""
         result = self.result or {}
@@ -276,7 +286,7 @@ class StreamParser(TurnLog[Turn]):
             "tool_error_count": self.tool_errors if seen else None,
             "tool_calls": dict(sorted(self.tool_calls.items())),
             "cli": CLI,
-            "cli_version": self.cli_version,
+            "cli_version": self._cli_version(),
             "model": self.model,
             "cli_tool_calls": int_or_none(stats.get("tool_calls")),
             "cli_duration_ms": int_or_none(stats.get("duration_ms")),
