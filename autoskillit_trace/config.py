@@ -275,6 +275,11 @@ def _not_negative(value: Any) -> bool:
     return bool(0 <= value < float("inf"))
 
 
+def _a_run_count(value: Any) -> bool:
+    """Runs of a job to compare with: the index is read back only that far."""
+    return bool(0 <= value <= 1000)
+
+
 def _a_factor(value: Any) -> bool:
     return bool(1 < value < float("inf"))
 
@@ -379,8 +384,8 @@ SCHEMA: tuple[Setting, ...] = (
         "command line with temporary paths and id-like numbers taken out",
     ),
     Setting(
-        "linux_tracing", "regression_runs", INT, 20, _not_negative,
-        "a whole number of at least 0",
+        "linux_tracing", "regression_runs", INT, 20, _a_run_count,
+        "a whole number from 0 to 1000",
         "a finished session is compared with this many of its job's latest successful "
         "runs (0: no comparison)",
     ),

@@ -215,6 +215,10 @@ CASES = [
     ),
     config("linux_tracing:\n  job: 5\n", "linux_tracing.job: expected a job name"),
     config(
+        "linux_tracing:\n  regression_runs: 100000\n",
+        "linux_tracing.regression_runs: expected a whole number from 0 to 1000, got 100000",
+    ),
+    config(
         "linux_tracing:\n  regression_factor: 1\n",
         "linux_tracing.regression_factor: expected a number above 1, got 1",
     ),
