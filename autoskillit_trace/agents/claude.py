@@ -44,16 +44,13 @@ Claude Code 2.1.332 adds, and this reads:
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
-
 from autoskillit_trace.agents import Event
+from autoskillit_trace.records import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from typing import Any
 
     from autoskillit_trace.agents import StreamFormat
 
@@ -76,23 +73,27 @@ USAGE_KEYS = (
 )
 
 
-@dataclass
-class _Call:
+class _Call(Record):
     """A tool call from its tool_use to its tool_result."""
 
-    name: str
-    turn: int | None
-    started: float
-    input: str | None
+    __slots__ = ("input", "name", "started", "turn")
+
+    def __init__(self, name: str, turn: int | None, started: float, input: str | None) -> None:
+        self.name = name
+        self.turn = turn
+        self.started = started
+        self.input = input
 
 
-@dataclass
-class _Turn:
-    number: int
-    started: float
-    message_id: object = None
-    has_reply: bool = False
-    failed: bool = False
+class _Turn(Record):
+    __slots__ = ("failed", "has_reply", "message_id", "number", "started")
+
+    def __init__(self, number: int, started: float) -> None:
+        self.number = number
+        self.started = started
+        self.message_id: object = None
+        self.has_reply = False
+        self.failed = False
 
 
 def for_command(argv: list[str]) -> StreamFormat:
@@ -140,6 +141,8 @@ def json_object(line: bytes) -> dict[str, Any] | None:
     stripped = line.strip()
     if not stripped.startswith(b"{"):
         return None
+    import json  # here: with re, ~30M instructions that a stream without JSON never needs
+
     try:
         record = json.loads(stripped)
     except (ValueError, RecursionError):
@@ -193,28 +196,33 @@ def _completed(tool_id: str, call: _Call, now: float, success: bool) -> Event:
     )
 
 
-@dataclass
 class StreamParser:
-    """Turns, tool calls and errors of one agent session, from its stream-json lines."""
+    """Turns, tool calls and errors of one agent session, from its stream-json lines.
+
+    A plain class, not a dataclass: with ``--agent-events`` this module loads at
+    every start, and ``dataclasses`` (with ``inspect``) costs ~70M instructions.
+    """
 
     needle = STREAM_NEEDLE
-    max_turns: int | None = None
-    session_id: str | None = None
-    result: dict[str, Any] | None = None
-    turns: int = 0
-    stream_seen: bool = False
-    tool_calls: Counter[str] = field(default_factory=Counter)
-    tool_errors: int = 0
-    errors: int = 0
-    cli_version: str | None = None
-    api_retries: int = 0
-    subagent_tasks: int = 0
-    results: list[dict[str, Any]] = field(default_factory=list)  # every result line, in order
-    _denied: set[str] = field(default_factory=set)  # tool_use_ids refused by a permission_denied
-    _subagent_types: dict[str, object] = field(default_factory=dict)  # launching tool id -> type
-    _turn: _Turn | None = None
-    _tools: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (name, turn)
-    _calls: dict[str, _Call] = field(default_factory=dict)  # started, not completed yet
+
+    def __init__(self, max_turns: int | None = None) -> None:
+        self.max_turns = max_turns
+        self.session_id: str | None = None
+        self.result: dict[str, Any] | None = None
+        self.turns = 0
+        self.stream_seen = False
+        self.tool_calls: dict[str, int] = {}  # tool name -> calls
+        self.tool_errors = 0
+        self.errors = 0
+        self.cli_version: str | None = None
+        self.api_retries = 0
+        self.subagent_tasks = 0
+        self.results: list[dict[str, Any]] = []  # every result line, in order
+        self._denied: set[str] = set()  # tool_use_ids refused by a permission_denied
+        self._subagent_types: dict[str, object] = {}  # launching tool id -> type
+        self._turn: _Turn | None = None
+        self._tools: dict[str, tuple[str, int]] = {}  # id -> (name, turn)
+        self._calls: dict[str, _Call] = {}  # started, not completed yet
 
     @property
     def open_calls(self) -> dict[str, str]:
@@ -416,7 +424,7 @@ class StreamParser:
         if isinstance(tool_id, str):
             self._tools[tool_id] = (name, turn)
             self._calls[tool_id] = _Call(name, turn, now, tool_input_text(block.get("input")))
-        self.tool_calls[name] += 1
+        self.tool_calls[name] = self.tool_calls.get(name, 0) + 1
         fields: dict[str, Any] = {"agent": name, "turn": turn}
         tool_input = block.get("input")
         if name in SUBAGENT_TOOLS and isinstance(tool_input, dict):
