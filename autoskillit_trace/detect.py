@@ -77,8 +77,6 @@ Per kind:
 
 from __future__ import annotations
 
-import math
-
 from autoskillit_trace.records import Record
 
 TYPE_CHECKING = False
@@ -188,6 +186,8 @@ _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _NO_SIGNALS = "0" * 16  # the usual mask
 _MAX_COUNT = 2**63  # kernel counters are 64-bit; beyond is corrupt (and overflows floats)
 _MAX_PID = 2**31  # pid_t is a signed 32-bit int
+# Not math.isfinite: math is a shared library, ~1 ms to load at the first snapshot.
+_INFINITY = float("inf")
 
 
 class Anomaly(Record):
@@ -254,7 +254,7 @@ def _real(value: Any) -> float | None:
         return None
     if isinstance(value, int):
         return _count(value)
-    if isinstance(value, float) and math.isfinite(value) and value >= 0:
+    if isinstance(value, float) and 0 <= value < _INFINITY:  # NaN compares false
         return value
     return None
 

@@ -100,10 +100,12 @@ def _pretty(value: Any, newline: str, out: list[str]) -> None:
         out.append(_encode(value))
 
 
-_json_loads: Callable[[bytes], Any] | None = None
+_json_loads: Callable[[bytes | str], Any] | None = None
+_scan: Callable[[str, int], tuple[Any, int]] | None = None
+_BLANK = " \t\n\r"  # JSON's whitespace
 
 
-def _loads(data: bytes) -> Any:
+def _json_module_loads(data: bytes | str) -> Any:
     """``json.loads``, the json module imported at the first call, not with this one."""
     global _json_loads
     if _json_loads is None:
@@ -111,6 +113,54 @@ def _loads(data: bytes) -> Any:
 
         _json_loads = loads
     return _json_loads(data)
+
+
+class _Defaults:
+    """What the C scanner reads of a ``JSONDecoder``: ``json.loads``' defaults."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = {
+        "-Infinity": float("-inf"),
+        "Infinity": float("inf"),
+        "NaN": float("nan"),
+    }.__getitem__
+
+
+def _loads(data: bytes | str) -> Any:
+    """``json.loads`` through the C scanner of ``_json``, without importing ``json``.
+
+    ``json`` imports ``re``, ~30M instructions: ``run`` reads the index for
+    the job's past runs at every start once the job has any.  The scanner is
+    the one ``json.loads`` uses; bytes in another encoding than UTF-8, and
+    text that is not JSON, go to ``json`` itself.
+    """
+    global _scan
+    if isinstance(data, bytes):
+        if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or 0 in data[:4]:
+            return _json_module_loads(data)  # a BOM or UTF-16/32: json's detection
+        text = data.decode("utf-8", "surrogatepass")
+    else:
+        text = data
+    if _scan is None:
+        try:
+            from _json import make_scanner
+        except ImportError:  # no accelerator (another Python)
+            return _json_module_loads(text)
+        _scan = make_scanner(_Defaults())  # type: ignore[arg-type]  # any decoder-like object
+    start = len(text) - len(text.lstrip(_BLANK))
+    try:
+        value, end = _scan(text, start)
+    except (StopIteration, SystemError):
+        # Not JSON: json itself says why.  (The scanner raises its errors
+        # through json.decoder, and a SystemError while that is not imported.)
+        return _json_module_loads(text)
+    if end < len(text) and text[end:].strip(_BLANK):
+        raise ValueError(f"Extra data: char {end}")
+    return value
 
 
 def parse_lines(data: bytes) -> tuple[list[dict[str, Any]], int]:

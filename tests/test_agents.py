@@ -17,6 +17,7 @@ from autoskillit_trace.agents import (
     DETECT_LINES,
     FALLBACK,
     FORMATS,
+    NEEDLE,
     Detector,
     LineSplitter,
     claims_of,
@@ -79,6 +80,35 @@ def test_every_format_reads_any_lines_without_raising(name: str, lines: list[byt
     json.dumps(fields)
     own = set(fields) - set(AGENT_FIELDS) - {"tool_calls"}
     assert not own & SUMMARY_OWN  # a format's own field never hides one of the summary's
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_every_format_cuts_lines_on_the_needle_auto_cuts_on(name: str) -> None:
+    """``auto`` knows the needle before it knows the format, without importing them all."""
+    assert open_stream(name, [name]).needle == NEEDLE
+
+
+def test_run_with_agent_events_loads_no_format_before_a_json_line(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Nor json, dataclasses or typing: they cost ~110M instructions, as much as 90
+    snapshots of a lone command, and a format needs them only once its stream comes."""
+    spy = (
+        "import sys\n"
+        "from autoskillit_trace import agents\n"
+        "opened = agents.Detector.__init__\n"
+        "heavy = {'json', 'dataclasses', 'typing', 'inspect'}  # re: the editable install's\n"
+        "def spy(self, argv):\n"
+        "    opened(self, argv)\n"
+        "    global loaded, loaded_heavy\n"
+        "    loaded = sorted(m for m in sys.modules if m.startswith('autoskillit_trace.agents.'))\n"
+        "    loaded_heavy = sorted(heavy & set(sys.modules))\n"
+        "agents.Detector.__init__ = spy"
+    )
+    argv = ["run", "--log-dir", str(tmp_path / "logs"), "-q", "--agent-events", "--", "true"]
+    after = "print(status, loaded, loaded_heavy)"
+    proc = main_in_new_python(spy, argv, after, env)
+    assert proc.stdout.split("\n")[0] == "0 [] []", proc.stderr
 
 
 # -- a new format: one module and one registry line --------------------------------

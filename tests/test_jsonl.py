@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import autoskillit_trace
 from autoskillit_trace.jsonl import (
+    _loads,
     dumps_line,
     dumps_pretty,
     iter_file,
@@ -193,3 +197,44 @@ def test_dumps_pretty_of_keys_that_are_not_strings(value: Any) -> None:
 def test_log_encoder_writes_what_json_dumps_writes(event: dict[str, Any]) -> None:
     expected = json.dumps(event, default=str, separators=(", ", ": "))
     assert make_encoder(", ", ": ")(event) == expected
+
+
+# -- reading without the json module ---------------------------------------------
+
+
+def _json_loads_or_error(data: bytes | str) -> tuple[str, object]:
+    try:
+        return "value", json.loads(data)
+    except ValueError:
+        return "error", None
+
+
+@settings(max_examples=400, deadline=None)
+@given(ANY_BYTES | ENCODABLE.map(lambda v: json.dumps(v).encode()) | st.text(max_size=40))
+def test_reading_without_json_agrees_with_json_loads(data: bytes | str) -> None:
+    """The C scanner alone reads what json.loads reads, and refuses what it refuses
+    (NaN compared as its text: it equals nothing)."""
+    try:
+        got: tuple[str, object] = ("value", _loads(data))
+    except ValueError:
+        got = ("error", None)
+    expected = _json_loads_or_error(data)
+    assert got[0] == expected[0]
+    assert json.dumps(got[1]) == json.dumps(expected[1])
+
+
+def test_reading_a_line_imports_no_json_module(tmp_path: Path) -> None:
+    """``run`` reads the index at every start once its job has past runs: no ``re``."""
+    code = (
+        "import sys\n"
+        "from autoskillit_trace.jsonl import parse_line, parse_lines\n"
+        'ok = parse_line(b\' {"a": [1, 2.5, NaN, "\\\\u00e9"]} \') is not None\n'
+        "ok = ok and parse_lines(b'{}\\n\\n[]\\n{\"b\": null}')[1] == 1\n"
+        "loaded = sorted({'json', 're'} & set(sys.modules))\n"
+        "cut = [parse_line(b'{\"a\"'), parse_line(b'{\"a\": 1} x'), parse_line(b' ')]\n"
+        'print(ok, loaded, cut, parse_lines(b\'{"b": 1}\\n{"a": [\')[1])\n'
+    )
+    package = Path(autoskillit_trace.__file__).resolve().parents[1]  # wherever it is installed
+    proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                          env={"PYTHONPATH": str(package)})  # fmt: skip
+    assert proc.stdout.split("\n")[0] == "True [] [None, None, None] 1", proc.stderr

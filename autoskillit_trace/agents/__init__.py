@@ -69,6 +69,10 @@ FORMATS: dict[str, str] = {
 }
 AUTO = "auto"
 FALLBACK = "claude"
+# What every format's lines hold (each module's STREAM_NEEDLE, a test checks):
+# ``auto`` cuts lines on it before it knows the format, without importing them
+# all (their json, dataclasses and typing: ~110M instructions at every start).
+NEEDLE: bytes | None = b'"type"'
 
 
 class Event(Record):
@@ -150,8 +154,7 @@ class Detector:
         self.argv = argv
         self.parser: StreamFormat | None = None
         self._held: list[tuple[bytes, float]] = []
-        needles = {getattr(_module(name), "STREAM_NEEDLE", None) for name in FORMATS}
-        self.needle: bytes | None = needles.pop() if len(needles) == 1 else None
+        self.needle = NEEDLE  # the formats are imported when a JSON line comes
 
     @property
     def current_turn(self) -> int | None:
