@@ -49,6 +49,12 @@ def read_proc(path: str) -> bytes | None:
         os.close(fd)
 
 
+def read_argv(pid: int) -> list[bytes] | None:
+    """The arguments of ``pid`` (its cmdline), or None: a zombie, a kernel thread, or gone."""
+    raw = read_proc(f"/proc/{pid}/cmdline")
+    return raw.rstrip(b"\0").split(b"\0") if raw else None
+
+
 class ProcStat(Record):
     """The fields of /proc/PID/stat that a snapshot uses."""
 

@@ -360,14 +360,13 @@ class TracedSession:
 
     def _cmdline_of(self, pid: int) -> str | None:
         """The command line of ``pid``, recorded as every command line is (redacted)."""
-        from autoskillit_trace.proctree import read_proc
+        from autoskillit_trace.proctree import read_argv
         from autoskillit_trace.redact import command_line
 
-        raw = read_proc(f"/proc/{pid}/cmdline")
-        if not raw:
+        args = read_argv(pid)
+        if not args:
             return None  # a zombie, a kernel thread, or gone
-        argv = [os.fsdecode(arg) for arg in raw.rstrip(b"\0").split(b"\0")]
-        return command_line(argv, self.redactor)
+        return command_line([os.fsdecode(arg) for arg in args], self.redactor)
 
     def account(self, snapshot: dict[str, Any]) -> None:
         """Fold the snapshot's processes into the ledger; write the lines of those that left.

@@ -753,13 +753,12 @@ def _idle_period(idle_timeout: float | None) -> float | None:
 
 
 def _describe(pid: int) -> Orphan:
-    from autoskillit_trace.proctree import read_proc, read_stat
+    from autoskillit_trace.proctree import read_argv, read_stat
 
     stat = read_stat(pid)
-    raw = read_proc(f"/proc/{pid}/cmdline")
+    args = read_argv(pid)
     cmdline = None
-    if raw:
-        args = raw.rstrip(b"\0").split(b"\0")
+    if args:
         cmdline = " ".join(a.decode("utf-8", "backslashreplace") for a in args)
     return Orphan(pid, stat.comm if stat else None, cmdline)
 
