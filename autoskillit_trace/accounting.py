@@ -43,7 +43,7 @@ class _Alive(Record):
 
     __slots__ = (
         "calls", "cmdline", "comm", "first", "last", "peak_rss", "peak_threads", "pid", "ppid",
-        "recheck", "start", "ticks",
+        "recheck", "seen", "start", "ticks",
     )  # fmt: skip
 
     def __init__(self, stat: ProcStat, elapsed: float, cmdline: str | None, calls: tuple[str, ...]):
@@ -58,6 +58,7 @@ class _Alive(Record):
         self.ticks = stat.ticks
         self.calls = calls
         self.recheck = False  # read its command line again at the next sighting
+        self.seen = stat  # the last reading folded in
 
 
 class Accounting:
@@ -79,7 +80,10 @@ class Accounting:
         self.cmdline_of = cmdline_of
         self.clk_tck = clk_tck
         self.root_cmdline = root_cmdline
+        # The processes of the last snapshot (and the command until ``finish``): a
+        # process's last sighting is the last snapshot before it was missing.
         self.alive: dict[int, _Alive] = {}
+        self.latest = 0.0  # elapsed seconds of the last snapshot
         self.count = 0  # distinct processes seen
         self.started = 0  # processes first seen by the last update
         self.top = Top()
@@ -94,11 +98,15 @@ class Accounting:
         alive = self.alive
         gone: list[dict[str, Any]] = []
         started = 0
+        before, self.latest = self.latest, elapsed  # the last sighting of those that left
         for pid, stat in members.items():
             known = alive.get(pid)
-            if known is not None and known.start != stat.start_ticks:
-                gone.append(self._line(alive.pop(pid)))  # the pid is another process's now
-                known = None
+            if known is not None:
+                if known.seen is stat and not known.recheck:
+                    continue  # the same reading as before (an unchanged stat line)
+                if known.start != stat.start_ticks:  # the pid is another process's now
+                    gone.append(self._line(alive.pop(pid), before))
+                    known = None
             if known is None:
                 known = alive[pid] = _Alive(stat, elapsed, self._cmdline(pid), calls)
                 parent = alive.get(stat.ppid)
@@ -106,7 +114,7 @@ class Accounting:
                 known.recheck = parent is not None and parent.cmdline == known.cmdline
                 started += 1
                 continue
-            known.last = elapsed
+            known.seen = stat
             known.ppid = stat.ppid
             if stat.comm != known.comm or known.recheck:  # an exec since: another command line
                 known.comm = stat.comm
@@ -117,9 +125,12 @@ class Accounting:
             if stat.threads > known.peak_threads:
                 known.peak_threads = stat.threads
             known.ticks = stat.ticks
+        root = alive.get(self.root) if self.root is not None else None
+        if root is not None and self.root in members:
+            root.last = elapsed  # kept after it leaves the tree: its own last sighting
         if len(alive) > len(members):  # some left (every member is in alive by now)
             for pid in [pid for pid in alive if pid not in members and pid != self.root]:
-                gone.append(self._line(alive.pop(pid)))
+                gone.append(self._line(alive.pop(pid), before))
         self.count += started
         self.started = started
         for line in gone:
@@ -131,7 +142,10 @@ class Accounting:
         ``exit_status``."""
         lines = []
         for known in sorted(self.alive.values(), key=lambda a: (a.first, a.pid)):
-            lines.append(self._line(known, exit_status if known.pid == self.root else None))
+            if known.pid == self.root:
+                lines.append(self._line(known, known.last, exit_status))
+            else:  # in the last snapshot, by the invariant of ``update``
+                lines.append(self._line(known, self.latest))
         self.alive = {}
         for line in lines:
             self.top.feed(line)
@@ -152,7 +166,8 @@ class Accounting:
         text = self.cmdline_of(pid)
         return cut(text, CMDLINE_LIMIT) if text is not None else None
 
-    def _line(self, known: _Alive, exit_status: int | None = None) -> dict[str, Any]:
+    def _line(self, known: _Alive, last: float, exit_status: int | None = None) -> dict[str, Any]:
+        """The process's line; ``last``: when it was last seen."""
         calls = known.calls
         return {
             "pid": known.pid,
@@ -160,7 +175,7 @@ class Accounting:
             "comm": known.comm,
             "cmdline": known.cmdline,
             "first_seen_s": round(known.first, 3),
-            "last_seen_s": round(known.last, 3),
+            "last_seen_s": round(last, 3),
             "peak_rss_kb": known.peak_rss,
             "cpu_seconds": round(known.ticks / self.clk_tck, 2),
             "peak_threads": known.peak_threads,

@@ -235,13 +235,13 @@ class Anomaly(Record):
 
 def _int(value: Any, low: int, high: int) -> int | None:
     """An int (bool excluded) with low <= value < high."""
-    if isinstance(value, int) and not isinstance(value, bool) and low <= value < high:
-        return value
-    return None
+    return value if value.__class__ is int and low <= value < high else None
 
 
 def _count(value: Any) -> int | None:
-    return _int(value, 0, _MAX_COUNT)
+    """A kernel counter: an int in [0, 2**63).  (Each check is written out: the
+    detectors take ~20 values a snapshot, after every sleep.)"""
+    return value if value.__class__ is int and 0 <= value < _MAX_COUNT else None
 
 
 def _pid(value: Any) -> int | None:
@@ -249,14 +249,11 @@ def _pid(value: Any) -> int | None:
 
 
 def _real(value: Any) -> float | None:
-    """A finite, non-negative number (bool excluded)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return _count(value)
-    if isinstance(value, float) and 0 <= value < _INFINITY:  # NaN compares false
-        return value
-    return None
+    """A finite, non-negative number (bool excluded; NaN compares false)."""
+    kind = value.__class__
+    if kind is float:
+        return value if 0 <= value < _INFINITY else None
+    return value if kind is int and 0 <= value < _MAX_COUNT else None
 
 
 def _mask(value: Any) -> int | None:

@@ -242,13 +242,14 @@ class ProcFiles:
 
     def fd_count(self, pid: int) -> int | None:
         """Open descriptors of ``pid``, None when not permitted or gone."""
+        files = self._open.get(pid)
+        fd = files.get("fd") if files is not None else None  # held only where sizes count
         try:
+            if fd is not None:
+                return os.fstat(fd).st_size
             if not _FD_BY_SIZE:
                 return len(os.listdir(_proc_path(pid, "fd")))
-            files = self._open.get(pid)
-            fd = files.get("fd") if files is not None else None
-            if fd is None:
-                fd = self._descriptor(pid, "fd", os.O_DIRECTORY)
+            fd = self._descriptor(pid, "fd", os.O_DIRECTORY)
             return os.stat(_proc_path(pid, "fd")).st_size if fd is None else os.fstat(fd).st_size
         except OSError:
             return None
@@ -305,6 +306,11 @@ class TreeFinder:
     but by re-parenting, which only moves processes out of a tree or up to the
     wrapper, itself in it).  A pid reused within one interval by a new
     descendant would be missed; that needs the whole pid space to wrap.
+
+    A stat line read unchanged since the last look gives back the record it
+    gave then, unparsed: most of a tree sleeps between two snapshots, and
+    parsing is most of what a sleeping member costs.  Readers take the
+    records as they are and never change them.
     """
 
     def __init__(
@@ -322,6 +328,9 @@ class TreeFinder:
         self._members: set[int] = set()
         self._last_pid: int | None = None  # the last pid allocated, at the last listing
         self._loadavg: int | None = None  # /proc/loadavg, held like the tree's files
+        # The stat line and record of each member at the last look, and at this one.
+        self._lines: dict[int, tuple[bytes, ProcStat]] = {}
+        self._next_lines: dict[int, tuple[bytes, ProcStat]] = {}
         self.files = ProcFiles()  # held open while children files find the tree
 
     @classmethod
@@ -332,6 +341,7 @@ class TreeFinder:
     def close(self) -> None:
         """Let go of the held /proc files (a later ``members`` opens them again)."""
         self.files.close()
+        self._lines = {}
         if self._loadavg is not None:
             with suppress(OSError):
                 os.close(self._loadavg)
@@ -350,19 +360,34 @@ class TreeFinder:
         files.trust(self.root)
         found: dict[int, ProcStat] = {}
         frontier = [(self.root, files.threads(self.root))]  # (pid, threads)
+        self._next_lines = {}
         while frontier:
             parent, threads = frontier.pop()
             for child in self._children_of(parent, threads):
                 if child in found or child == self.root:
                     continue
-                data = files.stat(child)
-                stat = parse_stat(child, data) if data else None
+                stat = self._stat(child)
                 if stat is not None:
                     found[child] = stat
                     frontier.append((child, stat.threads))
+        self._lines = self._next_lines
         files.keep_only(found, self.root)
         self._members = set(found)
         return found
+
+    def _stat(self, pid: int) -> ProcStat | None:
+        """The stat record of ``pid`` now: the last look's when its line is unchanged."""
+        data = self.files.stat(pid)
+        if not data:
+            return None
+        last = self._lines.get(pid)
+        if last is not None and last[0] == data:  # the pid and start time are in the line
+            self._next_lines[pid] = last
+            return last[1]
+        stat = parse_stat(pid, data)
+        if stat is not None:
+            self._next_lines[pid] = (data, stat)
+        return stat
 
     def _survivors(self) -> dict[int, ProcStat]:
         """The last walk's members that are still in the tree, when none can have joined.
@@ -372,11 +397,12 @@ class TreeFinder:
         a reaper outside, as when the root is not a subreaper).
         """
         found: dict[int, ProcStat] = {}
+        self._next_lines = {}
         for pid in self._members:
-            data = self.files.stat(pid)
-            stat = parse_stat(pid, data) if data else None
+            stat = self._stat(pid)
             if stat is not None:
                 found[pid] = stat
+        self._lines = self._next_lines
         root = self.root
         dropped = True
         while dropped:  # dropping one may leave its children outside too

@@ -12,8 +12,15 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+_PLAIN = (int, float)
+
+
 def number(value: Any) -> int | float | None:
-    """``value`` if it is an int or a float that is not NaN (bools excluded), else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return None
-    return value
+    """``value`` if it is an int or a float that is not NaN (bools excluded), else None.
+
+    A plain int or float is told first, by its class: every snapshot's peaks
+    take a dozen values through here.
+    """
+    if value.__class__ in _PLAIN or (isinstance(value, _PLAIN) and not isinstance(value, bool)):
+        return value if value == value else None
+    return None

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from autoskillit_trace.redact import Redactor
     from autoskillit_trace.toolcalls import ToolCalls
 
+CMDLINES_KEPT = 64  # distinct argument lists whose recorded command lines are kept
+
 
 def run(args: RunArgs, resolved: Resolved, log: Logger, env: dict[str, str]) -> ChildExit:
     """Run ``args.argv`` to its end; how it ended is how the wrapper must end."""
@@ -190,6 +192,7 @@ class TracedSession:
         self.targets: tuple[Target, ...] = ()  # the export targets wanted, known at open
         self.job_history: list[dict[str, Any]] | None = None  # the job's past runs, newest first
         self.accounting: Accounting | None = None  # per-process lines, from the first snapshot
+        self._cmdlines: dict[tuple[bytes, ...], str] = {}  # arguments -> as recorded
         self.tools: ToolCalls | None = None  # with --agent-events: the calls' processes
         self.exit_status: int | None = None  # the command's, as a shell shows it ($?)
         self.exits: dict[int, int] = {}  # orphans the supervisor reaped since the last snapshot
@@ -366,7 +369,16 @@ class TracedSession:
         args = read_argv(pid)
         if not args:
             return None  # a zombie, a kernel thread, or gone
-        return command_line([os.fsdecode(arg) for arg in args], self.redactor)
+        # Forks share their parent's arguments (a pool's workers, a shell's subshells):
+        # the same arguments are redacted once.  A few kept: memory stays flat.
+        key = tuple(args)
+        recorded = self._cmdlines.get(key)
+        if recorded is None:
+            if len(self._cmdlines) >= CMDLINES_KEPT:
+                self._cmdlines.clear()
+            recorded = command_line([os.fsdecode(arg) for arg in args], self.redactor)
+            self._cmdlines[key] = recorded
+        return recorded
 
     def account(self, snapshot: dict[str, Any]) -> None:
         """Fold the snapshot's processes into the ledger; write the lines of those that left.

@@ -68,6 +68,22 @@ def test_a_process_is_one_line_when_it_leaves_with_its_peaks() -> None:
     assert list(book.alive) == [10]
 
 
+def test_an_unchanged_reading_still_counts_as_a_sighting() -> None:
+    """The tree finder gives back the same record for an unchanged stat line: the
+    process was still seen, at every snapshot, until the one it is missing from."""
+    book = ledger()
+    root, idle, other = stat(10), stat(11, rss=700), stat(12, rss=100)
+    for elapsed in (0.5, 1.0, 1.5):
+        assert book.update(tree(root, idle, other), elapsed) == []
+    (line,) = book.update(tree(root, other), 2.0)
+    assert (line["pid"], line["first_seen_s"], line["last_seen_s"]) == (11, 0.5, 1.5)
+    assert line["peak_rss_kb"] == 700
+    book.update(tree(other), 2.5)  # the command is gone from the tree: its sighting stays
+    lines = {line["pid"]: line for line in book.finish(exit_status=0)}
+    assert lines[12]["last_seen_s"] == 2.5
+    assert (lines[10]["last_seen_s"], lines[10]["exit_status"]) == (2.0, 0)
+
+
 def test_the_command_waits_for_the_end_and_gets_its_exit_status() -> None:
     book = ledger(root_cmdline="the command as started")
     book.update(tree(stat(10), stat(11)), 0.1)

@@ -14,7 +14,7 @@ from helpers import kill_tree, read_json, wait_for, workload
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoskillit_trace.proctree import STATES, read_stat
+from autoskillit_trace.proctree import read_stat
 from autoskillit_trace.sampler import Sampler, parse_run_delay, parse_status
 
 
@@ -110,42 +110,58 @@ def test_an_unreadable_command_has_the_same_fields_all_null(
 
 
 def test_parse_status_merges_thread_and_process_pending_sets() -> None:
-    data = b"State:\tS (sleeping)\nSigPnd:\t0000000000000001\nShdPnd:\t0000000000000200\n"
+    data = (
+        b"State:\tS (sleeping)\nSigQ:\t0/1\nSigPnd:\t0000000000000001\nShdPnd:\t0000000000000200\n"
+        b"SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n"
+    )
     fields = parse_status(data)
     assert fields["sig_pnd"] == "0000000000000201"
-    assert fields["vm_rss_kb"] is None  # absent (a zombie has no VmRSS): null
+    assert fields["ctx_switches_voluntary"] is None  # absent: null
 
 
 def _status_reference(data: bytes) -> dict[str, object]:
-    """parse_status's contract, written plainly: the first word after each key, checked."""
-    words: dict[bytes, bytes | None] = {}
-    for line in data.split(b"\n"):
-        key, colon, value = line.partition(b":")
-        if colon and key not in words:
-            words[key] = value.split()[0] if value.split() else None
+    """parse_status's contract, written plainly: the one word after each key, taken
+    only when the keys stand in the kernel's order (the five signal lines one after
+    the other, the two switch counts one after the other)."""
+    lines = data.split(b"\n")
+    keys = [line.partition(b":")[0] for line in lines]
 
-    def number(key: bytes, base: int = 10) -> int | None:
-        try:
-            return int(words[key], base) if words.get(key) else None  # type: ignore[arg-type]
-        except ValueError:
+    def word(index: int) -> bytes | None:  # the kernel writes one word
+        value = lines[index].partition(b":")[2].split()
+        return value[0] if len(value) == 1 else None
+
+    def block(first: bytes, names: list[bytes]) -> list[bytes | None] | None:
+        if first not in keys[1:]:
             return None
+        at = keys.index(first, 1)  # after a first line: parse_status looks for "\n" + key
+        if keys[at : at + len(names)] != names:
+            return None
+        values = [word(at + n) for n in range(len(names))]
+        return values if None not in values else None
 
-    pending, shared = number(b"SigPnd", 16), number(b"ShdPnd", 16)
-    state, blocked, caught = words.get(b"State"), words.get(b"SigBlk"), words.get(b"SigCgt")
+    signals = block(b"SigPnd", [b"SigPnd", b"ShdPnd", b"SigBlk", b"SigIgn", b"SigCgt"])
+    switches = block(
+        b"voluntary_ctxt_switches", [b"voluntary_ctxt_switches", b"nonvoluntary_ctxt_switches"]
+    )
+    sig_pnd = None
+    if signals is not None:
+        with suppress(ValueError):
+            sig_pnd = f"{int(signals[0], 16) | int(signals[1], 16):016x}"  # type: ignore[arg-type]
+    try:
+        counts = [int(x) for x in switches] if switches is not None else [None, None]  # type: ignore[arg-type]
+    except ValueError:
+        counts = [None, None]
     return {
-        "state": STATES.get(state[:1]) if state else None,
-        "vm_rss_kb": number(b"VmRSS"),
-        "threads": number(b"Threads"),
-        "sig_pnd": None if pending is None or shared is None else f"{pending | shared:016x}",
-        "sig_blk": blocked.decode("ascii", "replace") if blocked else None,
-        "sig_cgt": caught.decode("ascii", "replace") if caught else None,
-        "ctx_switches_voluntary": number(b"voluntary_ctxt_switches"),
-        "ctx_switches_involuntary": number(b"nonvoluntary_ctxt_switches"),
+        "sig_pnd": sig_pnd,
+        "sig_blk": signals[2].decode("ascii", "replace") if signals else None,  # type: ignore[union-attr]
+        "sig_cgt": signals[4].decode("ascii", "replace") if signals else None,  # type: ignore[union-attr]
+        "ctx_switches_voluntary": counts[0],
+        "ctx_switches_involuntary": counts[1],
     }
 
 
 STATUS_KEYS = st.sampled_from(
-    [b"State", b"VmRSS", b"Threads", b"SigPnd", b"ShdPnd", b"SigBlk", b"SigCgt", b"Name",
+    [b"State", b"VmRSS", b"Threads", b"SigQ", b"SigIgn", b"SigBlk", b"SigCgt", b"Name",
      b"voluntary_ctxt_switches", b"nonvoluntary_ctxt_switches"]
 )  # fmt: skip
 # Masks: all zero, not hex, upper case, short, prefixed, and any 64 bits.
@@ -154,21 +170,38 @@ MASKS = st.one_of(
     st.integers(0, 2**64 - 1).map(lambda n: f"{n:016x}".encode()),
 )
 STATUS_VALUES = st.one_of(
-    st.sampled_from([b"S (sleeping)", b"Z (zombie)", b"1234 kB", b"", b" 7", b"x"]),
+    st.sampled_from([b"S (sleeping)", b"Z (zombie)", b"1234 kB", b" 7", b"x"]),
     MASKS,
     st.integers(0, 2**70).map(lambda n: f"{n:x}".encode()),
-    st.binary(max_size=20).map(lambda b: b.replace(b"\n", b"")),
+    st.integers(0, 2**70).map(lambda n: f"{n}".encode()),
 )
+SIGNAL_NAMES = [b"SigPnd", b"ShdPnd", b"SigBlk", b"SigIgn", b"SigCgt"]
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.tuples(STATUS_KEYS, STATUS_VALUES), max_size=12), MASKS, MASKS)
+@given(
+    st.lists(st.tuples(STATUS_KEYS, STATUS_VALUES), max_size=8),
+    st.lists(MASKS, min_size=5, max_size=5),
+    st.lists(st.tuples(STATUS_KEYS, STATUS_VALUES), max_size=8),
+    st.permutations(SIGNAL_NAMES) | st.just(SIGNAL_NAMES),
+    st.integers(0, 2**64).map(lambda n: f"{n}".encode()) | st.just(b"x"),
+    st.integers(0, 2**64).map(lambda n: f"{n}".encode()),
+)
 def test_parse_status_agrees_with_a_plain_reading(
-    lines: list[tuple[bytes, bytes]], pending: bytes, shared: bytes
+    before: list[tuple[bytes, bytes]],
+    masks: list[bytes],
+    after: list[tuple[bytes, bytes]],
+    order: list[bytes],
+    voluntary: bytes,
+    involuntary: bytes,
 ) -> None:
-    """Random lines first (a key's first line counts), then both pending sets."""
-    data = b"".join(key + b":\t" + value + b"\n" for key, value in lines)
-    data += b"SigPnd:\t" + pending + b"\nShdPnd:\t" + shared + b"\n"
+    """Random lines around the signal block (in the kernel's order or not), then the
+    two switch counts; the values of another order are null, never another field's."""
+    data = b"Name:\tx\n" + b"".join(key + b":\t" + value + b"\n" for key, value in before)
+    data += b"".join(name + b":\t" + mask + b"\n" for name, mask in zip(order, masks, strict=True))
+    data += b"".join(key + b":\t" + value + b"\n" for key, value in after)
+    data += b"voluntary_ctxt_switches:\t" + voluntary + b"\n"
+    data += b"nonvoluntary_ctxt_switches:\t" + involuntary + b"\n"
     assert parse_status(data) == _status_reference(data)
 
 
