@@ -49,13 +49,12 @@ from typing import Any
 
 from autoskillit_trace.agents import Event
 from autoskillit_trace.agents.stream import (
-    INPUT_LIMIT,
     STREAM_NEEDLE,
     Call,
     Turn,
     TurnLog,
-    clip,
     clip_dots,
+    input_text,
     int_or_none,
     json_object,
     number_or_none,
@@ -130,17 +129,14 @@ def _total(values: Iterable[object]) -> int | None:
     return sum(numbers) if numbers else None
 
 
+def _first_text(tool_input: dict[str, Any]) -> str:
+    """An unknown tool's input: its first text field."""
+    return next((value for value in tool_input.values() if isinstance(value, str) and value), "")
+
+
 def tool_input_text(tool_input: object) -> str | None:
     """What a call did, in short: the shell command, the file path, the query, the URL."""
-    if isinstance(tool_input, str):
-        text = tool_input
-    elif isinstance(tool_input, dict):
-        found = [tool_input.get(key) for key in INPUT_KEYS]
-        found += list(tool_input.values())
-        text = next((value for value in found if isinstance(value, str) and value), "")
-    else:
-        return None
-    return clip(text, INPUT_LIMIT)
+    return input_text(tool_input, INPUT_KEYS, _first_text)
 
 
 @dataclass

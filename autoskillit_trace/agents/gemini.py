@@ -29,13 +29,12 @@ from typing import Any
 
 from autoskillit_trace.agents import Event
 from autoskillit_trace.agents.stream import (
-    INPUT_LIMIT,
     STREAM_NEEDLE,
     Call,
     Turn,
     TurnLog,
-    clip,
     clip_dots,
+    input_text,
     int_or_none,
     json_object,
     tool_result,
@@ -103,14 +102,14 @@ def installed_version(command: str) -> str | None:
     return None
 
 
-def call_input(parameters: object) -> str:
+def _as_json(parameters: dict[str, Any]) -> str:
+    """A call without a known parameter: all of them, as the CLI sent them."""
+    return json.dumps(parameters, separators=(",", ":"))
+
+
+def call_input(parameters: object) -> str | None:
     """What a tool call did, in at most ``INPUT_LIMIT`` characters: its command, path, query..."""
-    if isinstance(parameters, dict):
-        words = [parameters[k] for k in INPUT_KEYS if isinstance(parameters.get(k), str)]
-        text = words[0] if words else json.dumps(parameters, separators=(",", ":"))
-    else:
-        text = "" if parameters is None else str(parameters)
-    return clip(text, INPUT_LIMIT)
+    return input_text(parameters, INPUT_KEYS, _as_json)
 
 
 @dataclass

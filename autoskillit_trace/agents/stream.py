@@ -16,6 +16,10 @@ from typing import Any, Generic, TypeVar
 
 from autoskillit_trace.agents import Event
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 STREAM_NEEDLE = b'"type"'  # every line of the JSON streams holds it
 AGENT_PHASE = "executing"  # the phase of turns read from the stream
 MESSAGE_LIMIT = 500  # characters of error text kept in an event
@@ -54,18 +58,33 @@ def number_or_none(value: object) -> int | float | None:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def input_text(arguments: object) -> str:
-    """What a tool call did, in a few words: its command, path, query or URL."""
-    if isinstance(arguments, str):
-        return clip(arguments, INPUT_LIMIT)
+def input_text(
+    arguments: object,
+    keys: tuple[str, ...] = INPUT_KEYS,
+    otherwise: Callable[[dict[str, Any]], str] | None = None,
+) -> str | None:
+    """What a tool call did, in a few words: the first of ``keys`` that holds text
+    (its command, path, query or URL; a list of words is joined), else what
+    ``otherwise`` makes of the arguments.  None when the call has no arguments.
+
+    Each format passes its CLI's names for these fields, and its own fallback.
+    """
+    if arguments is None:
+        return None
     if isinstance(arguments, dict):
-        for key in INPUT_KEYS:
+        text = ""
+        for key in keys:
             value = arguments.get(key)
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
                 value = " ".join(value)
             if isinstance(value, str) and value:
-                return clip(value, INPUT_LIMIT)
-    return ""
+                text = value
+                break
+        else:
+            text = otherwise(arguments) if otherwise is not None else ""
+    else:
+        text = arguments if isinstance(arguments, str) else str(arguments)
+    return clip(text, INPUT_LIMIT)
 
 
 @dataclass
