@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from autoskillit_trace.agents.claude import StreamParser
+from autoskillit_trace.schema import number
 from autoskillit_trace.summary import AGENT_FIELDS, Outcome, Peaks, agent_block, build_summary
 
 FIXTURES = Path(__file__).with_name("fixtures")
@@ -57,3 +61,23 @@ def test_a_format_s_own_fields_follow_and_never_replace_the_summary_s() -> None:
     assert summary["success"] is True and summary["hostname"] is None  # START has no hostname
     assert summary["codex_thread"] == "t1"
     assert agent_part(summary) == [*AGENT_PART, "codex_thread"]
+
+
+ODD_VALUES = [None, True, False, float("nan"), "12", [3], 0, 7, 2.5, -1, 10**20, float("inf")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(st.sampled_from(["vm_rss_kb", "tree_procs"]), st.sampled_from(ODD_VALUES))
+    )
+)
+def test_peaks_take_what_number_takes(snapshots: list[dict[str, object]]) -> None:
+    """The peaks' inline check agrees with schema.number: no bool, text or NaN is a peak."""
+    peaks = Peaks()
+    for snapshot in snapshots:
+        peaks.feed(snapshot)
+    for name, source in (("peak_rss_kb", "vm_rss_kb"), ("peak_tree_procs", "tree_procs")):
+        taken = [v for v in (number(s.get(source)) for s in snapshots) if v is not None]
+        expected = max(taken) if taken else None
+        assert peaks.as_fields()[name] == expected
