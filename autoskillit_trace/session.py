@@ -334,22 +334,17 @@ class TracedSession:
         self.account(snapshot)
         self.writer.append_trace(snapshot)
         for anomaly in self.fold.feed(snapshot):
-            self.writer.append_anomaly(anomaly.to_record())
-            self.report_anomaly(
-                {
-                    "kind": anomaly.kind,
-                    "severity": anomaly.severity,
-                    "pid": anomaly.pid,
-                    "seq": anomaly.seq,
-                    "detail": anomaly.detail,
-                }
-            )
+            self.record_anomaly(anomaly.to_record())
         if self.seq == 0:
             self.housekeeping()
         self.seq += 1
 
-    def report_anomaly(self, fields: dict[str, Any]) -> None:
-        """An anomaly's event line and warning (kind, severity, pid, seq, detail)."""
+    def record_anomaly(self, record: dict[str, Any]) -> None:
+        """An anomaly's line in anomalies.jsonl, its event line and its warning (kind,
+        severity, pid, seq, detail): the live detectors' and the job comparison's alike."""
+        assert self.writer is not None
+        self.writer.append_anomaly(record)
+        fields = {key: record[key] for key in ("kind", "severity", "pid", "seq", "detail")}
         level = ERROR if fields["severity"] == "critical" else WARNING
         self.emit(level, "anomaly", **fields)
         self.log.warning("anomaly detected", **fields)
@@ -536,12 +531,10 @@ class TracedSession:
 
             found = regressions(summary, self.job_history, Thresholds.from_settings(self.settings))
             for detail in found:
-                record = anomaly_record(
-                    detail, summary.get("end_ts"), summary.get("pid"), summary.get("job")
-                )
-                self.writer.append_anomaly(record)
-                self.report_anomaly(
-                    {k: record[k] for k in ("kind", "severity", "pid", "seq", "detail")}
+                self.record_anomaly(
+                    anomaly_record(
+                        detail, summary.get("end_ts"), summary.get("pid"), summary.get("job")
+                    )
                 )
             add_to_summary(summary, found)
         except Exception as exc:  # the session is published all the same

@@ -226,13 +226,62 @@ class Bench:
     def _psrecord_per_snapshot(
         self, tree: list[str], interval: float, bare_cpu: float, procs: int, n: int
     ) -> float:
+        cpu, snaps = self._psrecord_run(tree, interval, f"{procs}-{n}")
+        return (cpu - bare_cpu) / max(1, snaps)
+
+    def _psrecord_run(self, tree: list[str], interval: float, tag: str) -> tuple[float, int]:
+        """psrecord around ``tree``: (CPU seconds of it and the tree, samples taken)."""
         assert PSRECORD is not None
-        log = self.work / f"psrecord-{procs}-{n}.txt"
+        log = self.work / f"psrecord-{tag}.txt"
         argv = [*PSRECORD, " ".join(tree), "--include-children", "--interval", str(interval)]
         cpu = wait4([*argv, "--log", str(log)], self.env, **quiet())[1]
         lines = log.read_text().splitlines()
-        snaps = sum(1 for line in lines if line.strip() and not line.startswith("#"))
-        return (cpu - bare_cpu) / max(1, snaps)
+        return cpu, sum(1 for line in lines if line.strip() and not line.startswith("#"))
+
+    def snapshot_slope(self) -> None:
+        """What one more snapshot costs, start-up and end left out: the tree of 21 with
+        --agent-events over runs of 2 s and 8 s, the slope of CPU over snapshots, for
+        both tools (the rows above divide whole runs, start-up included)."""
+        if PSRECORD is None:
+            return
+        rounds, interval = (1 if self.quick else 3), 0.05
+        ours: dict[float, list[tuple[float, int]]] = {2.0: [], 8.0: []}
+        theirs: dict[float, list[tuple[float, int]]] = {2.0: [], 8.0: []}
+        for seconds in ours:
+            tree = [*TREE, "21", str(seconds)]
+            for n in range(rounds):
+                bare_cpu = wait4(tree, self.env, **quiet())[1]
+                logs = self.work / f"slope-{seconds}-{n}"
+                argv = traced(logs, interval, tree)
+                argv.insert(argv.index("--"), "--agent-events")
+                cpu = wait4(argv, self.env, **quiet())[1]
+                snaps = int(_newest_summary(logs)["snapshot_count"])  # type: ignore[call-overload]
+                ours[seconds].append((cpu - bare_cpu, snaps))
+                cpu, snaps = self._psrecord_run(tree, interval, f"slope-{seconds}-{n}")
+                theirs[seconds].append((cpu - bare_cpu, snaps))
+
+        def slope(runs: dict[float, list[tuple[float, int]]]) -> tuple[float, float]:
+            (c2, n2), (c8, n8) = (
+                (statistics.median(c for c, _ in runs[s]), statistics.median(n for _, n in runs[s]))
+                for s in (2.0, 8.0)
+            )
+            per = (c8 - c2) / (n8 - n2)
+            return per, c2 - per * n2  # per snapshot, once per run
+
+        (our_per, our_once), (their_per, their_once) = slope(ours), slope(theirs)
+        self.row(
+            "accounting, tree of 21, per extra snapshot",
+            f"{our_per * 1e6:.0f} vs psrecord {their_per * 1e6:.0f} us = "
+            f"{our_per / their_per:.3f}; once a run {our_once * 1e3:.1f} vs "
+            f"{their_once * 1e3:.1f} ms",
+            "-",
+            None,
+            ours_us=our_per * 1e6,
+            psrecord_us=their_per * 1e6,
+            ratio=our_per / their_per,
+            ours_once_ms=our_once * 1e3,
+            psrecord_once_ms=their_once * 1e3,
+        )
 
     def process_cost(self) -> None:
         """Per-process accounting (and the tool-call ledger of --agent-events) on: CPU per
@@ -731,6 +780,7 @@ def main() -> int:
         "sample_cost",
         "long_session",
         "process_cost",
+        "snapshot_slope",
         "churn",
         "memory",
         "prune",
