@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import threading
 import time
 from contextlib import suppress
@@ -234,3 +235,46 @@ def test_between_births_the_finder_drops_the_dead_and_the_re_parented() -> None:
         proc.kill()
         proc.wait()
         finder.close()
+
+
+def test_an_unchanged_stat_line_gives_back_its_record_a_changed_one_a_new_one() -> None:
+    """A sleeping process reads the same at the next look: its record is not parsed again.
+    Once it allocates, its line (RSS) differs and a fresh record says so."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; sys.stdin.readline(); x = bytearray(64 << 20); time.sleep(60)",
+        ],
+        stdin=subprocess.PIPE,
+    )
+    try:
+        finder = TreeFinder(os.getpid())
+        wait_for(lambda: proc.pid in finder.members() or None, what="the child in the tree")
+        # Asleep in readline: two looks in a row give one record (else it just woke).
+        same = wait_for(
+            lambda: (
+                (a := finder.members().get(proc.pid)) is finder.members().get(proc.pid)
+                and a is not None
+                and a.state == "sleeping"
+                and a
+            ),
+            what="two looks at the sleeping child with one record",
+        )
+        time.sleep(0.2)
+        assert finder.members()[proc.pid] is same  # still asleep, still the same line
+        assert proc.stdin is not None
+        proc.stdin.write(b"go\n")
+        proc.stdin.flush()
+        grown = wait_for(
+            lambda: (
+                (stat := finder.members().get(proc.pid))
+                and stat.rss_kb > same.rss_kb + 60_000
+                and stat
+            ),
+            what="the child's 64 MiB",
+        )
+        assert grown is not same and grown.start_ticks == same.start_ticks
+    finally:
+        proc.kill()
+        proc.wait()
