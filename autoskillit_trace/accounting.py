@@ -52,7 +52,8 @@ class _Alive(Record):
         self.ppid = stat.ppid
         self.comm = stat.comm
         self.cmdline = cmdline
-        self.first = self.last = elapsed
+        self.first = elapsed
+        self.last = elapsed  # kept up for the command only (the others': Accounting.latest)
         self.peak_rss = stat.rss_kb
         self.peak_threads = stat.threads
         self.ticks = stat.ticks

@@ -239,9 +239,8 @@ def _int(value: Any, low: int, high: int) -> int | None:
 
 
 def _count(value: Any) -> int | None:
-    """A kernel counter: an int in [0, 2**63).  (Each check is written out: the
-    detectors take ~20 values a snapshot, after every sleep.)"""
-    return value if value.__class__ is int and 0 <= value < _MAX_COUNT else None
+    """A kernel counter: an int in [0, 2**63)."""
+    return _int(value, 0, _MAX_COUNT)
 
 
 def _pid(value: Any) -> int | None:
@@ -250,10 +249,9 @@ def _pid(value: Any) -> int | None:
 
 def _real(value: Any) -> float | None:
     """A finite, non-negative number (bool excluded; NaN compares false)."""
-    kind = value.__class__
-    if kind is float:
+    if value.__class__ is float:
         return value if 0 <= value < _INFINITY else None
-    return value if kind is int and 0 <= value < _MAX_COUNT else None
+    return _count(value)
 
 
 def _mask(value: Any) -> int | None:

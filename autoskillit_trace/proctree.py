@@ -328,9 +328,8 @@ class TreeFinder:
         self._members: set[int] = set()
         self._last_pid: int | None = None  # the last pid allocated, at the last listing
         self._loadavg: int | None = None  # /proc/loadavg, held like the tree's files
-        # The stat line and record of each member at the last look, and at this one.
+        # The stat line and record of each member at the last look.
         self._lines: dict[int, tuple[bytes, ProcStat]] = {}
-        self._next_lines: dict[int, tuple[bytes, ProcStat]] = {}
         self.files = ProcFiles()  # held open while children files find the tree
 
     @classmethod
@@ -360,33 +359,34 @@ class TreeFinder:
         files.trust(self.root)
         found: dict[int, ProcStat] = {}
         frontier = [(self.root, files.threads(self.root))]  # (pid, threads)
-        self._next_lines = {}
+        lines: dict[int, tuple[bytes, ProcStat]] = {}
         while frontier:
             parent, threads = frontier.pop()
             for child in self._children_of(parent, threads):
                 if child in found or child == self.root:
                     continue
-                stat = self._stat(child)
+                stat = self._stat(child, lines)
                 if stat is not None:
                     found[child] = stat
                     frontier.append((child, stat.threads))
-        self._lines = self._next_lines
+        self._lines = lines
         files.keep_only(found, self.root)
         self._members = set(found)
         return found
 
-    def _stat(self, pid: int) -> ProcStat | None:
-        """The stat record of ``pid`` now: the last look's when its line is unchanged."""
+    def _stat(self, pid: int, lines: dict[int, tuple[bytes, ProcStat]]) -> ProcStat | None:
+        """The stat record of ``pid`` now, noted in this look's ``lines``: the last
+        look's record when its line is unchanged."""
         data = self.files.stat(pid)
         if not data:
             return None
         last = self._lines.get(pid)
         if last is not None and last[0] == data:  # the pid and start time are in the line
-            self._next_lines[pid] = last
+            lines[pid] = last
             return last[1]
         stat = parse_stat(pid, data)
         if stat is not None:
-            self._next_lines[pid] = (data, stat)
+            lines[pid] = (data, stat)
         return stat
 
     def _survivors(self) -> dict[int, ProcStat]:
@@ -397,12 +397,12 @@ class TreeFinder:
         a reaper outside, as when the root is not a subreaper).
         """
         found: dict[int, ProcStat] = {}
-        self._next_lines = {}
+        lines: dict[int, tuple[bytes, ProcStat]] = {}
         for pid in self._members:
-            stat = self._stat(pid)
+            stat = self._stat(pid, lines)
             if stat is not None:
                 found[pid] = stat
-        self._lines = self._next_lines
+        self._lines = lines
         root = self.root
         dropped = True
         while dropped:  # dropping one may leave its children outside too

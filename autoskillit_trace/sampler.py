@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import resource
 
+from autoskillit_trace.ctx import suppress
 from autoskillit_trace.proctree import CLK_TCK, ProcStat, TreeFinder, why_unreadable
 
 TYPE_CHECKING = False
@@ -64,13 +65,11 @@ def parse_status(data: bytes) -> dict[str, Any]:
         sig_pnd = sig_blk = sig_cgt = None
     at = data.find(_SWITCHES)
     words = data[at + len(_SWITCHES) :].split(None, 3) if at >= 0 else []
-    try:
-        if len(words) < 3 or words[1] != b"nonvoluntary_ctxt_switches:":
-            raise ValueError
-        voluntary: int | None = int(words[0])
-        involuntary: int | None = int(words[2])
-    except ValueError:
-        voluntary = involuntary = None
+    voluntary: int | None = None
+    involuntary: int | None = None
+    if len(words) > 2 and words[1] == b"nonvoluntary_ctxt_switches:":
+        with suppress(ValueError):  # not a number: null
+            voluntary, involuntary = int(words[0]), int(words[2])
     return {
         "sig_pnd": sig_pnd,
         "sig_blk": sig_blk,
@@ -132,9 +131,7 @@ class Sampler:
             if stat.state == "zombie":
                 zombies.append(pid)
             prev = self._prev.get(pid)
-            if prev is stat:  # an unchanged stat line: no CPU used since
-                delta = 0
-            elif prev is not None and prev.start_ticks == stat.start_ticks:
+            if prev is not None and prev.start_ticks == stat.start_ticks:
                 delta = stat.ticks - prev.ticks
             else:  # first seen, or a reused pid: all of its time so far
                 delta = stat.ticks

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-PLAIN = (int, float)  # the classes of a plain number: not bool, nor another subclass
+_PLAIN = (int, float)  # the classes of a plain number: not bool, nor another subclass
 
 
 def number(value: Any) -> int | float | None:
@@ -21,6 +21,6 @@ def number(value: Any) -> int | float | None:
     A plain int or float is told first, by its class: every snapshot's peaks
     take a dozen values through here.
     """
-    if value.__class__ in PLAIN or (isinstance(value, PLAIN) and not isinstance(value, bool)):
+    if value.__class__ in _PLAIN or (isinstance(value, _PLAIN) and not isinstance(value, bool)):
         return value if value == value else None
     return None

@@ -7,7 +7,7 @@ same figures from the streamed trace.
 from __future__ import annotations
 
 from autoskillit_trace.records import Record
-from autoskillit_trace.schema import PLAIN, number
+from autoskillit_trace.schema import number
 from autoskillit_trace.totals import summary_fields
 
 TYPE_CHECKING = False
@@ -50,11 +50,8 @@ class Peaks(Record):
         self.last_elapsed_s = elapsed if elapsed is not None else self.last_elapsed_s
         values = self.values
         for name, source in _PEAK_FIELDS:
-            # What number() takes, as a JSON file or the sampler gives it: an int or a
-            # float by its class (no bool), NaN never (it compares false).  Checked
-            # inline: a dozen values a snapshot, after every sleep.
-            value = snapshot.get(source)
-            if value.__class__ in PLAIN and value == value:
+            value = number(snapshot.get(source))
+            if value is not None:
                 current = values[name]
                 if current is None or value > current:
                     values[name] = value
