@@ -325,3 +325,22 @@ def test_a_stream_that_ends_unclaimed_is_read_by_the_fallback() -> None:
     detector.finish(1.0)
     assert type(detector.parser).__module__ == f"autoskillit_trace.agents.{FALLBACK}"
     json.dumps(detector.summary_fields())
+
+
+def test_one_input_picker_with_each_formats_names_and_fallback() -> None:
+    """stream.input_text: the first of the format's keys with text, else its fallback;
+    null when the call has no arguments at all (every format alike)."""
+    from autoskillit_trace.agents.claude import tool_input_text
+    from autoskillit_trace.agents.gemini import call_input
+    from autoskillit_trace.agents.stream import INPUT_LIMIT, input_text
+
+    assert input_text(None) is None
+    assert tool_input_text(None) is None and call_input(None) is None
+    assert input_text({"cmd": ["ls", "-l"], "other": "x"}) == "ls -l"  # a list of words joined
+    assert input_text({"command": "", "path": "/a"}) == "/a"  # empty text is no text
+    assert input_text({"unknown": "x"}) == ""  # no fallback: nothing to show
+    assert input_text({"unknown": "x"}, ("a",), lambda args: "fallback") == "fallback"
+    assert input_text(42) == "42" and input_text("  ls \n -l ") == "ls -l"
+    assert tool_input_text({"unknown": 3, "other": "text"}) == "text"
+    assert call_input({"a": 1}) == '{"a":1}'
+    assert len(input_text("x" * 500) or "") == INPUT_LIMIT
