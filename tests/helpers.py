@@ -20,6 +20,7 @@ from typing import Any
 from autoskillit_trace.agents import AUTO, FORMATS
 
 WORKLOADS = Path(__file__).with_name("workloads.py")
+FIXTURES = Path(__file__).with_name("fixtures")  # captured agent streams and stand-ins
 WORKLOAD_COMMAND = os.path.basename(sys.executable)  # a workload's command, as exports name it
 # The stream formats, as the message about an unknown --agent-format lists them.
 KNOWN_FORMATS = f"(known: {', '.join((AUTO, *FORMATS))})"

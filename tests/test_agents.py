@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Session, main_in_new_python
+from helpers import FIXTURES, Session, main_in_new_python
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -266,7 +266,6 @@ def test_splitter_drops_overlong_lines_only() -> None:
 
 # -- finding the format from the stream ----------------------------------------------
 
-FIXTURES = Path(__file__).with_name("fixtures")
 CAPTURES = sorted(FIXTURES.glob("*.jsonl"))
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Traced, replay_stream, run_traced
+from helpers import FIXTURES, Traced, replay_stream, run_traced
 from helpers import event_shape as shape
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,7 +26,6 @@ from standins import (
 from autoskillit_trace.agents import Event, open_stream
 from autoskillit_trace.agents.claude import StreamParser, max_turns_from_argv
 
-FIXTURES = Path(__file__).with_name("fixtures")
 CAPTURED = sorted(FIXTURES.glob("claude_*.jsonl"))
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import event_shape, replay_stream, run_traced
+from helpers import FIXTURES, event_shape, replay_stream, run_traced
 from standins import (
     CODEX,
     PROMPT,
@@ -27,7 +27,6 @@ from standins import (
 from autoskillit_trace.agents import claims_of, open_stream
 from autoskillit_trace.agents.codex import StreamParser
 
-FIXTURES = Path(__file__).with_name("fixtures")
 WARNING = (
     "WARNING",
     "error",

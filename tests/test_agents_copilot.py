@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import event_shape, replay_stream, run_traced
+from helpers import FIXTURES, event_shape, replay_stream, run_traced
 from standins import (
     COPILOT,
     PROMPT,
@@ -28,8 +28,6 @@ from standins import (
 
 from autoskillit_trace.agents import claims_of, open_stream
 from autoskillit_trace.agents.copilot import StreamParser
-
-FIXTURES = Path(__file__).with_name("fixtures")
 
 
 def captured(name: str) -> tuple[StreamParser, list[Any]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Traced, replay_stream, run_traced
+from helpers import FIXTURES, Traced, replay_stream, run_traced
 from standins import (
     COMMANDS,
     FINAL_TEXT,
@@ -27,7 +27,6 @@ from standins import (
 from autoskillit_trace.agents import Event, open_stream
 from autoskillit_trace.agents.gemini import StreamParser, call_input, claims
 
-FIXTURES = Path(__file__).with_name("fixtures")
 SHELL = "run_shell_command"
 READ = "read_file"
 

@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_traced, workload
+from helpers import FIXTURES, run_traced, workload
 
 from autoskillit_trace.events import EventLog
 from autoskillit_trace.faults import Faults
 from autoskillit_trace.timeutil import CaptureClock, parse_iso
 
-FIXTURES = Path(__file__).with_name("fixtures")
 SEED_FIELDS = {
     "turn_start": {"turn", "phase", "max_turns"},
     "turn_complete": {"turn", "duration_sec", "success"},

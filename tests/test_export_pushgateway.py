@@ -9,13 +9,20 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from helpers import WORKLOAD_COMMAND, index_records, read_json, run_traced, wait_for, workload
+from helpers import (
+    FIXTURES,
+    WORKLOAD_COMMAND,
+    index_records,
+    read_json,
+    run_traced,
+    wait_for,
+    workload,
+)
 from promstack import Stack, value
 
 from autoskillit_trace.export.pushgateway import grouping_key, push_url
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-FIXTURES = Path(__file__).with_name("fixtures")
 
 
 def test_grouping_key_and_url() -> None:

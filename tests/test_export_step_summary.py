@@ -6,9 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from helpers import clean_env, run_traced, tracer, workload
-
-FIXTURES = Path(__file__).with_name("fixtures")
+from helpers import FIXTURES, clean_env, run_traced, tracer, workload
 
 
 def test_step_summary_and_show_markdown_agree(tmp_path: Path, log_root: Path) -> None:

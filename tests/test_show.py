@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from helpers import (
+    FIXTURES,
     index_records,
     run_traced,
     start_traced,
@@ -252,8 +253,6 @@ def test_the_agent_cli_and_its_version_are_named() -> None:
 
 
 # -- an agent's session id --------------------------------------------------------------
-
-FIXTURES = Path(__file__).with_name("fixtures")
 
 
 def _agent_run(root: Path, fixture: str, session_id: str) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
+from helpers import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,7 +12,6 @@ from autoskillit_trace.agents.claude import StreamParser
 from autoskillit_trace.schema import number
 from autoskillit_trace.summary import AGENT_FIELDS, Outcome, Peaks, agent_block, build_summary
 
-FIXTURES = Path(__file__).with_name("fixtures")
 START = {"session_id": "s", "dir_name": "s", "pid": 7, "start_ts": "2026-11-22T10:00:00+00:00"}
 
 # The agent's part of summary.json and of the index, in its order: a contract.

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from helpers import (
+    FIXTURES,
     Session,
     clean_env,
     ctrl_c_at_a_terminal,
@@ -28,8 +29,6 @@ from helpers import (
 from workloads import AGENT_CALL, agent_mix_pieces, blob_bytes
 
 from autoskillit_trace.pipe import widen_pipe
-
-FIXTURES = Path(__file__).with_name("fixtures")
 
 
 def alive(pid: int) -> bool:
