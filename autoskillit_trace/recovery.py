@@ -44,8 +44,8 @@ class Replay(Record):
         self.start: dict[str, Any] = {"dir_name": name, "session_id": name}
         self.fold = Fold()
         self.anomaly_lines: list[bytes] = []
-        # Who used it, from processes.jsonl as far as it was written (accounting.summarize);
-        # the tool calls' figures lived in the wrapper only.
+        # Who used it, from processes.jsonl as far as it was written (accounting.summarize),
+        # and the tool calls from events.jsonl's tool_result lines (toolcalls.tool_summary).
         self.usage: dict[str, Any] = {
             "process_count": None,
             "top_processes": [],
@@ -90,9 +90,8 @@ def rebuilt_summary(found: Replay, line: dict[str, Any]) -> dict[str, Any]:
     """summary.json again, for a published session whose summary.json was lost or damaged.
 
     Its index line holds the outcome and every scalar field as published;
-    the trace gives the anomalies by kind.  What only summary.json held (the
-    leftover processes' details, the agent's tool calls) is gone: those
-    lists stay empty and ``rebuilt`` says why.
+    the trace gives the anomalies by kind, processes.jsonl the top processes
+    and events.jsonl the tool calls; ``rebuilt`` says it was made again.
     """
     outcome = Outcome(exit_code=None, subtype="", termination_reason="")
     summary = {**found.fold.summary(found.start, outcome), **found.usage}

@@ -4,7 +4,7 @@ A stream format says which calls are open (``open_calls``) and emits a
 ``tool_result`` event when one completes.  At each snapshot the session
 tells this ledger which calls are open, how many processes were first seen
 and the tree's RSS; each ``tool_result`` then gets ``processes_started``
-and ``peak_tree_rss_kb`` (None when no snapshot fell inside the call).
+and ``peak_tree_rss_kb`` (both None when no snapshot fell inside the call).
 Pure, and flat in memory: figures are kept for open calls only, and the
 summary keeps a total per tool name and the five slowest calls.
 """
@@ -39,18 +39,23 @@ class ToolCalls:
                 figures[1] = tree_rss_kb
 
     def completed(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """A ``tool_result`` event's fields, with what ran under the call added."""
+        """A ``tool_result`` event's fields, with what ran under the call added (both None
+        when no snapshot fell inside the call: nothing was seen, which is not 0)."""
         call = fields.get("tool_use_id")
-        started, peak = self.open.pop(call, (0, None)) if isinstance(call, str) else (0, None)
-        fields["processes_started"] = started
-        fields["peak_tree_rss_kb"] = peak
+        figures = self.open.pop(call, None) if isinstance(call, str) else None
+        fields["processes_started"], fields["peak_tree_rss_kb"] = figures or (None, None)
+        self.tally(fields)
+        return fields
+
+    def tally(self, fields: dict[str, Any]) -> None:
+        """Count a completed call (a ``tool_result`` event's fields) in the per-tool time and
+        the slowest calls: live, and again from events.jsonl when a crash lost the wrapper."""
         name = fields.get("agent")
         name = name if isinstance(name, str) else "unknown"
         duration = fields.get("duration_sec")
         if isinstance(duration, (int, float)) and not isinstance(duration, bool):
             self.time[name] = self.time.get(name, 0.0) + duration
             self._keep(name, duration, fields)
-        return fields
 
     def _keep(self, name: str, duration: float, fields: dict[str, Any]) -> None:
         kept = self.slowest
@@ -75,3 +80,13 @@ class ToolCalls:
             "tool_time_seconds": {name: round(seconds, 3) for name, seconds in ranked},
             "slowest_tool_calls": list(self.slowest),
         }
+
+
+def tool_summary(events: Iterable[dict[str, Any] | None]) -> dict[str, Any]:
+    """``tool_time_seconds`` and ``slowest_tool_calls`` from events.jsonl's records (cut
+    lines skipped): a crashed session's calls, as far as their ``tool_result`` was written."""
+    calls = ToolCalls()
+    for record in events:
+        if isinstance(record, dict) and record.get("event") == "tool_result":
+            calls.tally(record)
+    return calls.summary_fields()

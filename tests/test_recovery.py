@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from helpers import (
+    FIXTURES,
     Session,
     crash_wrapper,
     folders,
@@ -206,6 +207,22 @@ def test_a_lost_summary_is_rebuilt_by_prune_without_a_second_index_line(
     again = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
     assert again.returncode == 0 and again.stderr == b""  # nothing left to do
     assert len(index_records(log_root)) == 2
+
+
+def test_a_rebuilt_agent_summary_has_its_tool_calls_again(
+    log_root: Path, env: dict[str, str]
+) -> None:
+    """The time per tool and the slowest calls come back from events.jsonl; the count of
+    calls by tool (``tool_calls``) lived in summary.json only."""
+    stream = FIXTURES / "claude_2.1.332_two_tools.jsonl"
+    traced = run_traced(log_root, workload("replay", stream, "0.02"), extra=("--agent-events",))
+    folder = traced.session.folder
+    published = Session(folder).summary
+    assert published["slowest_tool_calls"] and published["tool_calls"]
+    (folder / SUMMARY).unlink()
+    done = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert Session(folder).summary == {**published, "rebuilt": True, "tool_calls": {}}
 
 
 def test_a_lost_summary_of_a_marked_session_is_rebuilt_by_the_next_run(log_root: Path) -> None:

@@ -4,14 +4,26 @@ session whose Bash tool runs a real command (the Messages API is a loopback stan
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import run_traced
+from helpers import (
+    FIXTURES,
+    Session,
+    crash_wrapper,
+    run_traced,
+    start_traced,
+    tracer,
+    wait_for,
+    wait_for_snapshots,
+    workload,
+)
 from standins import CLAUDE, MessagesModel, Script, agent_env, claude_argv, claude_env, serving
 
-from autoskillit_trace.toolcalls import ToolCalls
+from autoskillit_trace.toolcalls import ToolCalls, tool_summary
 
 
 def test_a_call_gets_the_processes_and_the_peak_of_its_snapshots() -> None:
@@ -24,7 +36,7 @@ def test_a_call_gets_the_processes_and_the_peak_of_its_snapshots() -> None:
     b = calls.completed({"agent": "Read", "tool_use_id": "b", "duration_sec": 0.5})
     assert b["processes_started"] == 1 and b["peak_tree_rss_kb"] == 3000
     quick = calls.completed({"agent": "Bash", "tool_use_id": "c", "duration_sec": 0.01})
-    assert quick["processes_started"] == 0 and quick["peak_tree_rss_kb"] is None  # no snapshot
+    assert quick["processes_started"] is None and quick["peak_tree_rss_kb"] is None  # unseen
     assert calls.open == {}
     fields = calls.summary_fields()
     assert fields["tool_time_seconds"] == {"Bash": 2.01, "Read": 0.5}
@@ -38,6 +50,50 @@ def test_five_slowest_are_kept() -> None:
     slowest = calls.summary_fields()["slowest_tool_calls"]
     assert [c["duration_sec"] for c in slowest] == [16.0, 16.0, 15.0, 15.0, 15.0]
     assert list(slowest[0]) == ["name", "input", "duration_sec", "success", "peak_tree_rss_kb"]
+
+
+def test_tool_summary_counts_the_results_written() -> None:
+    """What recovery does with a crashed session's events.jsonl: only tool_result lines
+    count, a line cut by the crash (None) and other events are skipped."""
+    events = [
+        {"event": "turn_start", "turn": 1},
+        {"event": "tool_result", "agent": "Bash", "duration_sec": 1.5, "success": True},
+        None,
+        {"event": "tool_result", "agent": "Read", "duration_sec": 0.25, "success": True},
+        {"event": "tool_result", "agent": "Bash", "duration_sec": 0.5, "success": False},
+    ]
+    fields = tool_summary(events)
+    assert fields["tool_time_seconds"] == {"Bash": 2.0, "Read": 0.25}
+    assert [(c["name"], c["success"]) for c in fields["slowest_tool_calls"]] == [
+        ("Bash", True),
+        ("Bash", False),
+        ("Read", True),
+    ]
+    assert tool_summary([]) == {"tool_time_seconds": {}, "slowest_tool_calls": []}
+
+
+def test_a_crashed_session_keeps_its_completed_calls(log_root: Path, env: dict[str, str]) -> None:
+    """Killed after two calls completed: recovery gives the time per tool and the slowest
+    calls from the tool_result lines the session wrote."""
+    replay = shlex.join(workload("replay", FIXTURES / "claude_2.1.332_two_tools.jsonl", "0.02"))
+    command = ["bash", "-c", f"{replay} && exec sleep 60"]
+    proc = start_traced(log_root, command, interval=0.1, extra=("--agent-events",))
+    folder = wait_for_snapshots(log_root, 1)
+    results = lambda: [  # noqa: E731
+        e for e in Session(folder).records("events.jsonl") if e["event"] == "tool_result"
+    ]
+    written = wait_for(lambda: len(results()) == 2 and results(), what="two tool results")
+    crash_wrapper(proc, folder)
+    done = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
+    assert done.returncode == 0, done.stderr
+    summary = Session(folder).summary
+    assert summary["subtype"] == "crashed"
+    times: dict[str, float] = {}
+    for event in written:
+        times[event["agent"]] = round(times.get(event["agent"], 0.0) + event["duration_sec"], 3)
+    assert summary["tool_time_seconds"] == times and times
+    slowest = sorted(written, key=lambda e: -e["duration_sec"])
+    assert [c["input"] for c in summary["slowest_tool_calls"]] == [e["input"] for e in slowest]
 
 
 # The Bash tool's command: a second's sleep, then 60 MB held for a second, a secret on its line.

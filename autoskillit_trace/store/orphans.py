@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import time
 
+from autoskillit_trace.events import EVENTS
 from autoskillit_trace.fsutil import (
     mtime,
     remove_temporaries,
@@ -183,4 +184,9 @@ def _replay(folder: str) -> Replay:
         from autoskillit_trace.accounting import summarize
 
         found.usage.update(summarize(iter_file(processes)))
+    events = os.path.join(folder, EVENTS)
+    if os.path.exists(events):  # the calls whose tool_result was written
+        from autoskillit_trace.toolcalls import tool_summary
+
+        found.usage.update(tool_summary(iter_file(events)))
     return found
