@@ -315,12 +315,12 @@ def ls_command(
 
 
 def _plot_path(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
     from pathlib import Path
 
     from autoskillit_trace.plot import FORMATS
 
-    if value is None:
-        return None
     path = Path(value)
     if path.suffix.lower() not in FORMATS:
         raise click.BadParameter(f"{value!r} must end in {' or '.join(FORMATS)}", ctx, param)
@@ -484,7 +484,6 @@ def _trend(job: str, limit: int | None, as_json: bool, log_dir: str | None) -> i
 def main(args: list[str]) -> int:
     """Run the click CLI; every error is one line on stderr, never a traceback."""
     from autoskillit_trace.config import ConfigError
-    from autoskillit_trace.plot import PlotUnavailable
 
     try:
         result = cli.main(args, prog_name=PROG, standalone_mode=False)
@@ -495,7 +494,7 @@ def main(args: list[str]) -> int:
     except click.ClickException as exc:
         _error(exc.format_message())
         return exc.exit_code
-    except (ConfigError, PlotUnavailable) as exc:
+    except ConfigError as exc:
         _error(str(exc))
         return 2
     except click.exceptions.Abort:

@@ -150,9 +150,13 @@ def show_processes(folder: Path) -> int:
 
 def run_show(args: ShowArgs) -> int:
     if args.plot is not None:
-        from autoskillit_trace.plot import require_matplotlib
+        from autoskillit_trace.plot import PlotUnavailable, require_matplotlib
 
-        require_matplotlib()  # before any work: the fix is an install
+        try:
+            require_matplotlib()  # before any work: the fix is an install
+        except PlotUnavailable as exc:
+            error(str(exc))
+            return 2
     _, root = settings_and_root(args.log_dir)
     resolution = find_session(root, args.session)
     if resolution.match is None:
