@@ -191,7 +191,7 @@ def _setting_options(command: Any) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object for machines.")
 @_setting_options
 def config_show(as_json: bool, **options: Any) -> int:
-    """Print each setting, its value, and where the value came from.
+    """Print each setting, its value, where the value came from and what it is.
 
     \b
     Sources, lowest to highest: default < user file < project file

@@ -23,18 +23,25 @@ CTRL_Z = b"\x1a"
 
 
 class Terminal:
-    """``argv`` started on a new pty, 24 rows by 80 columns."""
+    """``argv`` started on a new pty, 24 rows by ``columns`` (80)."""
 
-    def __init__(self, argv: Sequence[str], env: dict[str, str], cwd: str | None = None) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        env: dict[str, str],
+        cwd: str | None = None,
+        columns: int = 80,
+    ) -> None:
         pid, fd = pty.fork()
         if pid == 0:  # the child: a session leader whose controlling terminal is the pty
             try:
+                # Sized before the exec, so the program never sees another size.
+                fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
                 if cwd is not None:
                     os.chdir(cwd)
                 os.execvpe(argv[0], list(argv), env)
             finally:
                 os._exit(127)
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         self.pid = pid
         self.fd = fd
         self.transcript = bytearray()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from helpers import KNOWN_FORMATS, tracer
+from terminal import Terminal
 
 from autoskillit_trace.commands.config_show import config_lines
 from autoskillit_trace.config import find_project_file
@@ -78,16 +79,23 @@ def test_each_value_names_its_source(project: Path, env: dict[str, str]) -> None
 
     text = config_show(project, env, "--interval", "0.5", "--no-trace").stdout
     lines = text.splitlines()
-    assert lines[0].split() == ["linux_tracing.enabled", "false", "(command", "line", "--no-trace)"]
-    assert lines[1].split() == [
+    # key, value, (source), then what the setting is
+    assert lines[0].split()[:5] == [
+        "linux_tracing.enabled",
+        "false",
+        "(command",
+        "line",
+        "--no-trace)",
+    ]
+    assert lines[1].split()[:5] == [
         "linux_tracing.proc_interval",
         "0.5",
         "(command",
         "line",
         "--interval)",
     ]
-    assert lines[2].endswith(f"(environment {PREFIX}LOG_DIR)")
-    assert lines[3].endswith(f"(user file {user})")
+    assert re.search(rf"  \(environment {PREFIX}LOG_DIR\) +where session folders go", lines[2])
+    assert re.search(rf"  \(user file {re.escape(str(user))}\) +session folders kept$", lines[3])
     assert re.search(rf"^project file +{re.escape(str(proj))}$", text, re.M)
 
 
@@ -105,7 +113,7 @@ def test_defaults_and_missing_files(project: Path, env: dict[str, str]) -> None:
     proc = config_show(project, env)
     assert proc.returncode == 0
     lines = proc.stdout.splitlines()
-    assert all(line.endswith("(default)") for line in lines[:4])
+    assert all("  (default)  " in line for line in lines[:4])
     assert f"{_user_file(env)} (not present)" in proc.stdout
     assert "(none found)" in proc.stdout
     data = json.loads(config_show(project, env, "--json").stdout)
@@ -257,17 +265,55 @@ def test_an_unknown_agent_format_is_refused_as_in_run(
 
 
 def test_lines_on_data() -> None:
+    help_text = "seconds between snapshots, and more words to cut"
     record = {
-        "settings": [{"key": "a.b", "value": 1.5, "source": "default"}],
+        "settings": [
+            {"key": "a.b", "value": 1.5, "source": "default", "help": help_text},
+            {"key": "a.c", "value": "x", "source": "user file /u.yaml", "help": "short"},
+        ],
         "log_root": "/logs",
         "user_file": "/u.yaml",
         "user_file_exists": True,
         "project_file": None,
     }
     assert config_lines(record) == [
-        "a.b           1.5  (default)",
+        f"a.b           1.5  (default)            {help_text}",
+        'a.c           "x"  (user file /u.yaml)  short',
         "",
         "log root      /logs",
         "user file     /u.yaml",
         "project file  (none found)",
     ]
+    narrow = config_lines(record, width=60)  # 20 columns left: the help cut to fit
+    assert narrow[:2] == [
+        "a.b           1.5  (default)            seconds between sna\u2026",
+        'a.c           "x"  (user file /u.yaml)  short',
+    ]
+    assert max(map(len, narrow)) == 60
+    assert config_lines(record, width=59)[:2] == [  # too little room: no help
+        "a.b           1.5  (default)",
+        'a.c           "x"  (user file /u.yaml)',
+    ]
+
+
+def test_each_setting_is_explained(project: Path, env: dict[str, str]) -> None:
+    """Piped: each row ends with its help, whole; on a terminal: cut to its width."""
+    rows = json.loads(config_show(project, env, "--json").stdout)["settings"]
+    piped = config_show(project, env)
+    assert piped.returncode == 0, piped.stderr
+    lines = piped.stdout.splitlines()
+    assert len(rows) > 10 and all(
+        line.startswith(row["key"] + " ") and line.endswith("  " + row["help"])
+        for row, line in zip(rows, lines, strict=False)
+    )
+    env = {k: v for k, v in env.items() if k != "COLUMNS"}
+    term = Terminal(tracer("config", "show"), env, cwd=str(project), columns=100)
+    try:
+        assert term.wait() == 0
+        shown = term.text().replace("\r\n", "\n").splitlines()
+    finally:
+        term.close()
+    shown = shown[: len(rows)]
+    assert shown != lines[: len(rows)] and max(map(len, shown)) <= 100
+    cut = [line for line in shown if line.endswith("\u2026")]
+    assert cut and all(len(line) == 100 for line in cut)

@@ -1,14 +1,17 @@
-"""``autoskillit-trace config show``: each effective setting and where it came from."""
+"""``autoskillit-trace config show``: each effective setting, where it came from, what it is."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
-from autoskillit_trace.commands.common import write_lines
+from autoskillit_trace.commands.common import terminal_width, write_lines
 from autoskillit_trace.config import Resolved, current_dir, describe, load, log_root
+
+HELP_MIN = 20  # columns a setting's help needs to say anything
 
 
 def config_record(resolved: Resolved, env: Mapping[str, str]) -> dict[str, Any]:
@@ -22,21 +25,33 @@ def config_record(resolved: Resolved, env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def config_lines(record: dict[str, Any]) -> list[str]:
-    """``key  value  (source)`` rows, then the log root and the files looked at."""
+def config_lines(record: dict[str, Any], width: int | None = None) -> list[str]:
+    """``key  value  (source)  what it is`` rows, then the log root and the files looked at.
+
+    On a terminal of ``width`` columns, what a setting is (its help) is cut
+    to fit, and left out where fewer than ``HELP_MIN`` would be left for it;
+    ``--json`` and a pipe have it whole.
+    """
     rows = record["settings"]
-    width = max(len("project file"), *(len(str(row["key"])) for row in rows))
+    key_width = max(len("project file"), *(len(str(row["key"])) for row in rows))
     values = [json.dumps(row["value"]) for row in rows]
     value_width = max(len(v) for v in values)
-    lines = [
-        f"{row['key']:<{width}}  {value:<{value_width}}  ({row['source']})"
-        for row, value in zip(rows, values, strict=True)
-    ]
+    sources = [f"({row['source']})" for row in rows]
+    source_width = max(len(s) for s in sources)
+    room = 1 << 16 if width is None else width - (key_width + value_width + source_width + 6)
+    lines = []
+    for row, value, source in zip(rows, values, sources, strict=True):
+        line = f"{row['key']:<{key_width}}  {value:<{value_width}}  {source}"
+        what = row.get("help")
+        if what and room >= HELP_MIN:
+            cut = what if len(what) <= room else what[: room - 1] + "…"
+            line = f"{line:<{key_width + value_width + source_width + 4}}  {cut}"
+        lines.append(line)
     user = record["user_file"] + ("" if record["user_file_exists"] else " (not present)")
     lines.append("")
-    lines.append(f"{'log root':<{width}}  {record['log_root']}")
-    lines.append(f"{'user file':<{width}}  {user}")
-    lines.append(f"{'project file':<{width}}  {record['project_file'] or '(none found)'}")
+    lines.append(f"{'log root':<{key_width}}  {record['log_root']}")
+    lines.append(f"{'user file':<{key_width}}  {user}")
+    lines.append(f"{'project file':<{key_width}}  {record['project_file'] or '(none found)'}")
     return lines
 
 
@@ -44,5 +59,9 @@ def run_config_show(as_json: bool, overrides: dict[str, tuple[str, object]]) -> 
     """Load the settings as ``run`` does (same validation, same errors) and print them."""
     env = dict(os.environ)
     record = config_record(load(current_dir(), env, overrides), env)
-    write_lines([json.dumps(record, indent=2)] if as_json else config_lines(record))
+    if as_json:
+        write_lines([json.dumps(record, indent=2)])
+    else:
+        on_terminal = sys.stdout.isatty() or "COLUMNS" in env
+        write_lines(config_lines(record, terminal_width() if on_terminal else None))
     return 0
