@@ -19,6 +19,7 @@ FIGURES: tuple[tuple[str, str, str], ...] = (
     ("Duration", "duration_seconds", "s"),
     ("Peak RSS", "peak_rss_kb", "kb"),
     ("Peak tree RSS", "peak_tree_rss_kb", "kb"),
+    ("Largest process", "max_process_rss_kb", "kb"),  # the kernel's exact peak of one
     ("Peak tree CPU", "peak_tree_cpu_percent", "%"),
     ("Peak processes", "peak_tree_procs", "n"),
     ("Peak threads", "peak_tree_threads", "n"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from autoskillit_trace.records import Record
 from autoskillit_trace.schema import number
+from autoskillit_trace.totals import missed_peak
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -47,12 +48,18 @@ def value_of(record: dict[str, Any], metric: Metric) -> float | None:
     """The metric in a summary or index record; None when it has none.
 
     CPU seconds are ``cpu_user_seconds + cpu_system_seconds``, both needed.
+    Peak memory is the tree's sampled peak, or the kernel's exact peak of its
+    largest process where the snapshots missed that (``totals.missed_peak``:
+    a run shorter than one interval is sampled before its exec): the tree
+    held at least that much at once.
     """
     if metric is CPU:
         user = number(record.get("cpu_user_seconds"))
         system = number(record.get("cpu_system_seconds"))
         return None if user is None or system is None else float(user + system)
-    found = number(record.get(metric.name))
+    found = missed_peak(record) if metric is PEAK_MEMORY else None
+    if found is None:
+        found = number(record.get(metric.name))
     return None if found is None else float(found)
 
 

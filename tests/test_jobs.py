@@ -91,6 +91,32 @@ def test_the_run_with_three_times_the_memory_is_the_one_regression(
     assert any(e["event"] == "anomaly" and e["kind"] == "regression" for e in events)
 
 
+def test_runs_shorter_than_a_snapshot_are_compared_on_their_exact_peak(
+    tmp_path: Path, log_root: Path
+) -> None:
+    """At the default 5 s a run of a fraction of a second is sampled once, before its exec:
+    its memory is the kernel's exact peak, and 200 MB against the usual 40 is flagged."""
+    env = job_env(tmp_path, AUTOSKILLIT_TRACE_JOB="short-job")
+    script = tmp_path / "short.py"
+    for mb in [40] * 5 + [200]:
+        script.write_text(f"hoard = b'x' * ({mb} << 20)\n")  # and gone at once
+        traced = run_traced(log_root, [sys.executable, str(script)], interval=None, env=env)
+        assert traced.proc.returncode == 0, traced.stderr
+    sessions = sorted(traced.sessions(), key=lambda s: s.summary["start_ts"])
+    summaries = [s.summary for s in sessions]
+    assert [s["snapshot_count"] for s in summaries] == [1] * 6
+    assert all(s["peak_tree_rss_kb"] < 40 << 10 for s in summaries)  # what the snapshot saw
+    assert [s["anomalies_by_kind"].get("regression", 0) for s in summaries] == [0] * 5 + [1]
+    (regression,) = [a for a in sessions[-1].anomalies if a["kind"] == "regression"]
+    detail = regression["detail"]
+    assert detail["metric"] == "peak_tree_rss_kb" and detail["runs"] == 5
+    assert detail["value"] >= 200 << 10 > 40 << 10 < detail["median"] < 100 << 10
+    usual = cli("compare", sessions[-1].folder.name, "--json", "--log-dir", log_root, env=env)
+    assert usual.returncode == 0, usual.stderr
+    largest = {f["field"]: f for f in json.loads(usual.stdout)["figures"]}["max_process_rss_kb"]
+    assert largest["ratio"] > 2  # compare shows the figure the regression was found on
+
+
 @pytest.mark.slow
 def test_show_compare_trend_and_ls_show_the_regression(
     regressed: tuple[Path, dict[str, str], list[str]],

@@ -9,6 +9,7 @@ import pytest
 from autoskillit_trace.comparison import baseline_record, compare, compare_lines, process_changes
 from autoskillit_trace.regress import (
     CPU,
+    PEAK_MEMORY,
     Thresholds,
     add_to_summary,
     anomaly_record,
@@ -76,6 +77,25 @@ def test_only_successful_runs_and_the_newest_n_count() -> None:
     assert regressions(run(150), failed + HISTORY, Thresholds())  # failed runs are no usual
     old = [run(500) for _ in range(20)]
     assert regressions(run(150), HISTORY + old, Thresholds())  # only the newest 20
+
+
+def test_a_run_shorter_than_a_snapshot_is_compared_on_its_exact_peak() -> None:
+    """Sampled before its exec, a short run's tree peak is the wrapper's fork; the kernel's
+    exact peak of its largest process is what it held (unless that is the wrapper's size)."""
+
+    def short(rss_mb: float) -> dict[str, Any]:
+        exact = {"max_process_rss_kb": rss_mb * MIB, "max_process_rss_floor_kb": 20 * MIB}
+        return run(3, seconds=0.1, **exact)
+
+    history = [short(50) for _ in range(6)]
+    assert value_of(short(300), PEAK_MEMORY) == 300 * MIB
+    (detail,) = regressions(short(300), history, Thresholds())
+    assert detail["metric"] == "peak_tree_rss_kb" and detail["median"] == 50 * MIB
+    assert regressions(short(52), history, Thresholds()) == []
+    at_floor = run(3, max_process_rss_kb=20 * MIB, max_process_rss_floor_kb=20 * MIB)
+    assert value_of(at_floor, PEAK_MEMORY) == 3 * MIB  # the kernel's figure is the wrapper's
+    sampled_more = run(400, max_process_rss_kb=300 * MIB, max_process_rss_floor_kb=20 * MIB)
+    assert value_of(sampled_more, PEAK_MEMORY) == 400 * MIB  # the tree's sum, when seen
 
 
 def test_a_metric_missing_on_either_side_is_skipped() -> None:
