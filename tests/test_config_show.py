@@ -296,6 +296,23 @@ def test_lines_on_data() -> None:
     ]
 
 
+def test_a_long_source_pushes_only_its_own_help() -> None:
+    path = "/home/someone/work/repository/.autoskillit/config.yaml"
+    record = {
+        "settings": [
+            {"key": "a.b", "value": 1, "source": "default", "help": "one"},
+            {"key": "a.c", "value": 2, "source": f"project file {path}", "help": "two"},
+        ],
+        "log_root": "/logs",
+        "user_file": "/u.yaml",
+        "user_file_exists": True,
+        "project_file": path,
+    }
+    first, second = config_lines(record)[:2]
+    assert first == "a.b           1  (default)" + " " * 21 + "one"  # the source column: 28
+    assert second == f"a.c           2  (project file {path})  two"
+
+
 def test_each_setting_is_explained(project: Path, env: dict[str, str]) -> None:
     """Piped: each row ends with its help, whole; on a terminal: cut to its width."""
     rows = json.loads(config_show(project, env, "--json").stdout)["settings"]

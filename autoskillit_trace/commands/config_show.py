@@ -12,6 +12,7 @@ from autoskillit_trace.commands.common import terminal_width, write_lines
 from autoskillit_trace.config import Resolved, current_dir, describe, load, log_root
 
 HELP_MIN = 20  # columns a setting's help needs to say anything
+SOURCE_COLUMN = 28  # sources up to this wide share one column: (command line --interval)
 
 
 def config_record(resolved: Resolved, env: Mapping[str, str]) -> dict[str, Any]:
@@ -28,25 +29,27 @@ def config_record(resolved: Resolved, env: Mapping[str, str]) -> dict[str, Any]:
 def config_lines(record: dict[str, Any], width: int | None = None) -> list[str]:
     """``key  value  (source)  what it is`` rows, then the log root and the files looked at.
 
-    On a terminal of ``width`` columns, what a setting is (its help) is cut
-    to fit, and left out where fewer than ``HELP_MIN`` would be left for it;
-    ``--json`` and a pipe have it whole.
+    What a setting is (its help) starts in one column for sources up to
+    ``SOURCE_COLUMN`` wide; a longer source (a file's path) pushes only its
+    own row's help further.  On a terminal of ``width`` columns the help is
+    cut to fit, and left out where fewer than ``HELP_MIN`` would be left for
+    it; ``--json`` and a pipe have it whole.
     """
     rows = record["settings"]
     key_width = max(len("project file"), *(len(str(row["key"])) for row in rows))
     values = [json.dumps(row["value"]) for row in rows]
     value_width = max(len(v) for v in values)
     sources = [f"({row['source']})" for row in rows]
-    source_width = max(len(s) for s in sources)
-    room = 1 << 16 if width is None else width - (key_width + value_width + source_width + 6)
+    column = key_width + value_width + min(SOURCE_COLUMN, max(len(s) for s in sources)) + 6
     lines = []
     for row, value, source in zip(rows, values, sources, strict=True):
         line = f"{row['key']:<{key_width}}  {value:<{value_width}}  {source}"
+        line = f"{line:<{column - 2}}  "
+        room = 1 << 16 if width is None else width - len(line)
         what = row.get("help")
         if what and room >= HELP_MIN:
-            cut = what if len(what) <= room else what[: room - 1] + "…"
-            line = f"{line:<{key_width + value_width + source_width + 4}}  {cut}"
-        lines.append(line)
+            line += what if len(what) <= room else what[: room - 1] + "\u2026"
+        lines.append(line.rstrip())
     user = record["user_file"] + ("" if record["user_file_exists"] else " (not present)")
     lines.append("")
     lines.append(f"{'log root':<{key_width}}  {record['log_root']}")
