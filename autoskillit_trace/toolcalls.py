@@ -11,6 +11,8 @@ summary keeps a total per tool name and the five slowest calls.
 
 from __future__ import annotations
 
+from autoskillit_trace.schema import number
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -52,8 +54,8 @@ class ToolCalls:
         the slowest calls: live, and again from events.jsonl when a crash lost the wrapper."""
         name = fields.get("agent")
         name = name if isinstance(name, str) else "unknown"
-        duration = fields.get("duration_sec")
-        if isinstance(duration, (int, float)) and not isinstance(duration, bool):
+        duration = number(fields.get("duration_sec"))  # from a file too: NaN is no duration
+        if duration is not None:
             self.time[name] = self.time.get(name, 0.0) + duration
             self._keep(name, duration, fields)
 

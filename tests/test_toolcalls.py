@@ -61,6 +61,8 @@ def test_tool_summary_counts_the_results_written() -> None:
         None,
         {"event": "tool_result", "agent": "Read", "duration_sec": 0.25, "success": True},
         {"event": "tool_result", "agent": "Bash", "duration_sec": 0.5, "success": False},
+        {"event": "tool_result", "agent": "Bash", "duration_sec": float("nan")},  # damaged
+        {"event": "tool_result", "agent": "Bash", "duration_sec": True},
     ]
     fields = tool_summary(events)
     assert fields["tool_time_seconds"] == {"Bash": 2.0, "Read": 0.25}
