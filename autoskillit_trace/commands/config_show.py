@@ -45,11 +45,13 @@ def config_lines(record: dict[str, Any], width: int | None = None) -> list[str]:
     for row, value, source in zip(rows, values, sources, strict=True):
         line = f"{row['key']:<{key_width}}  {value:<{value_width}}  {source}"
         line = f"{line:<{column - 2}}  "
-        room = 1 << 16 if width is None else width - len(line)
-        what = row.get("help")
-        if what and room >= HELP_MIN:
-            line += what if len(what) <= room else what[: room - 1] + "\u2026"
-        lines.append(line.rstrip())
+        what = row.get("help") or ""
+        room = None if width is None else width - len(line)  # None: a pipe, whole
+        if room is not None and room < HELP_MIN:
+            what = ""
+        elif room is not None and len(what) > room:
+            what = what[: room - 1] + "\u2026"
+        lines.append((line + what).rstrip())
     user = record["user_file"] + ("" if record["user_file_exists"] else " (not present)")
     lines.append("")
     lines.append(f"{'log root':<{key_width}}  {record['log_root']}")
