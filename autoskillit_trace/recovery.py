@@ -45,7 +45,7 @@ class Replay(Record):
         self.fold = Fold()
         self.anomaly_lines: list[bytes] = []
         # Who used it, from processes.jsonl as far as it was written (accounting.summarize),
-        # and the tool calls from events.jsonl's tool_result lines (toolcalls.tool_summary).
+        # and the agent's calls and turns from events.jsonl (toolcalls.tool_summary).
         self.usage: dict[str, Any] = {
             "process_count": None,
             "top_processes": [],

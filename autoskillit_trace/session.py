@@ -278,6 +278,7 @@ class TracedSession:
             "skill_command": command_line(self.args.argv, self.redactor),
             "start_ts": iso_utc(self.start_micros),
             "snapshot_interval_seconds": self.settings.proc_interval,
+            "agent_events": bool(self.settings.agent_events),  # recovery counts its lines
             "tracer_version": __version__,
         }
         if self.settings.job:  # else derived from the command line while the command runs

@@ -84,11 +84,41 @@ class ToolCalls:
         }
 
 
-def tool_summary(events: Iterable[dict[str, Any] | None]) -> dict[str, Any]:
-    """``tool_time_seconds`` and ``slowest_tool_calls`` from events.jsonl's records (cut
-    lines skipped): a crashed session's calls, as far as their ``tool_result`` was written."""
+def tool_summary(events: Iterable[dict[str, Any] | None], stream_read: bool) -> dict[str, Any]:
+    """What a crashed session's events.jsonl tells of its agent, as far as it was written
+    (cut lines skipped), in the summary's own fields.
+
+    ``tool_time_seconds`` and ``slowest_tool_calls`` from the ``tool_result``
+    lines.  When the session read an agent's stream (``stream_read``: its
+    start record says ``agent_events``; else such lines are an orchestrator's
+    own), ``tool_calls`` (calls per tool) from the ``agent_invoked`` lines and,
+    once the stream showed a turn or a call, the counts the live summary has:
+    every format writes one ``turn_start`` per turn, one ``agent_invoked`` per
+    call and one ``tool_error`` per failed call.
+    """
     calls = ToolCalls()
+    by_tool: dict[str, int] = {}
+    turns = errors = 0
     for record in events:
-        if isinstance(record, dict) and record.get("event") == "tool_result":
+        if not isinstance(record, dict):
+            continue
+        event = record.get("event")
+        if event == "tool_result":
             calls.tally(record)
-    return calls.summary_fields()
+        elif event == "agent_invoked":
+            name = record.get("agent")
+            name = name if isinstance(name, str) else "unknown"
+            by_tool[name] = by_tool.get(name, 0) + 1
+        elif event == "turn_start":
+            turns += 1
+        elif event == "error" and record.get("error_type") == "tool_error":
+            errors += 1
+    fields = calls.summary_fields()
+    if not stream_read:
+        return fields
+    fields["tool_calls"] = dict(sorted(by_tool.items()))
+    if turns or by_tool:
+        fields.update(
+            agent_turns=turns, tool_call_count=sum(by_tool.values()), tool_error_count=errors
+        )
+    return fields

@@ -192,7 +192,7 @@ def test_ctrl_c_at_a_terminal_reaches_child_once(log_root: Path, tmp_path: Path)
 def test_trace_lines_carry_the_seed_fields(log_root: Path) -> None:
     traced = run_traced(log_root, workload("sleep", 0.6), interval=0.1)
     records = traced.session.records()
-    assert records[0]["event"] == "session_start"
+    assert records[0]["event"] == "session_start" and records[0]["agent_events"] is False
     snapshots = traced.session.snapshots
     assert len(snapshots) >= 4
     assert [s["seq"] for s in snapshots] == list(range(len(snapshots)))

@@ -64,14 +64,48 @@ def test_tool_summary_counts_the_results_written() -> None:
         {"event": "tool_result", "agent": "Bash", "duration_sec": float("nan")},  # damaged
         {"event": "tool_result", "agent": "Bash", "duration_sec": True},
     ]
-    fields = tool_summary(events)
+    fields = tool_summary(events, stream_read=True)
     assert fields["tool_time_seconds"] == {"Bash": 2.0, "Read": 0.25}
     assert [(c["name"], c["success"]) for c in fields["slowest_tool_calls"]] == [
         ("Bash", True),
         ("Bash", False),
         ("Read", True),
     ]
-    assert tool_summary([]) == {"tool_time_seconds": {}, "slowest_tool_calls": []}
+    assert tool_summary([], stream_read=True) == {
+        "tool_time_seconds": {},
+        "slowest_tool_calls": [],
+        "tool_calls": {},
+    }
+
+
+def test_tool_summary_counts_the_calls_and_turns_started() -> None:
+    """The counts of a crashed session: one agent_invoked per call (a result or not), one
+    turn_start per turn, one tool_error per failed call; other errors are not tools'."""
+    events = [
+        {"event": "turn_start", "turn": 1},
+        {"event": "agent_invoked", "agent": "Read", "turn": 1},
+        {"event": "agent_invoked", "agent": "Bash", "turn": 1},
+        {"event": "error", "error_type": "tool_error", "message": "Bash: exit 1"},
+        {"event": "turn_start", "turn": 2},
+        {"event": "agent_invoked", "agent": "Bash", "turn": 2},  # cut off by the crash
+        {"event": "agent_invoked", "agent": 7},  # damaged: counted, under no name
+        {"event": "error", "error_type": "api_error", "message": "overloaded"},
+        None,
+    ]
+    fields = tool_summary(events, stream_read=True)
+    assert fields["tool_calls"] == {"Bash": 2, "Read": 1, "unknown": 1}
+    assert list(fields["tool_calls"]) == ["Bash", "Read", "unknown"]  # as the live summary
+    assert (fields["agent_turns"], fields["tool_call_count"], fields["tool_error_count"]) == (
+        2,
+        4,
+        1,
+    )
+    assert "agent_turns" not in tool_summary([{"event": "session_start"}], stream_read=True)
+    # Without --agent-events such lines are an orchestrator's: no agent figures from them.
+    assert tool_summary(events, stream_read=False) == {
+        "tool_time_seconds": {},
+        "slowest_tool_calls": [],
+    }
 
 
 def test_a_crashed_session_keeps_its_completed_calls(log_root: Path, env: dict[str, str]) -> None:
@@ -85,6 +119,7 @@ def test_a_crashed_session_keeps_its_completed_calls(log_root: Path, env: dict[s
         e for e in Session(folder).records("events.jsonl") if e["event"] == "tool_result"
     ]
     written = wait_for(lambda: len(results()) == 2 and results(), what="two tool results")
+    assert Session(folder).records()[0]["agent_events"] is True  # how recovery knows
     crash_wrapper(proc, folder)
     done = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
     assert done.returncode == 0, done.stderr
@@ -96,6 +131,13 @@ def test_a_crashed_session_keeps_its_completed_calls(log_root: Path, env: dict[s
     assert summary["tool_time_seconds"] == times and times
     slowest = sorted(written, key=lambda e: -e["duration_sec"])
     assert [c["input"] for c in summary["slowest_tool_calls"]] == [e["input"] for e in slowest]
+    calls: dict[str, int] = {}
+    for event in written:
+        calls[event["agent"]] = calls.get(event["agent"], 0) + 1
+    assert summary["tool_calls"] == calls and summary["tool_call_count"] == 2
+    turns = [e for e in Session(folder).records("events.jsonl") if e["event"] == "turn_start"]
+    assert summary["agent_turns"] == len(turns) >= 1 and summary["tool_error_count"] == 0
+    assert summary["total_cost_usd"] is None  # it comes with the result line only
 
 
 # The Bash tool's command: a second's sleep, then 60 MB held for a second, a secret on its line.

@@ -185,8 +185,8 @@ def _replay(folder: str) -> Replay:
 
         found.usage.update(summarize(iter_file(processes)))
     events = os.path.join(folder, EVENTS)
-    if os.path.exists(events):  # the calls whose tool_result was written
+    if os.path.exists(events):  # the agent's calls and turns, as far as they were written
         from autoskillit_trace.toolcalls import tool_summary
 
-        found.usage.update(tool_summary(iter_file(events)))
+        found.usage.update(tool_summary(iter_file(events), found.start.get("agent_events") is True))
     return found
