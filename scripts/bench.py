@@ -27,6 +27,7 @@ BIN = Path(sys.executable).parent
 _SCRIPT = BIN / "autoskillit-trace"
 TRACE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "autoskillit_trace"]
 TREE = [sys.executable, str(ROOT / "scripts" / "bench_tree.py")]
+FLOOR = [sys.executable, str(ROOT / "scripts" / "bench_floor.py")]
 # The tests' misbehaving programs (a hostile command line, a gateway that never answers).
 WORKLOAD = [sys.executable, str(ROOT / "tests" / "workloads.py")]
 
@@ -315,6 +316,35 @@ class Bench:
                 met, target = ratio <= 0.15, "<= 0.15 of psrecord per snapshot"
                 data.update(psrecord_us=statistics.median(theirs) * 1e6, ratio=ratio)
             self.row(f"accounting, tree of {procs}", text, target, met, **data)
+
+    def floor(self) -> None:
+        """The least a Python sampler pays per snapshot here, on the tree of 21 against
+        psrecord: bench_floor.py reads each member's stat line and fd folder and writes
+        one line, nothing else.  The accounting row's target is judged beside it."""
+        if PSRECORD is None:
+            return
+        seconds = 3.0 if self.quick else 8.0
+        rounds, interval = (1 if self.quick else 5), 0.05
+        tree = [*TREE, "21", str(seconds)]
+        floor: list[float] = []
+        theirs: list[float] = []
+        for n in range(rounds):
+            bare_cpu = wait4(tree, self.env, **quiet())[1]
+            out = self.work / f"floor-{n}.jsonl"
+            cpu = wait4([*FLOOR, str(interval), str(out), "--", *tree], self.env, **quiet())[1]
+            floor.append((cpu - bare_cpu) / len(out.read_bytes().splitlines()))
+            theirs.append(self._psrecord_per_snapshot(tree, interval, bare_cpu, 21, n))
+        ours, their = statistics.median(floor), statistics.median(theirs)
+        self.row(
+            "python floor, tree of 21",
+            f"{ours * 1e6:.0f} vs psrecord {their * 1e6:.0f} us = {ours / their:.3f}",
+            "-",
+            None,
+            floor_us=ours * 1e6,
+            floor_us_rounds=[round(x * 1e6) for x in floor],
+            psrecord_us=their * 1e6,
+            ratio=ours / their,
+        )
 
     def churn(self) -> None:
         """A loop starting short processes, 20,000 snapshots at 0.01 s: the wrapper's peak RSS
@@ -781,6 +811,7 @@ def main() -> int:
         "long_session",
         "process_cost",
         "snapshot_slope",
+        "floor",
         "churn",
         "memory",
         "prune",
