@@ -318,32 +318,41 @@ class Bench:
             self.row(f"accounting, tree of {procs}", text, target, met, **data)
 
     def floor(self) -> None:
-        """The least a Python sampler pays per snapshot here, on the tree of 21 against
-        psrecord: bench_floor.py reads each member's stat line and fd folder and writes
-        one line, nothing else.  The accounting row's target is judged beside it."""
+        """The least a Python sampler pays per snapshot here, on the tree of 21: bench_floor.py
+        reads each member's stat line and fd folder and writes one line, nothing else.  The
+        floor, the wrapper (``--agent-events``) and psrecord alternate in each round."""
         if PSRECORD is None:
             return
         seconds = 3.0 if self.quick else 8.0
         rounds, interval = (1 if self.quick else 5), 0.05
         tree = [*TREE, "21", str(seconds)]
         floor: list[float] = []
+        ours: list[float] = []
         theirs: list[float] = []
         for n in range(rounds):
             bare_cpu = wait4(tree, self.env, **quiet())[1]
             out = self.work / f"floor-{n}.jsonl"
             cpu = wait4([*FLOOR, str(interval), str(out), "--", *tree], self.env, **quiet())[1]
             floor.append((cpu - bare_cpu) / len(out.read_bytes().splitlines()))
+            logs = self.work / f"floor-ours-{n}"
+            argv = traced(logs, interval, tree)
+            argv.insert(argv.index("--"), "--agent-events")
+            cpu = wait4(argv, self.env, **quiet())[1]
+            snaps = int(_newest_summary(logs)["snapshot_count"])  # type: ignore[call-overload]
+            ours.append((cpu - bare_cpu) / snaps)
             theirs.append(self._psrecord_per_snapshot(tree, interval, bare_cpu, 21, n))
-        ours, their = statistics.median(floor), statistics.median(theirs)
+        low, our, their = (statistics.median(x) for x in (floor, ours, theirs))
         self.row(
             "python floor, tree of 21",
-            f"{ours * 1e6:.0f} vs psrecord {their * 1e6:.0f} us = {ours / their:.3f}",
+            f"{low * 1e6:.0f} vs psrecord {their * 1e6:.0f} us = {low / their:.3f}; "
+            f"ours {our * 1e6:.0f} us = {our / their:.3f}",
             "-",
             None,
-            floor_us=ours * 1e6,
+            floor_us=low * 1e6,
             floor_us_rounds=[round(x * 1e6) for x in floor],
+            ours_us=our * 1e6,
             psrecord_us=their * 1e6,
-            ratio=ours / their,
+            ratio=low / their,
         )
 
     def churn(self) -> None:
