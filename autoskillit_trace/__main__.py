@@ -10,10 +10,6 @@ import sys
 
 from autoskillit_trace.ctx import suppress
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    pass
-
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
