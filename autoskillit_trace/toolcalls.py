@@ -94,7 +94,10 @@ def tool_summary(events: Iterable[dict[str, Any] | None], stream_read: bool) -> 
     own), ``tool_calls`` (calls per tool) from the ``agent_invoked`` lines and,
     once the stream showed a turn or a call, the counts the live summary has:
     every format writes one ``turn_start`` per turn, one ``agent_invoked`` per
-    call and one ``tool_error`` per failed call.
+    call and one ``tool_result`` per completed call, ``success`` false when it
+    failed (the wrapper's own words: an ``error`` line's ``error_type`` may be
+    the CLI's).  Before the first turn or call they stay None, where the live
+    summary may say 0.
     """
     calls = ToolCalls()
     by_tool: dict[str, int] = {}
@@ -105,14 +108,13 @@ def tool_summary(events: Iterable[dict[str, Any] | None], stream_read: bool) -> 
         event = record.get("event")
         if event == "tool_result":
             calls.tally(record)
+            errors += record.get("success") is False
         elif event == "agent_invoked":
             name = record.get("agent")
             name = name if isinstance(name, str) else "unknown"
             by_tool[name] = by_tool.get(name, 0) + 1
         elif event == "turn_start":
             turns += 1
-        elif event == "error" and record.get("error_type") == "tool_error":
-            errors += 1
     fields = calls.summary_fields()
     if not stream_read:
         return fields

@@ -23,6 +23,7 @@ from helpers import (
 )
 from standins import CLAUDE, MessagesModel, Script, agent_env, claude_argv, claude_env, serving
 
+from autoskillit_trace.agents import open_stream
 from autoskillit_trace.toolcalls import ToolCalls, tool_summary
 
 
@@ -80,16 +81,19 @@ def test_tool_summary_counts_the_results_written() -> None:
 
 def test_tool_summary_counts_the_calls_and_turns_started() -> None:
     """The counts of a crashed session: one agent_invoked per call (a result or not), one
-    turn_start per turn, one tool_error per failed call; other errors are not tools'."""
+    turn_start per turn, one failed tool_result per failed call; an error line is not one
+    (its error_type may be the CLI's own word, whatever it is)."""
     events = [
         {"event": "turn_start", "turn": 1},
         {"event": "agent_invoked", "agent": "Read", "turn": 1},
         {"event": "agent_invoked", "agent": "Bash", "turn": 1},
+        {"event": "tool_result", "agent": "Read", "duration_sec": 0.1, "success": True},
+        {"event": "tool_result", "agent": "Bash", "duration_sec": 0.2, "success": False},
         {"event": "error", "error_type": "tool_error", "message": "Bash: exit 1"},
         {"event": "turn_start", "turn": 2},
         {"event": "agent_invoked", "agent": "Bash", "turn": 2},  # cut off by the crash
         {"event": "agent_invoked", "agent": 7},  # damaged: counted, under no name
-        {"event": "error", "error_type": "api_error", "message": "overloaded"},
+        {"event": "error", "error_type": "tool_error", "message": "the CLI's own word"},
         None,
     ]
     fields = tool_summary(events, stream_read=True)
@@ -102,10 +106,28 @@ def test_tool_summary_counts_the_calls_and_turns_started() -> None:
     )
     assert "agent_turns" not in tool_summary([{"event": "session_start"}], stream_read=True)
     # Without --agent-events such lines are an orchestrator's: no agent figures from them.
-    assert tool_summary(events, stream_read=False) == {
-        "tool_time_seconds": {},
-        "slowest_tool_calls": [],
+    assert set(tool_summary(events, stream_read=False)) == {
+        "tool_time_seconds",
+        "slowest_tool_calls",
     }
+
+
+@pytest.mark.parametrize(
+    "path", sorted(FIXTURES.glob("*_*.jsonl")), ids=lambda p: p.name.removesuffix(".jsonl")
+)
+def test_what_recovery_counts_is_what_the_live_summary_had(path: Path) -> None:
+    """Every capture of every format, cut after each of its lines as a crash would cut it:
+    the counts taken back from the events written so far equal the parser's own."""
+    lines = path.read_bytes().splitlines()
+    for cut in range(len(lines) + 1):
+        parser = open_stream(path.name.split("_", 1)[0], ["agent"])
+        events = [e for i, line in enumerate(lines[:cut]) for e in parser.feed(line, float(i))]
+        recovered = tool_summary(({"event": e.event, **e.fields} for e in events), True)
+        live = parser.summary_fields()
+        assert recovered["tool_calls"] == live["tool_calls"], cut
+        for name in ("agent_turns", "tool_call_count", "tool_error_count"):
+            assert recovered.get(name) in (None, live[name]), (cut, name)
+            assert name in recovered or not live["tool_calls"], (cut, name)
 
 
 def test_a_crashed_session_keeps_its_completed_calls(log_root: Path, env: dict[str, str]) -> None:
