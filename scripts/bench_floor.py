@@ -2,12 +2,12 @@
 
 The benchmark's floor, set beside the wrapper's per-snapshot figures.  It runs
 COMMAND and, every INTERVAL until it exits, does only what no sampler of the
-same figures can skip: one ``pread`` of each member's held stat line (members
-found through the children files, walked again only when /proc/loadavg says a
-process was born), RSS, CPU and threads summed, one ``fstat`` of each member's
-fd folder, and one JSON line appended to OUT (formatted by hand: importing
-``json`` alone costs ~7 ms at start).  No accounting, no detectors, no
-tool-call ledger, no session store.  Linux 6.2+ (open files by folder size).
+same figures can skip, with the wrapper's own savings: one ``pread`` of each
+member's held stat line (parsed only when it changed), one ``fstat`` of its
+held fd folder, the held children files re-read only when /proc/loadavg says
+a process was born, and one JSON line appended to OUT (formatted by hand:
+importing ``json`` alone costs ~7 ms at start).  No accounting, no detectors,
+no tool-call ledger, no session store.  Linux 6.2+ (open files by folder size).
 """
 
 from __future__ import annotations
@@ -17,45 +17,61 @@ import sys
 import time
 
 
-def children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children", "rb") as handle:
-            return [int(child) for child in handle.read().split()]
-    except OSError:
-        return []
+class Member:
+    """A process of the tree: its held files, its last stat line and what it gave."""
+
+    __slots__ = ("children", "fds", "line", "rss_pages", "stat", "threads", "ticks")
+
+    def __init__(self, pid: int) -> None:
+        self.stat = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+        self.fds = os.open(f"/proc/{pid}/fd", os.O_RDONLY | os.O_DIRECTORY)
+        self.children = os.open(f"/proc/{pid}/task/{pid}/children", os.O_RDONLY)
+        self.line = b""
+        self.ticks = self.threads = self.rss_pages = 0
+
+    def close(self) -> None:
+        for fd in (self.stat, self.fds, self.children):
+            os.close(fd)
 
 
-def walk(root: int, held: dict[int, tuple[int, int]]) -> None:
-    """Hold the stat line and fd folder of ``root`` and its descendants not held yet."""
+def walk(root: int, tree: dict[int, Member]) -> None:
+    """Hold the files of ``root`` and of its descendants not held yet."""
     stack = [root]
     while stack:
         pid = stack.pop()
-        if pid not in held:
+        member = tree.get(pid)
+        if member is None:
             try:
-                stat = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
-                fds = os.open(f"/proc/{pid}/fd", os.O_RDONLY | os.O_DIRECTORY)
+                member = tree[pid] = Member(pid)
             except OSError:
                 continue
-            held[pid] = (stat, fds)
-        stack.extend(children(pid))
-
-
-def snapshot(held: dict[int, tuple[int, int]], page_kb: int) -> str:
-    rss = ticks = threads = files = 0
-    for pid, (stat, fds) in list(held.items()):
         try:
-            line = os.pread(stat, 4096, 0)
-            files += os.fstat(fds).st_size
-        except OSError:  # reaped
-            del held[pid]
-            os.close(stat)
-            os.close(fds)
+            listed = os.pread(member.children, 4096, 0)
+        except OSError:
             continue
-        fields = line[line.rindex(b")") + 2 :].split(None, 22)
-        ticks += int(fields[11]) + int(fields[12])
-        threads += int(fields[17])
-        rss += int(fields[21]) * page_kb
-    return (f'"procs": {len(held)}, "rss_kb": {rss}, "cpu_ticks": {ticks}, '
+        stack.extend(int(child) for child in listed.split())
+
+
+def snapshot(tree: dict[int, Member], page_kb: int) -> str:
+    rss = ticks = threads = files = 0
+    for pid, member in list(tree.items()):
+        try:
+            line = os.pread(member.stat, 4096, 0)
+            files += os.fstat(member.fds).st_size
+        except OSError:  # reaped
+            del tree[pid]
+            member.close()
+            continue
+        if line != member.line:
+            fields = line[line.rindex(b")") + 2 :].split(None, 22)
+            member.line = line
+            member.ticks = int(fields[11]) + int(fields[12])
+            member.threads = int(fields[17])
+            member.rss_pages = int(fields[21])
+        ticks += member.ticks
+        threads += member.threads
+        rss += member.rss_pages * page_kb
+    return (f'"procs": {len(tree)}, "rss_kb": {rss}, "cpu_ticks": {ticks}, '
             f'"threads": {threads}, "fd_count": {files}')  # fmt: skip
 
 
@@ -66,7 +82,7 @@ def main() -> int:
     if child == 0:
         os.execvp(argv[0], argv)
     loadavg = os.open("/proc/loadavg", os.O_RDONLY)
-    held: dict[int, tuple[int, int]] = {}
+    tree: dict[int, Member] = {}
     last_pid = b""
     start = due = time.monotonic()
     with open(out_path, "ab", buffering=0) as out:
@@ -76,9 +92,9 @@ def main() -> int:
             born = os.pread(loadavg, 128, 0).rsplit(b" ", 1)[1]
             if born != last_pid:
                 last_pid = born
-                walk(child, held)
+                walk(child, tree)
             elapsed = round(time.monotonic() - start, 6)
-            line = f'{{"seq": {seq}, "elapsed_s": {elapsed}, {snapshot(held, page_kb)}}}\n'
+            line = f'{{"seq": {seq}, "elapsed_s": {elapsed}, {snapshot(tree, page_kb)}}}\n'
             out.write(line.encode())
             due += interval
             time.sleep(max(0.0, due - time.monotonic()))
