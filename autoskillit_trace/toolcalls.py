@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 SLOWEST = 5  # calls kept in summary.json's slowest_tool_calls
 
 
+def tool_name(fields: dict[str, Any]) -> str:
+    """The tool an event names (its ``agent`` field); ``unknown`` when it names none."""
+    name = fields.get("agent")
+    return name if isinstance(name, str) else "unknown"
+
+
 class ToolCalls:
     """Per open call: processes started and the peak tree RSS; per tool: the time spent."""
 
@@ -52,8 +58,7 @@ class ToolCalls:
     def tally(self, fields: dict[str, Any]) -> None:
         """Count a completed call (a ``tool_result`` event's fields) in the per-tool time and
         the slowest calls: live, and again from events.jsonl when a crash lost the wrapper."""
-        name = fields.get("agent")
-        name = name if isinstance(name, str) else "unknown"
+        name = tool_name(fields)
         duration = number(fields.get("duration_sec"))  # from a file too: NaN is no duration
         if duration is not None:
             self.time[name] = self.time.get(name, 0.0) + duration
@@ -110,8 +115,7 @@ def tool_summary(events: Iterable[dict[str, Any] | None], stream_read: bool) -> 
             calls.tally(record)
             errors += record.get("success") is False
         elif event == "agent_invoked":
-            name = record.get("agent")
-            name = name if isinstance(name, str) else "unknown"
+            name = tool_name(record)
             by_tool[name] = by_tool.get(name, 0) + 1
         elif event == "turn_start":
             turns += 1
