@@ -194,9 +194,7 @@ class Bench:
             snaps = 0
             for n in range(rounds):
                 bare_cpu = wait4(tree, self.env, **quiet())[1]
-                logs = self.work / f"tree-{procs}-{n}"
-                cpu = wait4(traced(logs, interval, tree), self.env, **quiet())[1]
-                snaps = int(_newest_summary(logs)["snapshot_count"])  # type: ignore[call-overload]
+                cpu, snaps = self._traced_run(tree, interval, f"tree-{procs}-{n}")
                 ours.append((cpu - bare_cpu) / snaps)
                 if PSRECORD is not None:
                     theirs.append(self._psrecord_per_snapshot(tree, interval, bare_cpu, procs, n))
@@ -230,6 +228,18 @@ class Bench:
         cpu, snaps = self._psrecord_run(tree, interval, f"{procs}-{n}")
         return (cpu - bare_cpu) / max(1, snaps)
 
+    def _traced_run(
+        self, tree: list[str], interval: float, tag: str, agent: bool = False
+    ) -> tuple[float, int]:
+        """``run`` around ``tree`` (with ``--agent-events`` if ``agent``), into a store of its
+        own: (CPU seconds of it and the tree, snapshots taken)."""
+        logs = self.work / tag
+        argv = traced(logs, interval, tree)
+        if agent:
+            argv.insert(argv.index("--"), "--agent-events")
+        cpu = wait4(argv, self.env, **quiet())[1]
+        return cpu, int(_newest_summary(logs)["snapshot_count"])  # type: ignore[call-overload]
+
     def _psrecord_run(self, tree: list[str], interval: float, tag: str) -> tuple[float, int]:
         """psrecord around ``tree``: (CPU seconds of it and the tree, samples taken)."""
         assert PSRECORD is not None
@@ -252,11 +262,7 @@ class Bench:
             tree = [*TREE, "21", str(seconds)]
             for n in range(rounds):
                 bare_cpu = wait4(tree, self.env, **quiet())[1]
-                logs = self.work / f"slope-{seconds}-{n}"
-                argv = traced(logs, interval, tree)
-                argv.insert(argv.index("--"), "--agent-events")
-                cpu = wait4(argv, self.env, **quiet())[1]
-                snaps = int(_newest_summary(logs)["snapshot_count"])  # type: ignore[call-overload]
+                cpu, snaps = self._traced_run(tree, interval, f"slope-{seconds}-{n}", agent=True)
                 ours[seconds].append((cpu - bare_cpu, snaps))
                 cpu, snaps = self._psrecord_run(tree, interval, f"slope-{seconds}-{n}")
                 theirs[seconds].append((cpu - bare_cpu, snaps))
@@ -296,11 +302,8 @@ class Bench:
             tree = [*TREE, str(procs), str(seconds)]
             for n in range(rounds):
                 bare_cpu = wait4(tree, self.env, **quiet())[1]
-                logs = self.work / f"accounted-{procs}-{n}"
-                argv = traced(logs, interval, tree)
-                argv.insert(argv.index("--"), "--agent-events")  # the open-call lookup too
-                cpu = wait4(argv, self.env, **quiet())[1]
-                snaps = int(_newest_summary(logs)["snapshot_count"])  # type: ignore[call-overload]
+                # --agent-events: the open-call lookup too
+                cpu, snaps = self._traced_run(tree, interval, f"accounted-{procs}-{n}", agent=True)
                 ours.append((cpu - bare_cpu) / snaps)
                 if PSRECORD is not None and procs == 21:
                     theirs.append(self._psrecord_per_snapshot(tree, interval, bare_cpu, procs, n))
@@ -334,11 +337,7 @@ class Bench:
             out = self.work / f"floor-{n}.jsonl"
             cpu = wait4([*FLOOR, str(interval), str(out), "--", *tree], self.env, **quiet())[1]
             floor.append((cpu - bare_cpu) / len(out.read_bytes().splitlines()))
-            logs = self.work / f"floor-ours-{n}"
-            argv = traced(logs, interval, tree)
-            argv.insert(argv.index("--"), "--agent-events")
-            cpu = wait4(argv, self.env, **quiet())[1]
-            snaps = int(_newest_summary(logs)["snapshot_count"])  # type: ignore[call-overload]
+            cpu, snaps = self._traced_run(tree, interval, f"floor-ours-{n}", agent=True)
             ours.append((cpu - bare_cpu) / snaps)
             theirs.append(self._psrecord_per_snapshot(tree, interval, bare_cpu, 21, n))
         low, our, their = (statistics.median(x) for x in (floor, ours, theirs))
