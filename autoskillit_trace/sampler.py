@@ -50,7 +50,8 @@ def parse_status(data: bytes) -> dict[str, Any]:
     """
     _, found, rest = data.partition(b"\nSigPnd:")
     words = rest.split(None, 9) if found else []
-    if len(words) > 8 and (words[1], words[3], words[7]) == (b"ShdPnd:", b"SigBlk:", b"SigCgt:"):
+    names = (words[1], words[3], words[5], words[7]) if len(words) > 8 else ()
+    if names == (b"ShdPnd:", b"SigBlk:", b"SigIgn:", b"SigCgt:"):
         pending, shared = words[0], words[2]
         if len(pending) == 16 and not pending.strip(_HEX) and not shared.strip(b"0"):
             sig_pnd: str | None = pending.decode()  # usually nothing shared pends: no arithmetic

@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 from helpers import kill_tree, read_json, wait_for, workload
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from autoskillit_trace.proctree import read_stat
@@ -179,6 +179,14 @@ SIGNAL_NAMES = [b"SigPnd", b"ShdPnd", b"SigBlk", b"SigIgn", b"SigCgt"]
 
 
 @settings(max_examples=400, deadline=None)
+@example(  # SigIgn moved before SigPnd, a SigCgt line after: the block is not the kernel's
+    before=[],
+    masks=[b"0" * 16] * 5,
+    after=[(b"SigCgt", b"S (sleeping)")],
+    order=[b"SigIgn", b"SigPnd", b"ShdPnd", b"SigBlk", b"SigCgt"],
+    voluntary=b"x",
+    involuntary=b"0",
+)
 @given(
     st.lists(st.tuples(STATUS_KEYS, STATUS_VALUES), max_size=8),
     st.lists(MASKS, min_size=5, max_size=5),
