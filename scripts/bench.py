@@ -322,36 +322,46 @@ class Bench:
 
     def floor(self) -> None:
         """The least a Python sampler pays per snapshot here, on the tree of 21: bench_floor.py
-        reads each member's stat line and fd folder and writes one line, nothing else.  The
-        floor, the wrapper (``--agent-events``) and psrecord alternate in each round."""
+        reads each member's stat line and fd folder and writes one line, nothing else; with
+        --command, the command's own fields of the snapshot too.  Both floors, the wrapper
+        (``--agent-events``) and psrecord alternate in each round."""
         if PSRECORD is None:
             return
         seconds = 3.0 if self.quick else 8.0
         rounds, interval = (1 if self.quick else 5), 0.05
         tree = [*TREE, "21", str(seconds)]
         floor: list[float] = []
+        command: list[float] = []
         ours: list[float] = []
         theirs: list[float] = []
         for n in range(rounds):
             bare_cpu = wait4(tree, self.env, **quiet())[1]
-            out = self.work / f"floor-{n}.jsonl"
-            cpu = wait4([*FLOOR, str(interval), str(out), "--", *tree], self.env, **quiet())[1]
-            floor.append((cpu - bare_cpu) / len(out.read_bytes().splitlines()))
+            for options, figures in (([], floor), (["--command"], command)):
+                out = self.work / f"floor-{len(options)}-{n}.jsonl"
+                argv = [*FLOOR, str(interval), str(out), *options, "--", *tree]
+                cpu = wait4(argv, self.env, **quiet())[1]
+                figures.append((cpu - bare_cpu) / len(out.read_bytes().splitlines()))
             cpu, snaps = self._traced_run(tree, interval, f"floor-ours-{n}", agent=True)
             ours.append((cpu - bare_cpu) / snaps)
             theirs.append(self._psrecord_per_snapshot(tree, interval, bare_cpu, 21, n))
-        low, our, their = (statistics.median(x) for x in (floor, ours, theirs))
+        low, own, our, their = (statistics.median(x) for x in (floor, command, ours, theirs))
         self.row(
             "python floor, tree of 21",
             f"{low * 1e6:.0f} vs psrecord {their * 1e6:.0f} us = {low / their:.3f}; "
+            f"with the command's fields {own * 1e6:.0f} us = {own / their:.3f}; "
             f"ours {our * 1e6:.0f} us = {our / their:.3f}",
             "-",
             None,
             floor_us=low * 1e6,
             floor_us_rounds=[round(x * 1e6) for x in floor],
+            command_floor_us=own * 1e6,
+            command_floor_us_rounds=[round(x * 1e6) for x in command],
             ours_us=our * 1e6,
+            ours_us_rounds=[round(x * 1e6) for x in ours],
             psrecord_us=their * 1e6,
+            psrecord_us_rounds=[round(x * 1e6) for x in theirs],
             ratio=low / their,
+            command_ratio=own / their,
         )
 
     def churn(self) -> None:
