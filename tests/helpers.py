@@ -46,6 +46,11 @@ def tracer(*args: object) -> list[str]:
     return [sys.executable, "-m", "autoskillit_trace", *map(str, args)]
 
 
+def prune(root: Path, env: dict[str, str], *args: object) -> subprocess.CompletedProcess[bytes]:
+    """``prune --log-dir ROOT ARGS`` run to its end, its output captured."""
+    return subprocess.run(tracer("prune", "--log-dir", root, *args), capture_output=True, env=env)
+
+
 def clean_env(tmp: Path, **extra: str) -> dict[str, str]:
     """An environment that can never reach the user's real files or settings."""
     env = {

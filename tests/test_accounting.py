@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,9 +11,9 @@ import pytest
 from helpers import (
     Session,
     crash_wrapper,
+    prune,
     run_traced,
     start_traced,
-    tracer,
     wait_for,
     wait_for_snapshots,
     workload,
@@ -293,7 +292,7 @@ def test_a_crashed_session_keeps_the_lines_it_wrote(log_root: Path, env: dict[st
     wait_for(hog_line, what="the hog's line")
     written = Session(folder).processes
     crash_wrapper(proc, folder)
-    done = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
+    done = prune(log_root, env)
     assert done.returncode == 0, done.stderr
     session = Session(folder)
     assert session.processes == written  # nothing added, nothing twice

@@ -16,6 +16,7 @@ from helpers import (
     crash_wrapper,
     folders,
     index_records,
+    prune,
     run_traced,
     start_traced,
     tracer,
@@ -79,7 +80,7 @@ def test_run_recovers_only_sessions_marked_running(log_root: Path, env: dict[str
     marker.unlink()
     run_traced(log_root, workload("sleep", 0.3), interval=0.1)
     assert not (folder / SUMMARY).exists()
-    done = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
+    done = prune(log_root, env)
     assert done.returncode == 0
     _assert_recovered(folder, log_root)
 
@@ -98,20 +99,16 @@ def test_stale_running_markers_are_cleared(log_root: Path) -> None:
 
 def test_sigkilled_wrapper_is_recovered_by_prune(log_root: Path, env: dict[str, str]) -> None:
     folder = _crashed_session(log_root)
-    dry = subprocess.run(
-        tracer("prune", "--log-dir", log_root, "--dry-run"), capture_output=True, env=env
-    )
+    dry = prune(log_root, env, "--dry-run")
     assert dry.returncode == 0
     assert f"would finalize crashed session {folder.name}" in dry.stdout.decode()
     assert not (folder / SUMMARY).exists()  # a dry run writes nothing
-    proc = subprocess.run(
-        tracer("prune", "--log-dir", log_root, "--log-format", "json"), capture_output=True, env=env
-    )
+    proc = prune(log_root, env, "--log-format", "json")
     assert proc.returncode == 0 and proc.stdout == b""
     log = json.loads(proc.stderr)
     assert log["event"] == "prune finished" and log["crashed_recovered"] == 1
     _assert_recovered(folder, log_root)
-    again = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
+    again = prune(log_root, env)
     assert again.returncode == 0 and again.stdout == again.stderr == b""  # nothing to do
     assert len(index_records(log_root)) == 1
 
@@ -193,7 +190,7 @@ def test_a_lost_summary_is_rebuilt_by_prune_without_a_second_index_line(
         assert "summary.json cannot be read; 'autoskillit-trace prune' rebuilds it" in _show(
             log_root, env, damaged.name
         )
-    done = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
+    done = prune(log_root, env)
     assert done.returncode == 0, done.stderr
     assert [r["dir_name"] for r in index_records(log_root)] == [
         damaged.name,
@@ -204,7 +201,7 @@ def test_a_lost_summary_is_rebuilt_by_prune_without_a_second_index_line(
     shown = _show(log_root, env, damaged.name)
     assert "unfinished" not in shown and "cannot be read" not in shown
     assert "failed (exit 3)" in shown
-    again = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
+    again = prune(log_root, env)
     assert again.returncode == 0 and again.stderr == b""  # nothing left to do
     assert len(index_records(log_root)) == 2
 
@@ -220,7 +217,7 @@ def test_a_rebuilt_agent_summary_has_its_tool_calls_again(
     published = Session(folder).summary
     assert published["slowest_tool_calls"] and published["tool_calls"]
     (folder / SUMMARY).unlink()
-    done = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
+    done = prune(log_root, env)
     assert done.returncode == 0, done.stderr
     assert Session(folder).summary == {**published, "rebuilt": True}
 
@@ -244,7 +241,7 @@ def test_a_running_session_with_a_damaged_summary_is_never_touched(
     proc = start_traced(log_root, workload("sleep", 60), interval=0.1)
     folder = wait_for_snapshots(log_root, 2)
     (folder / SUMMARY).write_bytes(b"{")  # someone wrote into a live session's folder
-    done = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
+    done = prune(log_root, env)
     assert done.returncode == 0
     assert (folder / SUMMARY).read_bytes() == b"{" and index_records(log_root) == []
     assert "running (no summary yet)" in _show(log_root, env, folder.name)
@@ -269,7 +266,7 @@ def test_a_crash_in_a_reused_folder_name_is_not_taken_for_the_old_line(
     folder = wait_for_snapshots(log_root, 2)
     assert folder.name == "job"
     crash_wrapper(proc, folder)
-    done = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
+    done = prune(log_root, env)
     assert done.returncode == 0
     assert Session(folder).summary["subtype"] == "crashed"
     assert [r["subtype"] for r in index_records(log_root)] == ["success", "crashed"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,9 +13,9 @@ from helpers import (
     FIXTURES,
     Session,
     crash_wrapper,
+    prune,
     run_traced,
     start_traced,
-    tracer,
     wait_for,
     wait_for_snapshots,
     workload,
@@ -143,7 +142,7 @@ def test_a_crashed_session_keeps_its_completed_calls(log_root: Path, env: dict[s
     written = wait_for(lambda: len(results()) == 2 and results(), what="two tool results")
     assert Session(folder).records()[0]["agent_events"] is True  # how recovery knows
     crash_wrapper(proc, folder)
-    done = subprocess.run(tracer("prune", "--log-dir", log_root), capture_output=True, env=env)
+    done = prune(log_root, env)
     assert done.returncode == 0, done.stderr
     summary = Session(folder).summary
     assert summary["subtype"] == "crashed"
