@@ -120,15 +120,15 @@ def test_parse_status_merges_thread_and_process_pending_sets() -> None:
 
 
 def _status_reference(data: bytes) -> dict[str, object]:
-    """parse_status's contract, written plainly: the one word after each key, taken
-    only when the keys stand in the kernel's order (the five signal lines one after
-    the other, the two switch counts one after the other)."""
+    """parse_status's contract, written plainly: each line's one word after its name,
+    taken only when the lines stand in the kernel's order (the five signal lines one
+    after the other, the two switch counts one after the other)."""
     lines = data.split(b"\n")
     keys = [line.partition(b":")[0] for line in lines]
 
-    def word(index: int) -> bytes | None:  # the kernel writes one word
-        value = lines[index].partition(b":")[2].split()
-        return value[0] if len(value) == 1 else None
+    def word(index: int) -> bytes | None:  # the kernel writes the name, a tab, one word
+        parts = lines[index].split()
+        return parts[1] if len(parts) == 2 and parts[0] == keys[index] + b":" else None
 
     def block(first: bytes, names: list[bytes]) -> list[bytes | None] | None:
         if first not in keys[1:]:
@@ -184,6 +184,22 @@ SIGNAL_NAMES = [b"SigPnd", b"ShdPnd", b"SigBlk", b"SigIgn", b"SigCgt"]
     masks=[b"0" * 16] * 5,
     after=[(b"SigCgt", b"S (sleeping)")],
     order=[b"SigIgn", b"SigPnd", b"ShdPnd", b"SigBlk", b"SigCgt"],
+    voluntary=b"x",
+    involuntary=b"0",
+)
+@example(  # the block in the kernel's order, then a SigCgt line of two words after it
+    before=[],
+    masks=[b"0" * 16] * 5,
+    after=[(b"SigCgt", b"S (sleeping)")],
+    order=[b"SigCgt", b"SigPnd", b"ShdPnd", b"SigBlk", b"SigIgn"],
+    voluntary=b"x",
+    involuntary=b"0",
+)
+@example(  # the switch counts twice, the first time with a unit after the second count
+    before=[],
+    masks=[b"0" * 16] * 5,
+    after=[(b"voluntary_ctxt_switches", b" 7"), (b"nonvoluntary_ctxt_switches", b"1234 kB")],
+    order=SIGNAL_NAMES,
     voluntary=b"x",
     involuntary=b"0",
 )
