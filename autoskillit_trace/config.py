@@ -102,6 +102,8 @@ def _path_from_value(value: object, base: str | None) -> str:
         value = os.fspath(value)
     if not isinstance(value, str):
         raise TypeError(value)
+    if "\0" in value:
+        raise _Unusable("a path cannot hold a NUL byte")
     if base is not None and value and not _is_anchored(value):
         return os.path.abspath(os.path.join(base, value))
     return value

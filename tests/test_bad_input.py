@@ -52,6 +52,10 @@ CASES = [
     config("linux_tracing:\n\t enabled: true\n", "line 2: YAML does not parse"),
     config("tracing:\n  enabled: true\n", "unknown section 'tracing'"),
     config(
+        'linux_tracing:\n  log_dir: "/tmp/x\\x00y"\n',
+        "linux_tracing.log_dir: a path cannot hold a NUL byte; expected an absolute path",
+    ),
+    config(
         "linux_tracing:\n  proc_intervl: 1\n",
         "unknown key 'linux_tracing.proc_intervl' (did you mean 'proc_interval'?)",
     ),
