@@ -17,6 +17,7 @@ import os
 import sys
 from types import MappingProxyType
 
+from autoskillit_trace.fsutil import open_regular
 from autoskillit_trace.records import Record
 
 TYPE_CHECKING = False
@@ -584,7 +585,7 @@ def _yaml_loader() -> Any:
 def _read_text(path: str) -> str | None:
     """The file's text, or None when there is no file."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             data = handle.read()
     except (FileNotFoundError, NotADirectoryError):
         return None

@@ -18,8 +18,8 @@ import os
 
 from autoskillit_trace.ctx import suppress
 from autoskillit_trace.faults import Faults
-from autoskillit_trace.fsutil import open_private
-from autoskillit_trace.jsonl import dumps_line, write_all
+from autoskillit_trace.fsutil import open_private, write_all
+from autoskillit_trace.jsonl import dumps_line
 from autoskillit_trace.timeutil import CaptureClock
 
 TYPE_CHECKING = False

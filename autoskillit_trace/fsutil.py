@@ -1,4 +1,4 @@
-"""File primitives for what the tool writes: private modes, atomic replacement, locks.
+"""File primitives: private modes, atomic replacement, locks, reading regular files only.
 
 Everything it creates holds command lines, so files are 0600 and folders
 0700 whatever the umask, and nothing is opened through a symlink.  Paths are
@@ -7,17 +7,49 @@ plain ``str`` (or ``os.PathLike``): ``pathlib`` costs ``run`` ~6 ms a start.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import stat
 
 from autoskillit_trace.ctx import suppress
-from autoskillit_trace.jsonl import write_all
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import BinaryIO
+
     from _typeshed import StrPath
 
 TMP_SUFFIX = ".tmp"
+
+
+def open_regular(path: StrPath) -> BinaryIO:
+    """``open(path, "rb")`` for a regular file only (symlinks followed).
+
+    A FIFO or a device in a file's place (a damaged store, a hostile config)
+    raises OSError instead of waiting forever for a writer or reading
+    without end: it is opened without blocking, then looked at.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte (os.write may stop short on a nearly full disk)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 def open_private(path: StrPath, flags: int) -> int:

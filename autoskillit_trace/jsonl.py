@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 
+from autoskillit_trace.fsutil import open_regular
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
@@ -188,7 +190,7 @@ def parse_lines(data: bytes) -> tuple[list[dict[str, Any]], int]:
 
 def iter_file(path: StrPath, chunk: int = 1 << 20) -> Iterator[dict[str, Any] | None]:
     """Objects of a JSONL file read in chunks; ``None`` marks a skipped line."""
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         rest = b""
         while True:
             block = handle.read(chunk)
@@ -206,14 +208,6 @@ def _one(line: bytes) -> Iterator[dict[str, Any] | None]:
         yield parse_line(line)
 
 
-def write_all(fd: int, data: bytes) -> None:
-    """Write every byte (os.write may stop short on a nearly full disk)."""
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
 def iter_lines_reversed(path: StrPath, block: int = 1 << 16) -> Generator[bytes, None, None]:
     """The non-empty lines of a file, last first, read in blocks from its end.
 
@@ -223,7 +217,7 @@ def iter_lines_reversed(path: StrPath, block: int = 1 << 16) -> Generator[bytes,
     opened at once (FileNotFoundError here, not on the first line) and closed
     when the generator is exhausted or closed.
     """
-    return _reversed_lines(open(path, "rb"), block)
+    return _reversed_lines(open_regular(path), block)
 
 
 def _reversed_lines(handle: BinaryIO, block: int) -> Generator[bytes, None, None]:
@@ -254,7 +248,7 @@ def iter_lines_holding(path: StrPath, needle: bytes) -> Generator[bytes, None, N
     """
     if not needle or b"\n" in needle:
         raise ValueError("the needle must be one line of text")
-    return _lines_holding(open(path, "rb"), needle)
+    return _lines_holding(open_regular(path), needle)
 
 
 def _lines_holding(handle: BinaryIO, needle: bytes) -> Generator[bytes, None, None]:

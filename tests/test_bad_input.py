@@ -8,6 +8,7 @@ were (usage and configuration errors write nothing at all).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -480,6 +481,66 @@ def test_broken_index_lines_are_kept_and_skipped(log_root: Path) -> None:
     assert skipped == 5  # kept as they were, skipped by readers
     assert [r.get("subtype") for r in records] == ["success"]  # not glued to the cut line
     assert list(iter_file(log_root / "sessions.jsonl")).count(None) == 5
+
+
+SPECIAL_FILES = ["summary.json", "proc_trace.jsonl", "anomalies.jsonl", "processes.jsonl"]
+READERS = [
+    ["show", "s1"], ["show", "s1", "--markdown"], ["show", "s1", "--processes"],
+    ["compare", "s1", "s1"], ["ls"], ["trend", "x"], ["prune", "--dry-run"],
+    ["report", "--out", "site"],
+]  # fmt: skip
+
+
+def _one_line_or_none(proc: subprocess.CompletedProcess[str]) -> None:
+    assert proc.returncode in (0, 1, 2), proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") <= 1, proc.stderr
+
+
+@pytest.mark.parametrize("name", [*SPECIAL_FILES, "sessions.jsonl"])
+def test_a_fifo_in_a_files_place_never_blocks_a_reader(
+    name: str, recorded: Path, tmp_path: Path
+) -> None:
+    """A FIFO with no writer would block an open forever (a cron prune, a CI step)."""
+    root = tmp_path / "logs"
+    shutil.copytree(recorded, root)
+    session = next((root / "sessions").iterdir())
+    session.rename(session.with_name("s1"))
+    index = root / "sessions.jsonl"
+    index.write_text(index.read_text().replace(session.name, "s1"))
+    target = index if name == "sessions.jsonl" else root / "sessions" / "s1" / name
+    target.unlink(missing_ok=True)  # anomalies.jsonl: made at its first line
+    os.mkfifo(target)
+    env = clean_env(tmp_path)
+    for command in READERS:
+        argv = tracer(*command, "--log-dir", root)
+        proc = subprocess.run(
+            argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
+        )
+        _one_line_or_none(proc)
+    traced = subprocess.run(
+        tracer("run", "-q", "--log-dir", root, "--", "sh", "-c", "echo hi; exit 3"),
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert (traced.returncode, traced.stdout) == (3, "hi\n"), traced.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero"])
+def test_a_config_file_that_is_no_file_is_one_line(kind: str, tmp_path: Path) -> None:
+    """Before the command starts: no hang on a FIFO, no endless read of a device."""
+    path = tmp_path / ".autoskillit" / "config.yaml"
+    path.parent.mkdir()
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(kind)
+    env = clean_env(tmp_path)
+    for command in (["run", "--", "echo", "hi"], ["config", "show"]):
+        proc = subprocess.run(
+            tracer(*command), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
+        )
+        assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+        assert proc.stderr.count("\n") == 1, proc.stderr
+        assert proc.stderr.endswith(f"{path}: cannot read: not a regular file\n"), proc.stderr
 
 
 def test_broken_trace_lines_do_not_stop_recovery(log_root: Path) -> None:

@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 
 from autoskillit_trace.ctx import suppress
-from autoskillit_trace.fsutil import Flock, open_private, write_atomic
+from autoskillit_trace.fsutil import Flock, open_private, open_regular, write_all, write_atomic
 from autoskillit_trace.jsonl import (
     dumps_line,
     iter_lines_holding,
     iter_lines_reversed,
     parse_line,
-    write_all,
 )
 from autoskillit_trace.store.layout import text
 
@@ -54,7 +53,7 @@ def append_index(root: Layout, record: dict[str, Any]) -> None:
 def index_lines(index: str) -> list[bytes]:
     """The index's non-blank lines (without their newlines); none when it is absent."""
     try:
-        with open(index, "rb") as handle:
+        with open_regular(index) as handle:
             return [line for line in handle.read().split(b"\n") if line.strip()]
     except FileNotFoundError:
         return []
@@ -104,7 +103,7 @@ def find_index_line(root: Layout, dir_name: str, start_ts: str | None) -> dict[s
     whose folder was deleted by hand, leaving its line and its name free.
     """
     needle = dir_name.encode()
-    with suppress(FileNotFoundError), open(root.index, "rb") as handle:
+    with suppress(FileNotFoundError), open_regular(root.index) as handle:
         for line in handle:
             record = parse_line(line) if needle in line else None
             if (

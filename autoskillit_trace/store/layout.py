@@ -16,7 +16,13 @@ from __future__ import annotations
 
 import os
 
-from autoskillit_trace.fsutil import makedirs_private, mkdir_private, open_private, unlink_quietly
+from autoskillit_trace.fsutil import (
+    makedirs_private,
+    mkdir_private,
+    open_private,
+    open_regular,
+    unlink_quietly,
+)
 from autoskillit_trace.jsonl import parse_line
 
 TYPE_CHECKING = False
@@ -164,7 +170,7 @@ class Layout:
 def read_json_object(path: StrPath) -> dict[str, Any] | None:
     """A JSON object from a small file, or None when absent or not an object."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             return parse_line(handle.read())
     except OSError:
         return None
@@ -182,7 +188,7 @@ def has_summary(folder: StrPath) -> bool:
 def trace_header(folder: StrPath) -> dict[str, Any] | None:
     """The session_start record, the first line of the session's trace; None when unreadable."""
     try:
-        with open(os.path.join(folder, TRACE), "rb") as handle:
+        with open_regular(os.path.join(folder, TRACE)) as handle:
             return parse_line(handle.readline(1 << 16))
     except OSError:
         return None

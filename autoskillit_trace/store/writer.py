@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 
 from autoskillit_trace.ctx import suppress
-from autoskillit_trace.fsutil import lock_new, open_private, try_lock
-from autoskillit_trace.jsonl import dumps_line, write_all
+from autoskillit_trace.fsutil import lock_new, open_private, try_lock, write_all
+from autoskillit_trace.jsonl import dumps_line
 from autoskillit_trace.store.layout import ANOMALIES, PROCESSES, TRACE
 
 TYPE_CHECKING = False
