@@ -158,19 +158,46 @@ def lock_new(path: str) -> int:
     return fd
 
 
+class LockBusy(OSError):
+    """A lock still held by another process when the wait for it ran out."""
+
+
+def lock_within(fd: int, wait_s: float, name: str) -> None:
+    """Take an exclusive ``flock`` on ``fd`` within ``wait_s`` seconds, else LockBusy.
+
+    A holder that never lets go (a stopped process, someone's ``flock`` in
+    a shell) must not keep a wrapper from ending, nor a cron job forever.
+    """
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise LockBusy(
+                    errno.EWOULDBLOCK, f"{name} held by another process for {wait_s:g} s"
+                ) from None
+            time.sleep(0.05)
+
+
 class Flock:
-    """An exclusive ``flock`` on a file, held for the time of a ``with`` block."""
+    """An exclusive ``flock`` on a file, held for the time of a ``with`` block; taken
+    within ``wait_s`` seconds or LockBusy."""
 
-    __slots__ = ("_fd", "_path")
+    __slots__ = ("_fd", "_path", "_wait_s")
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, wait_s: float) -> None:
         self._path = path
+        self._wait_s = wait_s
         self._fd: int | None = None
 
     def __enter__(self) -> None:
         fd = open_private(self._path, os.O_RDWR | os.O_CREAT)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            lock_within(fd, self._wait_s, self._path)
         except BaseException:
             os.close(fd)
             raise

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import multiprocessing
+import os
+import subprocess
+import time
 from pathlib import Path
 
-from autoskillit_trace.store.index import append_index, field_needle, job_runs, newest_records
+from helpers import Session, index_records, prune, tracer
+
+from autoskillit_trace.store.index import (
+    INDEX_LOCK_WAIT_S,
+    append_index,
+    field_needle,
+    job_runs,
+    newest_records,
+)
 from autoskillit_trace.store.layout import Layout
 
 
@@ -70,3 +82,36 @@ def test_job_runs_finds_the_job_as_the_index_writes_it(tmp_path: Path) -> None:
     assert [r["i"] for r in runs] == [24, 21, 18, 15]
     assert field_needle("job", odd) in Path(root.index).read_bytes()
     assert job_runs(root.index, "nothing", 4) == []
+
+
+def test_a_lock_that_is_never_let_go_costs_the_wait_not_the_line(
+    log_root: Path, env: dict[str, str]
+) -> None:
+    """A holder of the index lock that never lets go (a stopped prune, someone's
+    ``flock``): the wrapper ends after the wait, as the command did, and the next
+    prune gives the session its one line."""
+    root = Layout(log_root)
+    root.ensure()
+    holder = os.open(root.lock, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        started = time.monotonic()
+        argv = tracer("run", "--log-dir", log_root, "--", "sh", "-c", "echo hi; exit 3")
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+        waited = time.monotonic() - started
+        assert (done.returncode, done.stdout) == (3, "hi\n"), done.stderr
+        assert f"{root.lock} held by another process for 10 s" in done.stderr
+        assert waited >= INDEX_LOCK_WAIT_S
+        assert index_records(log_root) == []
+        busy = prune(log_root, env)
+        assert busy.returncode == 1
+        assert busy.stderr.decode().count("\n") == 1 and b"held by another" in busy.stderr
+    finally:
+        os.close(holder)
+    assert prune(log_root, env).returncode == 0
+    (line,) = index_records(log_root)
+    (folder,) = (log_root / "sessions").iterdir()
+    summary = Session(folder).summary
+    assert (line["dir_name"], line["exit_code"], summary["exit_code"]) == (folder.name, 3, 3)
+    assert not summary.get("rebuilt")  # the wrapper's own summary, published late
+    assert prune(log_root, env).returncode == 0 and len(index_records(log_root)) == 1

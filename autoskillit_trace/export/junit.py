@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from autoskillit_trace.export import Context
 
 SUITE = "autoskillit-trace"
+LOCK_WAIT_S = 10.0  # for the folder's lock: a stuck holder costs an export, not the wrapper's end
 
 
 def _report(context: Context) -> Path:
@@ -61,13 +62,14 @@ def write_junit(path: Path, summary: Mapping[str, Any], command: str, body: str)
     Appending lets several steps of one job share one report; the folder's
     lock keeps concurrent sessions from losing each other's test cases.
     """
-    import fcntl
     import xml.etree.ElementTree as ET
+
+    from autoskillit_trace.fsutil import lock_within
 
     folder = path.parent
     lock = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        lock_within(lock, LOCK_WAIT_S, str(folder))
         root = None
         if path.exists():
             root = ET.parse(path).getroot()

@@ -27,9 +27,15 @@ if TYPE_CHECKING:
     from autoskillit_trace.store.layout import Layout
 
 
+# How long a writer waits for the index lock: a prune's rewrite of a 100,000-line
+# index holds it well under a second; a holder that never lets go gets LockBusy.
+INDEX_LOCK_WAIT_S = 10.0
+
+
 def index_lock(root: Layout) -> Flock:
-    """``with index_lock(root):`` holds ``.sessions.lock``, as every writer of the index."""
-    return Flock(root.lock)
+    """``with index_lock(root):`` holds ``.sessions.lock``, as every writer of the index;
+    LockBusy when another process held it for ``INDEX_LOCK_WAIT_S``."""
+    return Flock(root.lock, INDEX_LOCK_WAIT_S)
 
 
 def append_index(root: Layout, record: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from autoskillit_trace.fsutil import unlink_quietly, write_atomic
+from autoskillit_trace.fsutil import LockBusy, unlink_quietly, write_atomic
 from autoskillit_trace.jsonl import dumps_pretty
 from autoskillit_trace.store.index import append_index
 from autoskillit_trace.store.layout import PENDING, SUMMARY
@@ -34,7 +34,8 @@ def publish(root: Layout, folder: StrPath, summary: dict[str, Any]) -> None:
 
     Order: ``.summary.json.pending`` (whole or absent), the index line, then
     the rename to ``summary.json``.  A crash at any point leaves a folder
-    that recovery completes without losing or doubling the index line.
+    that recovery completes without losing or doubling the index line; so
+    does an index lock that another process would not let go (LockBusy).
     """
     from autoskillit_trace.summary import index_record
 
@@ -42,10 +43,16 @@ def publish(root: Layout, folder: StrPath, summary: dict[str, Any]) -> None:
     write_atomic(pending, summary_bytes(summary))
     try:
         append_index(root, index_record(summary))
-    finally:
+    except LockBusy:
+        # The pending summary and the running marker stay: once this process is
+        # gone, the next run or prune completes the session as after a crash.
+        raise
+    except OSError:
         # An index that cannot be written (the caller warns) leaves the
         # session's own record whole all the same.
         finish(root, folder)
+        raise
+    finish(root, folder)
 
 
 def finish(root: Layout, folder: StrPath) -> None:
