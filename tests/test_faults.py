@@ -231,6 +231,33 @@ def test_log_root_without_write_permission(request: pytest.FixtureRequest, open_
     assert list(locked.iterdir()) == []
 
 
+def test_a_summary_this_user_may_not_read_is_never_replaced(
+    request: pytest.FixtureRequest, open_dir: Path
+) -> None:
+    """Unreadable is not damaged: prune leaves such a summary.json as it is."""
+    prefix: list[str] = []
+    env: dict[str, str] = {}
+    if IS_ROOT:  # root reads anything: prune as another user
+        prefix = as_nobody()
+        env = request.getfixturevalue("nobody_env")
+        os.chown(open_dir, pwd.getpwnam("nobody").pw_uid, -1)
+    root = open_dir / "logs"
+    assert wrap(root, ["true"], open_dir, prefix=prefix, env=env).returncode == 0
+    (summary,) = root.glob("sessions/*/summary.json")
+    before = summary.read_bytes()
+    summary.chmod(0)
+    pruned = subprocess.run(
+        [*prefix, *tracer("prune", "--log-dir", root)],
+        env=clean_env(open_dir, HOME=str(open_dir), **env),
+        cwd=open_dir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert pruned.returncode == 0 and "Traceback" not in pruned.stderr, pruned.stderr
+    assert (summary.stat().st_mode & 0o777, summary.read_bytes()) == (0, before)
+
+
 # -- the disk fills up during the session ---------------------------------------------
 
 

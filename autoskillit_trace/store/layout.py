@@ -180,9 +180,17 @@ def has_summary(folder: StrPath) -> bool:
     """Whether the session in ``folder`` has a summary.json that reads as a JSON object.
 
     Ours are renamed in whole, so one that is empty, cut short or not JSON
-    was damaged afterwards: it counts as none, and recovery rebuilds it.
+    was damaged afterwards: it counts as none, and recovery rebuilds it.  One
+    that this user may not read counts as there: never replaced unread.
     """
-    return read_json_object(os.path.join(folder, SUMMARY)) is not None
+    path = os.path.join(folder, SUMMARY)
+    try:
+        with open_regular(path) as handle:
+            return parse_line(handle.read()) is not None
+    except PermissionError:
+        return True
+    except OSError:
+        return False
 
 
 def trace_header(folder: StrPath) -> dict[str, Any] | None:
