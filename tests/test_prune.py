@@ -52,6 +52,15 @@ def test_quiet_when_there_is_nothing_to_do(log_root: Path, env: dict[str, str]) 
     assert not absent.exists()
 
 
+def test_a_log_root_that_is_no_folder_is_one_line(tmp_path: Path, env: dict[str, str]) -> None:
+    """A store not made yet is nothing to do (above); a file in its place is a mistake."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    done = prune(afile, env)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == f"autoskillit-trace: error: prune of {afile} failed: Not a directory\n"
+
+
 def test_quiet_option_drops_the_log_line(log_root: Path, env: dict[str, str]) -> None:
     _sessions(log_root, 2)
     proc = prune(log_root, env, "--keep", 1, "-q")

@@ -63,6 +63,8 @@ def run_prune(args: PruneArgs) -> int:
     log = make_logger(args.log_format, args.quiet)
     try:
         if not os.path.isdir(root.sessions):
+            if os.path.lexists(root.path):
+                os.listdir(root.path)  # a file, or a folder we may not read: say so
             report, recovered = PruneReport(dry_run=args.dry_run), []
         else:
             recovered = root.orphans() if args.dry_run else root.recover_orphans()
