@@ -302,6 +302,11 @@ def ls_command(
     if trend:
         if job is None:
             raise click.UsageError("--trend needs --job NAME")
+        if failed or anomalies or since is not None or command is not None or min_rss is not None:
+            raise click.UsageError(
+                "--trend shows every run of the job; it takes no --failed, --anomalies, "
+                "--since, --command or --min-rss"
+            )
         return _trend(job, limit, as_json, log_dir)
     keep = SessionFilter(
         failed=failed,
@@ -335,6 +340,8 @@ def _html_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
 
     if value is None:
         return None
+    if value == "":
+        raise click.BadParameter("the value is empty; expected FILE", ctx, param)
     problem = html_file_problem(Path(value))
     if problem is not None:
         raise click.BadParameter(problem, ctx, param)
@@ -390,6 +397,10 @@ def show_command(
         from autoskillit_trace.commands.report import ShowHtmlArgs, run_show_html
 
         return run_show_html(ShowHtmlArgs(session, html, log_dir))
+    if as_json + markdown + processes > 1:
+        raise click.UsageError(
+            "--json, --markdown and --processes each choose the output; give one"
+        )
     from autoskillit_trace.commands.show import ShowArgs, run_show
 
     return run_show(ShowArgs(session, as_json, plot, log_dir, markdown, processes))
