@@ -498,6 +498,12 @@ def main(args: list[str]) -> int:
 
     try:
         result = cli.main(args, prog_name=PROG, standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:  # a group without its command
+        group = exc.ctx.command if exc.ctx else cli
+        names = ", ".join(group.list_commands(exc.ctx)) if isinstance(group, click.Group) else ""
+        path = exc.ctx.command_path if exc.ctx else PROG
+        _error(f"missing command; expected one of {names} (see '{path} --help')")
+        return 2
     except click.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
         _error(f"{exc.format_message()}{hint}")

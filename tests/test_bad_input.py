@@ -358,6 +358,24 @@ def test_empty_log_dir_is_refused_by_every_command(command: list[str], tmp_path:
     assert not Path(env["XDG_DATA_HOME"]).exists()
 
 
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (
+            [],
+            "compare, config, ls, prune, report, run, show, trend (see 'autoskillit-trace --help')",
+        ),
+        (["config"], "show (see 'autoskillit-trace config --help')"),
+    ],
+)
+def test_a_missing_command_is_one_line(command: list[str], expected: str, tmp_path: Path) -> None:
+    proc = subprocess.run(
+        tracer(*command), env=clean_env(tmp_path), cwd=tmp_path, capture_output=True, text=True
+    )
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == f"autoskillit-trace: error: missing command; expected one of {expected}\n"
+
+
 EMPTY_SESSIONS = [["show", ""], ["show", "", "--processes"], ["compare", ""], ["compare", "x", ""]]
 
 
