@@ -509,10 +509,10 @@ def _got(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, (str, int, float)):
         return _short(repr(value))
-    if isinstance(value, dict):
-        return "a mapping"
+    if isinstance(value, dict):  # the mapping as read: its values may be what is wrong
+        return f"a mapping {_short(repr(value), 60)}" if value else "an empty mapping"
     if isinstance(value, (list, tuple)):
-        return "a list"
+        return f"a list {_short(repr(list(value)), 60)}" if value else "an empty list"
     return f"a {type(value).__name__} ({_short(str(value), 40)})"
 
 

@@ -295,9 +295,9 @@ EXPECT_SECTIONS = "expected a mapping of sections such as 'linux_tracing:'"
 
 SETTINGS_MAPPING = "expected a mapping of settings"
 STRUCTURE_ERRORS = [
-    ("- linux_tracing\n", f"{{path}}: {EXPECT_SECTIONS}, got a list"),
+    ("- linux_tracing\n", f"{{path}}: {EXPECT_SECTIONS}, got a list ['linux_tracing']"),
     ("just words\n", f"{{path}}: {EXPECT_SECTIONS}, got 'just words'"),
-    ("linux_tracing: [1, 2]\n", f"{{path}}: linux_tracing: {SETTINGS_MAPPING}, got a list"),
+    ("linux_tracing: [1, 2]\n", f"{{path}}: linux_tracing: {SETTINGS_MAPPING}, got a list [1, 2]"),
     ("linux_tracing: 5\n", f"{{path}}: linux_tracing: {SETTINGS_MAPPING}, got 5"),
     (
         "linux_tracng:\n  enabled: true\n",
@@ -328,7 +328,12 @@ VALUE_ERRORS = [
     ("max_sessions: 2.5", f"{EXPECT_COUNT}, got 2.5"),
     ("max_sessions: false", f"{EXPECT_COUNT}, got false"),
     ("log_dir: 5", f"{EXPECT_PATH}, got 5"),
-    ("log_dir: [a]", f"{EXPECT_PATH}, got a list"),
+    ("log_dir: [a]", f"{EXPECT_PATH}, got a list ['a']"),
+    ("log_dir: {}", f"{EXPECT_PATH}, got an empty mapping"),
+    (
+        "labels: {a: [1]}",
+        "expected a mapping of Prometheus label names to values, got a mapping {{'a': [1]}}",
+    ),
     # out of range
     ("proc_interval: 0", f"{EXPECT_SECONDS}, got 0"),
     ("proc_interval: -1.5", f"{EXPECT_SECONDS}, got -1.5"),

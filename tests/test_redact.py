@@ -137,7 +137,7 @@ def test_patterns_from_the_environment(tmp_path: Path, raw: str, expected: objec
         ("['ok', '(unclosed']", "pattern 2 '(unclosed' does not compile: missing ), "),
         ("['[a-']", "pattern 1 '[a-' does not compile: unterminated character set"),
         ("'corp-[0-9]+'", "expected a list of regular expressions, got 'corp-[0-9]+'"),
-        ("[1, 2]", "expected a list of regular expressions, got a list"),
+        ("[1, 2]", "expected a list of regular expressions, got a list [1, 2]"),
         ("5", "expected a list of regular expressions, got 5"),
     ],
 )
