@@ -265,9 +265,22 @@ def _interval_range(value: Any) -> bool:
 
 
 def _http_or_empty(value: Any) -> bool:
-    return value == "" or (
-        value.startswith(("http://", "https://")) and len(value.split("://", 1)[1]) > 0
-    )
+    """Empty, or an http(s) URL with a host, and a port of 1 to 65535 if any: checked
+    here, before the command runs, rather than by the push after it (no urllib at start)."""
+    if value == "":
+        return True
+    scheme, _, rest = value.partition("://")
+    if scheme not in ("http", "https") or not value.isprintable() or " " in value:
+        return False
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
+    if authority.startswith("["):  # an IPv6 address
+        host, bracket, port = authority[1:].partition("]")
+        if not bracket or (port and not port.startswith(":")):
+            return False
+        port = port[1:]
+    else:
+        host, _, port = authority.partition(":")
+    return bool(host) and (port == "" or (port.isdigit() and 0 < int(port) < 65536))
 
 
 def _at_least_one(value: Any) -> bool:
@@ -363,7 +376,7 @@ SCHEMA: tuple[Setting, ...] = (
     ),
     Setting(
         "linux_tracing", "pushgateway_url", URL, "", _http_or_empty,
-        "an http:// or https:// URL, or empty",
+        "an http:// or https:// URL with a host (a port, if any, of 1 to 65535), or empty",
         "Prometheus Pushgateway that receives each session's metrics; empty: no push",
     ),
     Setting(
