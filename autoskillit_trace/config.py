@@ -105,6 +105,9 @@ def _path_from_value(value: object, base: str | None) -> str:
         raise TypeError(value)
     if "\0" in value:
         raise _Unusable("a path cannot hold a NUL byte")
+    if value.startswith("~") and value[1:2] not in ("", "/") and os.path.expanduser(value) == value:
+        user = value[1:].split("/", 1)[0]
+        raise _Unusable(f"there is no user {user!r} here for {value!r}")
     if base is not None and value and not _is_anchored(value):
         return os.path.abspath(os.path.join(base, value))
     return value

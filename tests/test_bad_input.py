@@ -53,6 +53,11 @@ CASES = [
     config("linux_tracing:\n\t enabled: true\n", "line 2: YAML does not parse"),
     config("tracing:\n  enabled: true\n", "unknown section 'tracing'"),
     config(
+        "linux_tracing:\n  log_dir: ~no-such-user-here/logs\n",
+        "linux_tracing.log_dir: there is no user 'no-such-user-here' here for "
+        "'~no-such-user-here/logs'; expected an absolute path",
+    ),
+    config(
         'linux_tracing:\n  log_dir: "/tmp/x\\x00y"\n',
         "linux_tracing.log_dir: a path cannot hold a NUL byte; expected an absolute path",
     ),
