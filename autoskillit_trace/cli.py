@@ -524,4 +524,7 @@ def main(args: list[str]) -> int:
 
 
 def _error(message: str) -> None:
+    from autoskillit_trace.textfmt import undecoded_as_hex
+
+    message = undecoded_as_hex(message)
     sys.stderr.write(f"{PROG}: error: {message}\n")

@@ -11,6 +11,16 @@ SPARK = "▁▂▃▄▅▆▇█"
 TIMES = "\N{MULTIPLICATION SIGN}"  # 2.1x, as people write a ratio
 
 
+def undecoded_as_hex(message: str) -> str:
+    """``message`` with each byte of user input that was not UTF-8 shown as ``\\xff``.
+
+    Such a byte reaches a message as a lone surrogate, which ``repr`` writes
+    as ``\\udcff``; the rest of the tool (recorded command lines, spawn
+    errors) shows it as the byte it was.
+    """
+    return re.sub(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])", r"\1\\x\2", message)
+
+
 def human_bytes(count: float | None) -> str:
     """``1.5 MiB`` for 1572864; ``-`` when unknown."""
     if count is None:

@@ -381,6 +381,17 @@ def test_a_missing_command_is_one_line(command: list[str], expected: str, tmp_pa
     assert proc.stderr == f"autoskillit-trace: error: missing command; expected one of {expected}\n"
 
 
+def test_bytes_of_an_argument_that_are_not_utf8_are_shown_as_hex(tmp_path: Path) -> None:
+    env = clean_env(tmp_path)
+    for command in (["show", b"s\xff"], ["trend", b"j\xfe"], ["ls", "--since", b"\xff"]):
+        argv = [sys.executable, "-m", "autoskillit_trace", *command, "--log-dir", tmp_path]
+        proc = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True)
+        assert proc.returncode in (1, 2) and proc.stderr.count(b"\n") == 1, proc.stderr
+        shown = os.fsencode(command[-1]).decode("ascii", "backslashreplace")
+        assert f"'{shown}'".encode() in proc.stderr, proc.stderr  # 's\\xff'
+        assert b"\\udc" not in proc.stderr
+
+
 EMPTY_SESSIONS = [["show", ""], ["show", "", "--processes"], ["compare", ""], ["compare", "x", ""]]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,6 +20,7 @@ from autoskillit_trace.textfmt import (
     render_table,
     shorten,
     sparkline,
+    undecoded_as_hex,
 )
 
 
@@ -109,3 +112,9 @@ def test_table_aligns_and_cuts_the_last_column() -> None:
     assert lines[1].startswith("a     10  xxx") and lines[1].endswith("…") and len(lines[1]) == 30
     assert lines[2] == "bbb    2  y"
     assert shorten("abc", 0) == ""
+
+
+def test_bytes_that_were_not_utf8_are_shown_as_hex() -> None:
+    given = os.fsdecode(b"job-\xff\x80")  # as Python hands over such an argument
+    assert undecoded_as_hex(f"no job {given!r}") == "no job 'job-\\xff\\x80'"
+    assert undecoded_as_hex(repr("caf\u00e9 \\udcff")) == repr("caf\u00e9 \\udcff")  # text

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from autoskillit_trace.config import Resolved, current_dir, load, log_root
 from autoskillit_trace.store.root import LogRoot
+from autoskillit_trace.textfmt import undecoded_as_hex
 
 PROG = "autoskillit-trace"
 
@@ -37,11 +38,11 @@ def write_lines(lines: Iterable[str]) -> None:
 
 
 def warn(message: str) -> None:
-    sys.stderr.write(f"{PROG}: warning: {message}\n")
+    sys.stderr.write(f"{PROG}: warning: {undecoded_as_hex(message)}\n")
 
 
 def error(message: str) -> None:
-    sys.stderr.write(f"{PROG}: error: {message}\n")
+    sys.stderr.write(f"{PROG}: error: {undecoded_as_hex(message)}\n")
 
 
 def terminal_width() -> int:
