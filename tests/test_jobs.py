@@ -249,3 +249,15 @@ def test_a_completion_from_an_index_it_cannot_read_is_silent(tmp_path: Path) -> 
         }
         proc = subprocess.run(tracer(), capture_output=True, text=True, env=env, timeout=60)
         assert (proc.returncode, proc.stdout.strip(), proc.stderr) == (0, "", ""), words
+
+
+def test_compare_says_a_damaged_summary_is_damaged(log_root: Path, tmp_path: Path) -> None:
+    """Not "no summary yet", which would send the user to wait for a session that ended."""
+    folder = run_traced(log_root, ["true"]).session.folder
+    (folder / "summary.json").write_text("{")
+    done = cli("compare", folder.name, folder.name, "--log-dir", log_root, env=clean_env(tmp_path))
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (
+        f"autoskillit-trace: error: {folder / 'summary.json'} cannot be read as a summary "
+        "(prune rebuilds a damaged one)\n"
+    )

@@ -35,9 +35,15 @@ def finished_summary(root: LogRoot, query: str) -> dict[str, Any]:
     resolution = find_session(root, query)
     if resolution.match is None:
         raise NotComparable(not_found_message(query, resolution.candidates, root.sessions))
-    summary = read_json_object(Path(root.sessions, resolution.match.dir_name, SUMMARY))
+    path = Path(root.sessions, resolution.match.dir_name, SUMMARY)
+    summary = read_json_object(path)
     if summary is None:
-        raise NotComparable(f"{resolution.match.dir_name} has no summary yet (see 'show')")
+        name = resolution.match.dir_name
+        if path.exists():  # damaged, or not ours to read
+            raise NotComparable(
+                f"{path} cannot be read as a summary (prune rebuilds a damaged one)"
+            )
+        raise NotComparable(f"{name} has no summary yet (see 'show')")
     return summary
 
 
