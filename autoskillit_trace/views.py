@@ -180,7 +180,10 @@ def anomaly_cells(anomaly: dict[str, Any]) -> tuple[str, str, str, str, str]:
     elapsed = _float(snapshot.get("elapsed_s")) if isinstance(snapshot, dict) else None
     when = f"+{human_duration(elapsed)}" if elapsed is not None else short_time(anomaly.get("ts"))
     detail = anomaly.get("detail")
-    shown = " ".join(f"{k}={json.dumps(v)}" for k, v in detail.items()) if detail else ""
+    if isinstance(detail, dict):
+        shown = " ".join(f"{k}={json.dumps(v)}" for k, v in detail.items())
+    else:  # no detail, or one that is no object (a damaged line): unknown
+        shown = "" if detail is None else "-"
     kind, severity = _text(anomaly.get("kind")), _text(anomaly.get("severity"))
     return when, severity, kind, _text(anomaly.get("pid")), shown
 

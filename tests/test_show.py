@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import signal
 import subprocess
@@ -298,3 +299,43 @@ def test_a_resumed_agent_session_shows_the_newest(log_root: Path, env: dict[str,
         f"autoskillit-trace: warning: agent session {agent_id!r} was recorded by 2 sessions; "
         "showing the newest, aa-resumed (others: zz-first)\n"
     )
+
+
+@pytest.mark.parametrize("detail", ["x", [1, 2], 3, True, ""])
+def test_an_anomaly_detail_that_is_no_object_is_unknown(
+    detail: object, log_root: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Every reader of the anomaly shows the damaged detail as ``-``; the rest is intact."""
+    folder = run_traced(log_root, workload("sleep", 0.2), extra=("--session-id", "s1")).root
+    anomaly = {
+        "ts": "2026-11-30T13:18:24.3+00:00",
+        "seq": 1,
+        "event": "anomaly",
+        "kind": "oom_critical",
+        "severity": "critical",
+        "pid": 1,
+        "detail": detail,
+    }
+    (folder / "sessions" / "s1" / "anomalies.jsonl").write_text(json.dumps(anomaly) + "\n")
+    text = show(log_root, env, "s1")
+    assert text.returncode == 0, text.stderr
+    assert "Session:         s1" in text.stdout
+    (line,) = [x for x in text.stdout.splitlines() if "oom_critical" in x]
+    assert line.split()[-5:] == ["critical", "oom_critical", "pid", "1", "-"]
+    markdown = show(log_root, env, "s1", "--markdown")
+    assert markdown.returncode == 0, markdown.stderr
+    rows = markdown.stdout.splitlines()
+    assert any(x.endswith("| critical | oom_critical | 1 | - |") for x in rows)
+    html = tmp_path / "s1.html"
+    proc = show(log_root, env, "s1", "--html", html)
+    assert proc.returncode == 0 and "oom_critical" in html.read_text(), proc.stderr
+    site = subprocess.run(
+        tracer("report", "--out", tmp_path / "site", "--log-dir", log_root),
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert site.returncode == 0 and "Traceback" not in site.stderr, site.stderr
+    if importlib.util.find_spec("matplotlib") is not None:
+        plot = show(log_root, env, "s1", "--plot", tmp_path / "s1.png")
+        assert plot.returncode == 0, plot.stderr
