@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -336,6 +337,31 @@ def test_an_anomaly_detail_that_is_no_object_is_unknown(
         env=env,
     )
     assert site.returncode == 0 and "Traceback" not in site.stderr, site.stderr
+    if importlib.util.find_spec("matplotlib") is not None:
+        plot = show(log_root, env, "s1", "--plot", tmp_path / "s1.png")
+        assert plot.returncode == 0, plot.stderr
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+@pytest.mark.parametrize(
+    "field", ["tree_rss_kb", "cpu_percent", "tree_cpu_percent", "tree_fd_count"]
+)
+def test_a_snapshot_figure_that_is_not_finite_is_unknown(
+    field: str, value: float, log_root: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """``Infinity`` or ``NaN`` in a snapshot is a gap in the charts, not a traceback."""
+    traced = run_traced(log_root, workload("sleep", 0.5), extra=("--session-id", "s1"))
+    assert traced.proc.returncode == 0, traced.stderr
+    folder = log_root / "sessions" / "s1"
+    lines = [json.loads(x) for x in (folder / "proc_trace.jsonl").read_text().splitlines()]
+    snapshots = [x for x in lines if x.get("event") == "snapshot"]
+    assert len(snapshots) >= 3
+    snapshots[1][field] = value  # json.dumps writes Infinity, -Infinity, NaN
+    (folder / "proc_trace.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    text = show(log_root, env, "s1")
+    assert text.returncode == 0, text.stderr
+    assert "Session:         s1" in text.stdout
+    assert any(line.split()[:1] == ["RSS"] for line in text.stdout.splitlines())
     if importlib.util.find_spec("matplotlib") is not None:
         plot = show(log_root, env, "s1", "--plot", tmp_path / "s1.png")
         assert plot.returncode == 0, plot.stderr
