@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -499,6 +500,44 @@ def test_a_site_inside_the_log_store_is_refused(grown: Session, tmp_path: Path) 
         assert proc.stderr.count("\n") == 1 and "is inside the log store" in proc.stderr
         assert proc.stdout == ""
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("where", ["summary", "index"])
+def test_a_duration_that_is_not_finite_is_unknown(
+    grown: Session, tmp_path: Path, where: str, value: str
+) -> None:
+    """The time axis is then the last snapshot's, in ``show --html`` and ``report``.
+
+    From the index line, prune rebuilds the lost summary.json with it."""
+    root = tmp_path / "logs"
+    shutil.copytree(grown.folder.parents[1], root)
+    env = clean_env(tmp_path)
+    name = grown.folder.name
+    summary = root / "sessions" / name / "summary.json"
+    if where == "summary":
+        text = summary.read_text()
+        summary.write_text(
+            re.sub(r'"duration_seconds": [^,]*', f'"duration_seconds": {value}', text)
+        )
+    else:
+        index = root / "sessions.jsonl"
+        text = index.read_text()
+        index.write_text(re.sub(r'"duration_seconds":[^,]*', f'"duration_seconds":{value}', text))
+        summary.unlink()
+        assert cli(env, "prune", "--log-dir", root).returncode == 0
+    assert value in summary.read_text()
+    page = tmp_path / "s.html"
+    shown = cli(env, "show", "--log-dir", root, name, "--html", page)
+    assert shown.returncode == 0, shown.stderr
+    last = Session(root / "sessions" / name).snapshots[-1]["elapsed_s"]
+    assert f'data-duration="{last:.6f}"' in page.read_text()
+    site = cli(env, "report", "--log-dir", root, "--out", tmp_path / "site")
+    assert site.returncode == 0 and "Traceback" not in site.stderr, site.stderr
+    assert (
+        f'data-duration="{last:.6f}"'
+        in (tmp_path / "site" / "sessions" / f"{name}.html").read_text()
+    )
 
 
 # -- what other parts of the summary bring, drawn from records --------------------------

@@ -15,6 +15,7 @@ from autoskillit_trace.events import EVENTS
 from autoskillit_trace.jsonl import iter_file
 from autoskillit_trace.report.calls import CallProcesses, processes_by_call
 from autoskillit_trace.report.lane import Lane, build_lane
+from autoskillit_trace.schema import number
 from autoskillit_trace.series import Metric, Series, read_series
 from autoskillit_trace.store.layout import PROCESSES as PROCESS_LINES
 from autoskillit_trace.store.layout import SUMMARY, TRACE, read_json_object
@@ -50,11 +51,9 @@ class SessionView:
     @property
     def duration(self) -> float:
         """The time axis: the session's duration, else its last snapshot."""
-        recorded = self.summary.get("duration_seconds")
+        recorded = number(self.summary.get("duration_seconds"))
         last = self.series.elapsed[-1] if len(self.series) else 0.0
-        if isinstance(recorded, (int, float)) and not isinstance(recorded, bool):
-            return max(float(recorded), last)
-        return last
+        return last if recorded is None else max(float(recorded), last)
 
 
 def start_epoch(summary: dict[str, Any], series: Series) -> float | None:
