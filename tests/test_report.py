@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from browser import Page, chromium, png_colours
@@ -430,6 +431,30 @@ def test_the_site_is_built_then_refreshed_where_something_changed(tmp_path: Path
     assert pruned.stderr.endswith("0 pages written, 1 up to date, 2 removed\n")
     assert set(mtimes(out)) == {"third.html"}
     assert "first.html" not in (out / "index.html").read_text()
+
+
+def test_folder_names_that_are_no_plain_text_get_pages_in_the_site(
+    grown: Session, tmp_path: Path
+) -> None:
+    """Not UTF-8, a newline, a percent sign, too long once quoted: each page is one ASCII
+    file in sessions/, linked from the index, and the next build keeps it."""
+    root, out = tmp_path / "logs", tmp_path / "site"
+    shutil.copytree(grown.folder.parents[1], root)
+    odd = [b"bad\xff", b"a\nnl", b"50%41 x", "長".encode() * 80]
+    for name in odd:
+        shutil.copytree(grown.folder, root / "sessions" / os.fsdecode(name))
+    env = clean_env(tmp_path)
+    built = cli(env, "report", "--log-dir", root, "--out", out)
+    assert built.returncode == 0 and "Traceback" not in built.stderr, built.stderr
+    assert built.stderr.endswith("5 pages written, 0 up to date, 0 removed\n")
+    assert sorted(p.name for p in out.iterdir()) == [".generator", "index.html", "sessions"]
+    pages = sorted(p.name for p in (out / "sessions").iterdir())
+    assert len(pages) == 5 and all(p.isascii() and p.isprintable() for p in pages)
+    assert all(len(p) < 255 and (out / "sessions" / p).is_file() for p in pages)
+    links = references(out / "index.html").links
+    assert sorted(unquote(link) for link in links) == [f"sessions/{p}" for p in pages]
+    again = cli(env, "report", "--log-dir", root, "--out", out)
+    assert again.stderr.endswith("0 pages written, 5 up to date, 0 removed\n"), again.stderr
 
 
 @needs_chromium

@@ -1,8 +1,9 @@
 """``report --out DIR``: a static site of the store, rebuilt only where something changed.
 
 ``DIR/index.html`` lists the sessions newest first and links each to
-``DIR/sessions/<folder>.html``.  A page newer than every file of its session
-folder is kept as it is; pages of sessions no longer in the store are
+``DIR/sessions/<folder>.html`` (see ``page_name`` for folder names that are
+no plain text).  A page newer than every file of its session folder is kept
+as it is; pages of sessions no longer in the store are
 removed; the index is rewritten only when its text changes.  Pages drawn by
 another version of the tool are all drawn again.  An unfinished session has
 no summary to compare with and is always drawn again.
@@ -10,6 +11,7 @@ no summary to compare with and is always drawn again.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from autoskillit_trace.views import short_time
 
 PAGES = "sessions"
 INDEX = "index.html"
+PAGE_STEM_MAX = 200  # with ".html" and the staged name's affixes, under NAME_MAX (255 bytes)
 GENERATOR = ".generator"  # the version that drew the pages: another one draws them all again
 SOURCES = (SUMMARY, TRACE, EVENTS, ANOMALIES, PROCESSES)  # what a page is drawn from
 
@@ -93,6 +96,23 @@ def up_to_date(folder: Path, page: Path) -> bool:
         return False
 
 
+def page_name(folder_name: str) -> str:
+    """The file name of a session's page in ``sessions/``: plain ASCII, always in that folder.
+
+    A session id ([A-Za-z0-9._-]) is its own name.  Every other byte of the
+    folder's name (a space, a newline, a byte that is not UTF-8) is written
+    %XX, so distinct folders have distinct pages.  A name too long for a file
+    is cut and ends in a digest of the whole.
+    """
+    raw = os.fsencode(folder_name)
+    stem = quote(raw, safe="")
+    if len(stem) > PAGE_STEM_MAX:
+        cut = stem[: PAGE_STEM_MAX - 17]
+        cut = cut[: cut.rfind("%")] if "%" in cut[-2:] else cut  # no %X left half
+        stem = f"{cut}-{hashlib.sha256(raw).hexdigest()[:16]}"
+    return f"{stem}.html"
+
+
 def build_site(session_dirs: Iterable[str], out: Path) -> Built:
     """Write the site of these session folders into ``out`` (which exists)."""
     pages = out / PAGES
@@ -101,7 +121,7 @@ def build_site(session_dirs: Iterable[str], out: Path) -> Built:
     written = kept = 0
     rows: list[dict[str, Any]] = []
     for folder in map(Path, session_dirs):
-        page = pages / f"{folder.name}.html"
+        page = pages / page_name(folder.name)
         summary = read_json_object(folder / SUMMARY)
         if summary is not None and same_version and up_to_date(folder, page):
             kept += 1
@@ -110,7 +130,7 @@ def build_site(session_dirs: Iterable[str], out: Path) -> Built:
             summary = {**view.summary, "state": view.state}
             written += 1
         rows.append({**summary, "dir_name": folder.name})
-    removed = _remove_stale(pages, {f"{r['dir_name']}.html" for r in rows})
+    removed = _remove_stale(pages, {page_name(str(r["dir_name"])) for r in rows})
     rows.sort(key=lambda r: str(r.get("start_ts") or ""), reverse=True)
     index = index_html(rows).encode("utf-8", "backslashreplace")
     index_path = out / INDEX
@@ -145,7 +165,7 @@ NUMERIC = (False, False, True, False, True, True, True, False)
 def _cells(record: dict[str, Any]) -> list[str]:
     """An index row's cells, escaped markup."""
     name = str(record["dir_name"])
-    link = f'<a href="{PAGES}/{escape(quote(name))}.html">{escape(name)}</a>'
+    link = f'<a href="{PAGES}/{escape(quote(page_name(name)))}">{escape(name)}</a>'
     state = record.get("state")
     outcome = state or f"{record.get('subtype') or '-'} (exit {record.get('exit_code', '-')})"
     duration = number(record.get("duration_seconds"))
