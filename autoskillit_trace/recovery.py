@@ -70,8 +70,27 @@ def replay(name: str, records: Iterable[dict[str, Any] | None]) -> Replay:
             found.fold.command_line = command if isinstance(command, str) else None
         elif event == "snapshot":
             for anomaly in found.fold.feed(record):
-                found.anomaly_lines.append(dumps_line(anomaly.to_record()))
+                found.anomaly_lines.append(dumps_line(finite(anomaly.to_record())))
     return found
+
+
+def finite(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with every NaN and infinity in it (a damaged trace's) made None.
+
+    The JSON readers take them and the writers would write them back; written
+    as null, summary.json, the index and the anomalies stay standard JSON.
+    """
+    return {key: _finite(value) for key, value in record.items()}
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if value - value == 0 else None
+    if isinstance(value, dict):
+        return finite(value)
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def crashed_summary(found: Replay) -> dict[str, Any]:
@@ -83,7 +102,7 @@ def crashed_summary(found: Replay) -> dict[str, Any]:
         end_ts=found.fold.peaks.last_ts,
         duration_seconds=found.fold.peaks.last_elapsed_s,
     )
-    return {**found.fold.summary(found.start, outcome), **found.usage}
+    return finite({**found.fold.summary(found.start, outcome), **found.usage})
 
 
 def rebuilt_summary(found: Replay, line: dict[str, Any]) -> dict[str, Any]:
@@ -97,4 +116,4 @@ def rebuilt_summary(found: Replay, line: dict[str, Any]) -> dict[str, Any]:
     summary = {**found.fold.summary(found.start, outcome), **found.usage}
     summary.update(line)
     summary["rebuilt"] = True
-    return summary
+    return finite(summary)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -111,6 +112,57 @@ def test_sigkilled_wrapper_is_recovered_by_prune(log_root: Path, env: dict[str, 
     again = prune(log_root, env)
     assert again.returncode == 0 and again.stdout == again.stderr == b""  # nothing to do
     assert len(index_records(log_root)) == 1
+
+
+def _strict_json(data: str) -> object:
+    """JSON as the standard has it: NaN, Infinity and -Infinity are no numbers."""
+
+    def refuse(token: str) -> object:
+        raise ValueError(f"{token} is not standard JSON")
+
+    return json.loads(data, parse_constant=refuse)
+
+
+def test_infinities_in_a_crashed_trace_are_recovered_as_null(
+    log_root: Path, env: dict[str, str]
+) -> None:
+    """A damaged trace's NaN and infinities: unknown in the summary, the index and the
+    anomalies, as standard JSON; the finite figures are kept."""
+    folder = _crashed_session(log_root)
+    trace = folder / "proc_trace.jsonl"
+    *whole, cut = trace.read_bytes().split(b"\n")
+    lines = [json.loads(x) for x in whole]
+    lines[0].update(pid=math.nan, snapshot_interval_seconds=math.inf)
+    lines[1].update(tree_rss_kb=math.inf, fd_soft_limit=1e-320)  # 5 / 1e-320 overflows
+    lines[2].update(tree_cpu_percent=-math.inf, vm_rss_kb=math.nan)
+    trace.write_bytes(b"".join(json.dumps(x).encode() + b"\n" for x in lines) + cut)
+    done = prune(log_root, env)
+    assert done.returncode == 0, done.stderr
+    summary = _strict_json((folder / SUMMARY).read_text())
+    assert isinstance(summary, dict) and summary["subtype"] == "crashed"
+    assert summary["pid"] is None and summary["snapshot_interval_seconds"] is None
+    assert summary["peak_fd_ratio"] is None
+    assert isinstance(summary["peak_tree_rss_kb"], int) and summary["peak_tree_rss_kb"] > 0
+    index = (log_root / "sessions.jsonl").read_text().splitlines()
+    assert [_strict_json(x) for x in index] == [{k: summary[k] for k in json.loads(index[0])}]
+    for line in (folder / "anomalies.jsonl").read_text().splitlines():
+        _strict_json(line)
+
+
+def test_a_summary_rebuilt_from_an_index_line_with_infinities_has_null(
+    log_root: Path, env: dict[str, str]
+) -> None:
+    folder = run_traced(log_root, workload("sleep", 0.3)).session.folder
+    index = log_root / "sessions.jsonl"
+    line = json.loads(index.read_text())
+    line.update(duration_seconds=math.nan, peak_tree_rss_kb=math.inf)
+    index.write_text(json.dumps(line) + "\n")
+    (folder / SUMMARY).unlink()
+    done = prune(log_root, env)
+    assert done.returncode == 0, done.stderr
+    summary = _strict_json((folder / SUMMARY).read_text())
+    assert isinstance(summary, dict) and summary["rebuilt"] is True
+    assert summary["duration_seconds"] is None and summary["peak_tree_rss_kb"] is None
 
 
 def test_live_session_is_never_touched(log_root: Path, env: dict[str, str]) -> None:
