@@ -13,6 +13,7 @@ from autoskillit_trace.fold import Fold
 from autoskillit_trace.jsonl import dumps_line
 from autoskillit_trace.proctree import process_start_ticks, read_boot_id
 from autoskillit_trace.records import Record
+from autoskillit_trace.schema import number
 from autoskillit_trace.summary import Outcome
 
 TYPE_CHECKING = False
@@ -85,7 +86,7 @@ def finite(record: dict[str, Any]) -> dict[str, Any]:
 
 def _finite(value: Any) -> Any:
     if isinstance(value, float):
-        return value if value - value == 0 else None
+        return number(value)
     if isinstance(value, dict):
         return finite(value)
     if isinstance(value, (list, tuple)):
