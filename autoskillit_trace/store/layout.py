@@ -170,10 +170,15 @@ class Layout:
 def read_json_object(path: StrPath) -> dict[str, Any] | None:
     """A JSON object from a small file, or None when absent or not an object."""
     try:
-        with open_regular(path) as handle:
-            return parse_line(handle.read())
+        return _json_object(path)
     except OSError:
         return None
+
+
+def _json_object(path: StrPath) -> dict[str, Any] | None:
+    """A JSON object from a small file, or None when not an object; OSError when unreadable."""
+    with open_regular(path) as handle:
+        return parse_line(handle.read())
 
 
 def has_summary(folder: StrPath) -> bool:
@@ -183,10 +188,8 @@ def has_summary(folder: StrPath) -> bool:
     was damaged afterwards: it counts as none, and recovery rebuilds it.  One
     that this user may not read counts as there: never replaced unread.
     """
-    path = os.path.join(folder, SUMMARY)
     try:
-        with open_regular(path) as handle:
-            return parse_line(handle.read()) is not None
+        return _json_object(os.path.join(folder, SUMMARY)) is not None
     except PermissionError:
         return True
     except OSError:
