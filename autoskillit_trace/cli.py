@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -524,7 +523,6 @@ def main(args: list[str]) -> int:
 
 
 def _error(message: str) -> None:
-    from autoskillit_trace.textfmt import undecoded_as_hex
+    from autoskillit_trace.commands.common import error
 
-    message = undecoded_as_hex(message)
-    sys.stderr.write(f"{PROG}: error: {message}\n")
+    error(message)
